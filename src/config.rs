@@ -1,0 +1,262 @@
+//! Settings read once at start-up from the environment (and a `.env` file, through
+//! dotenvy). Every setting is validated here so that a bad value stops the process with
+//! one line naming it, instead of failing later in the middle of a request.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where the service runs; production tightens defaults (no CORS origins, no demo data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The validated configuration of one process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub jwt_secret: Option<String>,
+    pub log_format: LogFormat,
+    pub db_pool_size: usize,
+    pub db_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub body_limit: usize,
+    pub environment: Environment,
+}
+
+/// A setting that is missing or malformed; its message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// The shortest HS256 secret accepted: 256 bits, the size of the hash output.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if one exists.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth saying so.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(invalid(".env", e.to_string()));
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any lookup function, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let database_url = var("DATABASE_URL").ok_or_else(|| {
+            invalid(
+                "DATABASE_URL",
+                "is not set (e.g. postgres://postgres@127.0.0.1:5432/gereport)",
+            )
+        })?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+
+        let bind = var("GEREPORT_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("GEREPORT_BIND", format!("not a socket address: {e}")))?;
+
+        let jwt_secret = var("GEREPORT_JWT_SECRET");
+        if let Some(secret) = &jwt_secret
+            && secret.len() < MIN_JWT_SECRET_BYTES
+        {
+            return Err(invalid(
+                "GEREPORT_JWT_SECRET",
+                format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+            ));
+        }
+
+        let log_format = match var("GEREPORT_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "GEREPORT_LOG_FORMAT",
+                    format!("must be json or pretty, not {other:?}"),
+                ));
+            }
+        };
+
+        let environment = match var("GEREPORT_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "GEREPORT_ENV",
+                    format!("must be development or production, not {other:?}"),
+                ));
+            }
+        };
+
+        let db_pool_size = parse_number(&var, "GEREPORT_DB_POOL_SIZE", 16, 1, 1000)?;
+        let db_timeout_secs = parse_number(&var, "GEREPORT_DB_TIMEOUT_SECS", 5, 1, 300)?;
+        let body_limit = parse_number(&var, "GEREPORT_BODY_LIMIT", 1_048_576, 1024, 1 << 30)?;
+
+        let cors_origins: Vec<String> = var("GEREPORT_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if origin == "*" {
+                return Err(invalid(
+                    "GEREPORT_CORS_ORIGINS",
+                    "list origins explicitly; * is not allowed with credentials",
+                ));
+            }
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(invalid(
+                    "GEREPORT_CORS_ORIGINS",
+                    format!("{origin:?} is not an http(s) origin"),
+                ));
+            }
+        }
+
+        Ok(Settings {
+            database_url,
+            bind,
+            jwt_secret,
+            log_format,
+            db_pool_size,
+            db_timeout: Duration::from_secs(db_timeout_secs as u64),
+            cors_origins,
+            body_limit,
+            environment,
+        })
+    }
+
+    /// The JWT secret, required by every command that issues or checks tokens.
+    pub fn require_jwt_secret(&self) -> Result<&str, ConfigError> {
+        self.jwt_secret.as_deref().ok_or_else(|| {
+            invalid(
+                "GEREPORT_JWT_SECRET",
+                format!("is not set (at least {MIN_JWT_SECRET_BYTES} random bytes)"),
+            )
+        })
+    }
+}
+
+fn parse_number(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    let n: usize = raw
+        .trim()
+        .parse()
+        .map_err(|_| invalid(name, format!("{raw:?} is not a whole number")))?;
+    if !(min..=max).contains(&n) {
+        return Err(invalid(name, format!("must be between {min} and {max}")));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const DB: (&str, &str) = ("DATABASE_URL", "postgres://u@localhost/db");
+
+    #[test]
+    fn defaults_apply() {
+        let s = settings(&[DB]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.db_pool_size, 16);
+        assert!(s.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "DATABASE_URL"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[DB, ("GEREPORT_BIND", "nowhere")], "GEREPORT_BIND"),
+            (
+                &[DB, ("GEREPORT_JWT_SECRET", "short")],
+                "GEREPORT_JWT_SECRET",
+            ),
+            (&[DB, ("GEREPORT_LOG_FORMAT", "xml")], "GEREPORT_LOG_FORMAT"),
+            (&[DB, ("GEREPORT_ENV", "staging")], "GEREPORT_ENV"),
+            (
+                &[DB, ("GEREPORT_DB_POOL_SIZE", "0")],
+                "GEREPORT_DB_POOL_SIZE",
+            ),
+            (
+                &[DB, ("GEREPORT_BODY_LIMIT", "lots")],
+                "GEREPORT_BODY_LIMIT",
+            ),
+            (
+                &[DB, ("GEREPORT_CORS_ORIGINS", "*")],
+                "GEREPORT_CORS_ORIGINS",
+            ),
+        ];
+        for (pairs, name) in cases {
+            let err = settings(pairs).expect_err(name);
+            assert_eq!(err.name, *name, "{err}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_split_and_trimmed() {
+        let s = settings(&[
+            DB,
+            (
+                "GEREPORT_CORS_ORIGINS",
+                "https://a.example/, http://localhost:5173",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.cors_origins,
+            vec!["https://a.example", "http://localhost:5173"]
+        );
+    }
+}

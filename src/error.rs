@@ -1,0 +1,376 @@
+//! The one error type of the service and its rendering as RFC 9457 problem details.
+//!
+//! Handlers and stores return `Result<_, ApiError>` and use `?`; database and pool
+//! errors are mapped here, in one place. The request middleware (`telemetry`) fills in
+//! `instance` and `request_id`, which the error itself cannot know.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One problem with one value: `path` points into the request (`values.staff_female`,
+/// `lists.activities[2].date`, `body.username`, `query.limit`).
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct Issue {
+    pub path: String,
+    /// Stable machine code (`required`, `wrong_type`, `rule_failed`, ...).
+    pub code: String,
+    /// English message.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_vi: Option<String>,
+    /// The form rule that produced this issue, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl Issue {
+    pub fn new(
+        path: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Issue {
+            path: path.into(),
+            code: code.into(),
+            message: message.into(),
+            message_vi: None,
+            rule: None,
+        }
+    }
+}
+
+/// An RFC 9457 problem document, as every error response carries it.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:gereport:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request path the problem occurred on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Stable machine-readable code; clients branch on this, not on `detail`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Every failing field, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Issue>,
+    /// Extra members specific to a code, e.g. `current_status` for illegal transitions.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The error every handler returns.
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<Issue>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The underlying cause of a 5xx, logged but never shown to the client.
+    pub source: Option<anyhow::Error>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extra: serde_json::Map::new(),
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// A request that is well-formed but whose values break the rules; names every field.
+    pub fn validation(detail: impl Into<String>, errors: Vec<Issue>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(errors)
+    }
+
+    /// One invalid field.
+    pub fn invalid_field(path: &str, code: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::validation(
+            format!("{path}: {message}"),
+            vec![Issue::new(path, code, message)],
+        )
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail).with_header(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            "Bearer realm=\"gereport\"",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// Used both for what does not exist and for what lies outside the caller's scope,
+    /// so that existence is never revealed.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            detail,
+        )
+        .with_header(actix_web::http::header::RETRY_AFTER, "5")
+    }
+
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+        );
+        e.source = Some(source.into());
+        e
+    }
+
+    pub fn with_errors(mut self, errors: Vec<Issue>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_extra(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    pub fn problem(&self, instance: Option<String>, request_id: Option<String>) -> Problem {
+        Problem {
+            type_uri: format!("urn:gereport:problem:{}", self.code),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            instance,
+            code: self.code.to_string(),
+            request_id,
+            errors: self.errors.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// The full response, with `instance` and `request_id` when the caller knows them.
+    pub fn render(&self, instance: Option<String>, request_id: Option<String>) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        builder.content_type(PROBLEM_JSON);
+        for (name, value) in &self.headers {
+            builder.insert_header((name.clone(), value.clone()));
+        }
+        builder.json(self.problem(instance, request_id))
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.render(None, None)
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match &e {
+            E::NotFound => ApiError::not_found("object"),
+            E::DatabaseError(K::UniqueViolation, info) => ApiError::conflict(
+                "already_exists",
+                format!(
+                    "an object with the same unique value already exists{}",
+                    info.constraint_name()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            E::DatabaseError(K::ForeignKeyViolation, _) => ApiError::conflict(
+                "referenced_object_missing",
+                "the request refers to an object that does not exist or is still in use",
+            ),
+            E::DatabaseError(K::SerializationFailure, _) => ApiError::conflict(
+                "concurrent_update",
+                "another request changed the same data at the same time; retry",
+            ),
+            E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
+                ApiError::unavailable("the database connection was lost; retry shortly")
+            }
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        tracing::warn!(error = %e, "database pool could not hand out a connection");
+        ApiError::unavailable("the database is not reachable; retry shortly")
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Maps actix-web's own extractor errors to problems, so no framework error is ever
+/// rendered as HTML or plain text.
+pub mod extractors {
+    use super::*;
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+
+    pub fn json(err: JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+        let e = match &err {
+            JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is {length} bytes; the limit is {limit}"),
+            ),
+            JsonPayloadError::Overflow { limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than the limit of {limit} bytes"),
+            ),
+            JsonPayloadError::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON (Content-Type: application/json)",
+            ),
+            JsonPayloadError::Deserialize(de) if de.is_data() => {
+                let msg = de.to_string();
+                ApiError::invalid_field(&body_path(&msg), "invalid_value", msg)
+            }
+            JsonPayloadError::Deserialize(de) => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {de}"),
+            ),
+            other => ApiError::bad_request("malformed_body", other.to_string()),
+        };
+        e.into()
+    }
+
+    pub fn form(err: UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+        let e = match &err {
+            UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                err.to_string(),
+            ),
+            UrlencodedError::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be application/x-www-form-urlencoded",
+            ),
+            _ => ApiError::bad_request("malformed_body", err.to_string()),
+        };
+        e.into()
+    }
+
+    pub fn query(err: QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+        let msg = err.to_string();
+        ApiError::bad_request("invalid_query", format!("invalid query parameter: {msg}"))
+            .with_errors(vec![Issue::new("query", "invalid_value", msg)])
+            .into()
+    }
+
+    pub fn path(err: PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+        let msg = err.to_string();
+        ApiError::bad_request("invalid_path", format!("invalid path parameter: {msg}"))
+            .with_errors(vec![Issue::new("path", "invalid_value", msg)])
+            .into()
+    }
+
+    /// serde_json names the offending field in messages like "unknown field `role`,
+    /// expected ..." or "missing field `password`"; lift it into the issue path.
+    fn body_path(msg: &str) -> String {
+        msg.split('`')
+            .nth(1)
+            .filter(|f| !f.is_empty() && f.len() < 64)
+            .map(|f| format!("body.{f}"))
+            .unwrap_or_else(|| "body".to_string())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn field_names_are_lifted_from_serde_messages() {
+            assert_eq!(
+                super::body_path("unknown field `role`, expected one of `a`"),
+                "body.role"
+            );
+            assert_eq!(super::body_path("invalid type: string"), "body");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! gereport: the gender-equality reporting service.
+//!
+//! `Application::build` wires settings, the database pool and every route into an
+//! actix-web server bound to a real port (port 0 in tests); `routes` is the one list of
+//! endpoints, used both to serve and to generate the OpenAPI document.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod openapi;
+pub mod ops;
+pub mod telemetry;
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, http, middleware, web};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use config::{Environment, Settings};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: db::Pool,
+    pub metrics: telemetry::Metrics,
+    pub openapi_json: String,
+    pub routes: ops::RouteTable,
+}
+
+/// Every endpoint of the service. Register new features here.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(utoipa_actix_web::scope("/api/v1").service(ops::openapi_json));
+}
+
+fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(body_limit)
+            .error_handler(error::extractors::json),
+    )
+    .app_data(
+        web::FormConfig::default()
+            .limit(body_limit)
+            .error_handler(error::extractors::form),
+    )
+    .app_data(web::QueryConfig::default().error_handler(error::extractors::query))
+    .app_data(web::PathConfig::default().error_handler(error::extractors::path))
+    .app_data(web::PayloadConfig::default().limit(body_limit));
+}
+
+fn cors(settings: &Settings) -> Cors {
+    // Nothing is allowed unless configured; development with no list allows nothing too,
+    // so a misconfigured production deployment can never be wide open.
+    let mut cors = Cors::default()
+        .allowed_methods(vec!["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(vec![
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            http::header::ACCEPT,
+            http::header::IF_MATCH,
+            http::header::HeaderName::from_static("idempotency-key"),
+            http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers(vec![
+            http::header::ETAG,
+            http::header::LOCATION,
+            http::header::RETRY_AFTER,
+            http::header::CONTENT_DISPOSITION,
+            http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    for origin in &settings.cors_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::build_pool(
+            &settings.database_url,
+            settings.db_pool_size,
+            settings.db_timeout,
+        )?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let doc = openapi::document();
+        let routes_table = ops::RouteTable::from_doc(&doc);
+        let openapi_json = serde_json::to_string(&doc)?;
+        if settings.environment == Environment::Production && settings.cors_origins.is_empty() {
+            tracing::info!("no CORS origins configured: browsers on other origins are refused");
+        }
+        let state = web::Data::new(AppState {
+            settings,
+            pool,
+            metrics: telemetry::Metrics::new()?,
+            openapi_json,
+            routes: routes_table,
+        });
+
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            let state = server_state.clone();
+            let body_limit = state.settings.body_limit;
+            App::new()
+                .app_data(state.clone())
+                .configure(|cfg| extractor_configs(cfg, body_limit))
+                .wrap(cors(&state.settings))
+                .wrap(middleware::from_fn(telemetry::request_context))
+                .into_utoipa_app()
+                .configure(routes)
+                .into_app()
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
+                )
+                .route("/docs", web::get().to(ops::docs_redirect))
+                .default_service(web::to(ops::fallback))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT; in-flight requests are drained before it returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

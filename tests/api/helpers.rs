@@ -1,0 +1,281 @@
+//! Spawning the app for a test: a fresh database cloned from a migrated template, the
+//! real server on port 0, and an HTTP client.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use gereport::config::Settings;
+use sha2::{Digest, Sha256};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// The PostgreSQL server the suite uses, as an URL to its `postgres` database.
+pub fn admin_url() -> String {
+    if let Ok(url) = std::env::var("GEREPORT_PG_ADMIN_URL") {
+        return url;
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return with_database(&url, "postgres");
+    }
+    "postgres://postgres@127.0.0.1:5432/postgres".to_string()
+}
+
+/// The same server URL with another database name (query string kept).
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn migrations_fingerprint() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let sub = entry.unwrap().path();
+        for f in std::fs::read_dir(&sub).unwrap() {
+            files.push(f.unwrap().path());
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.strip_prefix(&dir).unwrap().to_string_lossy().as_bytes());
+        h.update(std::fs::read(&f).unwrap());
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+async fn admin_conn(url: &str) -> AsyncPgConnection {
+    AsyncPgConnection::establish(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}; is DATABASE_URL right?"))
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let r: N = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(conn)
+        .await
+        .unwrap();
+    r.n > 0
+}
+
+/// Creates the migrated template once per migrations version, safely across the
+/// parallel test processes (an advisory lock serialises the creators).
+async fn ensure_template(admin: &str) -> String {
+    static NAME: OnceLock<String> = OnceLock::new();
+    if let Some(n) = NAME.get() {
+        return n.clone();
+    }
+    let name = format!("gereport_tpl_{}", migrations_fingerprint());
+    let mut conn = admin_conn(admin).await;
+    diesel::sql_query("SELECT pg_advisory_lock(727274)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if !database_exists(&mut conn, &name).await {
+        let building = format!("{name}_build");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        gereport::db::run_migrations(&with_database(admin, &building))
+            .await
+            .unwrap();
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(727274)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = NAME.set(name.clone());
+    name
+}
+
+/// A fresh, migrated database of the test's own.
+pub async fn fresh_database() -> TestDatabase {
+    let admin = admin_url();
+    let template = ensure_template(&admin).await;
+    let name = format!("gereport_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin_conn(&admin).await;
+    let mut attempts = 0;
+    loop {
+        match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => break,
+            // Another process may be cloning the same template at this very moment.
+            Err(e) if attempts < 20 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempts)).await;
+                let _ = e;
+            }
+            Err(e) => panic!("creating {name}: {e}"),
+        }
+    }
+    TestDatabase {
+        url: with_database(&admin, &name),
+        admin,
+        name,
+    }
+}
+
+pub struct TestDatabase {
+    pub url: String,
+    pub admin: String,
+    pub name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs outside any async context we could borrow; a short-lived runtime
+        // on its own thread does the cleanup, also when the test panicked.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            gereport::telemetry::init(gereport::config::LogFormat::Pretty);
+        }
+    });
+}
+
+pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.to_string()),
+        ("GEREPORT_BIND".into(), "127.0.0.1:0".into()),
+        ("GEREPORT_JWT_SECRET".into(), JWT_SECRET.into()),
+        ("GEREPORT_DB_POOL_SIZE".into(), "8".into()),
+        ("GEREPORT_DB_TIMEOUT_SECS".into(), "3".into()),
+    ]);
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Also held for its Drop, which removes the test's database.
+    #[allow(dead_code)]
+    pub db: TestDatabase,
+}
+
+/// The app on its own database, serving on a random port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let db = fresh_database().await;
+    let settings = test_settings(&db.url, extra);
+    let address = start_server(settings).await;
+    TestApp {
+        address,
+        client: client(),
+        db,
+    }
+}
+
+/// Starts the server in the background and returns its base URL.
+pub async fn start_server(settings: Settings) -> String {
+    let app = gereport::Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+/// Asserts a problem+json response with the given status and code; returns the body.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let got = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let has_request_id = res.headers().contains_key("x-request-id");
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "status; body: {text}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct:?}; body: {text}"
+    );
+    assert!(has_request_id, "no X-Request-Id header");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    assert!(
+        body["instance"].as_str().unwrap().starts_with('/'),
+        "{body}"
+    );
+    body
+}

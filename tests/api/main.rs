@@ -1,0 +1,9 @@
+//! The integration suite: one binary, every test against the real service on a real
+//! PostgreSQL, each with its own database cloned from a migrated template.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod openapi;
+mod ops;
+mod outage;
