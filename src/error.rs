@@ -16,17 +16,21 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One problem with one value: `path` points into the request (`values.staff_female`,
 /// `lists.activities[2].date`, `body.username`, `query.limit`).
-#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+#[derive(Serialize, serde::Deserialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct Issue {
     pub path: String,
-    /// Stable machine code (`required`, `wrong_type`, `rule_failed`, ...).
+    /// Stable machine code: `unknown_field`, `wrong_type`, `invalid_date`, `out_of_range`,
+    /// `too_long`, `unknown_option`, `duplicate_option`, `too_many_items`, `required`,
+    /// `rule_failed` for report values; `empty`, `invalid_code`, `duplicate_code`,
+    /// `unknown_reference`, `type_mismatch`, `invalid_bounds`, `missing_options`,
+    /// `unexpected_options`, `invalid_pair` for form definitions; others for requests.
     pub code: String,
     /// English message.
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_vi: Option<String>,
-    /// The form rule that produced this issue, when one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The form rule (or sex pair) that produced this issue, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
 }
 
@@ -43,6 +47,16 @@ impl Issue {
             message_vi: None,
             rule: None,
         }
+    }
+
+    pub fn vi(mut self, message_vi: impl Into<String>) -> Self {
+        self.message_vi = Some(message_vi.into());
+        self
+    }
+
+    pub fn with_rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_owned());
+        self
     }
 }
 
@@ -71,8 +85,23 @@ pub struct Problem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The error every handler returns.
-pub struct ApiError {
+/// The error every handler returns; boxed so `Result`s stay small on the happy path.
+pub struct ApiError(Box<ApiErrorData>);
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorData;
+    fn deref(&self) -> &ApiErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorData {
+        &mut self.0
+    }
+}
+
+pub struct ApiErrorData {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
@@ -87,7 +116,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ApiErrorData {
             status,
             code,
             detail: detail.into(),
@@ -95,7 +124,7 @@ impl ApiError {
             extra: serde_json::Map::new(),
             headers: Vec::new(),
             source: None,
-        }
+        }))
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {

@@ -4,12 +4,21 @@
 //! actix-web server bound to a real port (port 0 in tests); `routes` is the one list of
 //! endpoints, used both to serve and to generate the OpenAPI document.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod org;
+pub mod pagination;
+pub mod plans;
+pub mod reports;
+pub mod schema;
 pub mod telemetry;
+pub mod users;
 
 use std::net::TcpListener;
 
@@ -29,6 +38,9 @@ pub struct AppState {
     pub metrics: telemetry::Metrics,
     pub openapi_json: String,
     pub routes: ops::RouteTable,
+    pub jwt: auth::tokens::JwtKeys,
+    pub principals: auth::PrincipalCache,
+    pub limiter: auth::limiter::LoginLimiter,
 }
 
 /// Every endpoint of the service. Register new features here.
@@ -36,7 +48,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)
-        .service(utoipa_actix_web::scope("/api/v1").service(ops::openapi_json));
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .service(ops::openapi_json)
+                .configure(auth::routes::configure)
+                .configure(users::routes::configure)
+                .configure(org::routes::configure)
+                .configure(audit::routes::configure),
+        );
 }
 
 fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
@@ -90,6 +109,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let jwt = auth::tokens::JwtKeys::new(settings.require_jwt_secret()?);
         let pool = db::build_pool(
             &settings.database_url,
             settings.db_pool_size,
@@ -110,6 +130,9 @@ impl Application {
             metrics: telemetry::Metrics::new()?,
             openapi_json,
             routes: routes_table,
+            jwt,
+            principals: auth::PrincipalCache::default(),
+            limiter: auth::limiter::LoginLimiter::default(),
         });
 
         let server_state = state.clone();

@@ -27,6 +27,16 @@ enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document (as checked into openapi/openapi.json).
     Openapi,
+    /// Create an admin account scoped to the root unit. The password comes from
+    /// GEREPORT_ADMIN_PASSWORD, or is asked for on the terminal.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+    },
+    /// Load the demo department: units, users (password from GEREPORT_DEMO_PASSWORD,
+    /// default demo-password-2024) and the 2024 plan with reports. Safe to run twice;
+    /// refused when GEREPORT_ENV=production.
+    Demo,
 }
 
 /// Exit code for a configuration problem, distinct from a runtime failure (1).
@@ -58,6 +68,8 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(&settings).await.map(|_| ()),
         Command::Openapi => Ok(()),
+        Command::CreateAdmin { username } => create_admin(&settings, &username).await,
+        Command::Demo => demo(&settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,6 +90,55 @@ async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
         tracing::info!(applied = ?applied, "applied migrations");
     }
     Ok(applied)
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<diesel_async::AsyncPgConnection> {
+    use diesel_async::AsyncConnection;
+    migrate(settings).await?;
+    Ok(diesel_async::AsyncPgConnection::establish(&settings.database_url).await?)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("GEREPORT_ADMIN_PASSWORD") {
+        return Ok(p);
+    }
+    eprint!("Password for the new admin (at least 12 characters; input is shown): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn create_admin(settings: &Settings, username: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let mut conn = connect(settings).await?;
+    let created = gereport::demo::create_admin(&mut conn, username, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    if created {
+        println!("admin {username} created");
+    } else {
+        println!("a user named {username} already exists; nothing changed");
+    }
+    Ok(())
+}
+
+async fn demo(settings: &Settings) -> anyhow::Result<()> {
+    if settings.environment == gereport::config::Environment::Production {
+        anyhow::bail!("the demo department is not loaded when GEREPORT_ENV=production");
+    }
+    let password = std::env::var("GEREPORT_DEMO_PASSWORD")
+        .unwrap_or_else(|_| gereport::demo::DEFAULT_DEMO_PASSWORD.to_string());
+    let mut conn = connect(settings).await?;
+    let summary = gereport::demo::load(&mut conn, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    println!(
+        "demo department ready: {} units, {} users created (password: the value of GEREPORT_DEMO_PASSWORD, default {})",
+        summary.units,
+        summary.users_created,
+        gereport::demo::DEFAULT_DEMO_PASSWORD
+    );
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -80,12 +80,15 @@ CREATE TABLE audit_events (
     action      text NOT NULL,
     object_type text NOT NULL,
     object_id   text NOT NULL,
+    -- The unit the object belongs to, so coordinators read the events of their subtree.
+    unit_id     uuid REFERENCES org_units (id),
     request_id  text,
     change      jsonb NOT NULL DEFAULT '{}'::jsonb
 );
 CREATE INDEX audit_events_object_idx ON audit_events (object_type, object_id, id);
 CREATE INDEX audit_events_actor_idx ON audit_events (actor_id, id);
 CREATE INDEX audit_events_at_idx ON audit_events (at);
+CREATE INDEX audit_events_unit_idx ON audit_events (unit_id, id);
 
 -- The log is append-only for everyone, including the service itself.
 CREATE FUNCTION audit_events_append_only() RETURNS trigger

@@ -1,0 +1,454 @@
+//! `/api/v1/auth`: password login, refresh-token rotation, logout, and the OAuth 2.0
+//! client-credentials grant for scripts and city systems.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use base64::Engine;
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Actor, PrincipalKind, password, store, tokens};
+use crate::AppState;
+use crate::audit::{self, By, Event};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// End this session only; without it, every session of the caller ends.
+    pub refresh_token: Option<String>,
+}
+
+/// RFC 6749 §4.4: form-encoded (or JSON); the credentials may instead come in HTTP Basic.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentialsRequest {
+    /// Must be `client_credentials`.
+    pub grant_type: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Accepted and ignored: a client's rights are its role and scope.
+    pub scope: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque, single use, valid 30 days; absent for service clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_credentials",
+        "the username or password is not correct",
+    )
+}
+
+fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+fn login_event(
+    action: &'static str,
+    user_id: Uuid,
+    unit_id: Uuid,
+    change: serde_json::Value,
+) -> Event<'static> {
+    Event {
+        action,
+        object_type: "user",
+        object_id: user_id.to_string(),
+        unit_id: Some(unit_id),
+        change,
+    }
+}
+
+/// Exchanges a username and password for an access token and a refresh token.
+/// Repeated failures for one username or from one address get 429 with Retry-After.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Wrong username or password (never says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let username = body.username.trim().to_lowercase();
+    let address = client_address(&req);
+    if let Some(secs) = state.limiter.retry_after(&username, &address) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins; try again in {secs} seconds"),
+        )
+        .with_header(header::RETRY_AFTER, &secs.to_string()));
+    }
+    let row = {
+        let mut conn = crate::db::conn(&state.pool).await?;
+        store::login_row(&mut conn, &username).await?
+    };
+    // The pool connection is released before hashing: a login holds no connection
+    // while it spends ~50 ms of CPU.
+    let verified =
+        password::verify(body.password, row.as_ref().map(|r| r.password_hash.clone())).await?;
+    let row = match row {
+        Some(r) if verified && r.active => r,
+        _ => {
+            state.limiter.record_failure(&username, &address);
+            return Err(invalid_credentials());
+        }
+    };
+    state.limiter.record_success(&username);
+    let (access_token, expires_in) =
+        state
+            .jwt
+            .issue(row.id, PrincipalKind::User, row.role, row.unit_id)?;
+    let refresh_token = tokens::new_secret()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let by = By {
+        kind: "user",
+        id: Some(row.id),
+        name: username.clone(),
+        role: Some(row.role.as_str()),
+        request_id: req
+            .extensions()
+            .get::<crate::telemetry::RequestId>()
+            .map(|r| r.0.clone()),
+    };
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        store::insert_refresh(
+            conn,
+            row.id,
+            Uuid::now_v7(),
+            &tokens::hash_secret(&refresh_token),
+            tokens::REFRESH_TOKEN_DAYS,
+        )
+        .await?;
+        audit::append(
+            conn,
+            &by,
+            login_event(
+                "auth.login",
+                row.id,
+                row.unit_id,
+                json!({ "address": address }),
+            ),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_token),
+    })))
+}
+
+enum RefreshOutcome {
+    Issued { user_id: Uuid },
+    Reused,
+    Invalid(&'static str),
+}
+
+/// Trades a refresh token for a new access token and a new refresh token. Each refresh
+/// token works once: presenting a spent one revokes every token of its login.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let presented = tokens::hash_secret(body.refresh_token.trim());
+    let next = tokens::new_secret()?;
+    let next_hash = tokens::hash_secret(&next);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let outcome = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let Some(row) = store::lock_refresh(conn, &presented).await? else {
+                return Ok(RefreshOutcome::Invalid("the refresh token is not valid"));
+            };
+            if row.used_at.is_some() || row.revoked_at.is_some() {
+                // Either a replay by someone holding a stolen token, or by its owner after
+                // the thief used it: end the whole login either way.
+                store::revoke_family(conn, row.family_id).await?;
+                return Ok(if row.used_at.is_some() {
+                    RefreshOutcome::Reused
+                } else {
+                    RefreshOutcome::Invalid("the refresh token has been revoked")
+                });
+            }
+            if row.expires_at <= chrono::Utc::now() {
+                return Ok(RefreshOutcome::Invalid("the refresh token has expired"));
+            }
+            store::mark_refresh_used(conn, row.id).await?;
+            store::insert_refresh(
+                conn,
+                row.user_id,
+                row.family_id,
+                &next_hash,
+                tokens::REFRESH_TOKEN_DAYS,
+            )
+            .await?;
+            Ok(RefreshOutcome::Issued {
+                user_id: row.user_id,
+            })
+        })
+        .await?;
+    let user_id = match outcome {
+        RefreshOutcome::Issued { user_id } => user_id,
+        RefreshOutcome::Reused => {
+            return Err(ApiError::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; every session of this login has been ended",
+            ));
+        }
+        RefreshOutcome::Invalid(why) => {
+            return Err(ApiError::unauthorized("invalid_refresh_token", why));
+        }
+    };
+    // The principal is read fresh: a deactivated user's refresh tokens stop at once.
+    let principal = super::store::principal(&mut conn, PrincipalKind::User, user_id)
+        .await?
+        .filter(|p| p.active);
+    let Some(principal) = principal else {
+        super::store::revoke_all_for_user(&mut conn, user_id).await?;
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    };
+    let (access_token, expires_in) = state.jwt.issue(
+        user_id,
+        PrincipalKind::User,
+        principal.role,
+        principal.unit_id,
+    )?;
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(next),
+    })))
+}
+
+/// Ends the session of the given refresh token, or every session of the caller.
+#[utoipa::path(tag = "auth", request_body = LogoutRequest, responses((status = 204, description = "Logged out")))]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: Option<web::Json<LogoutRequest>>,
+) -> ApiResult<HttpResponse> {
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let by = By::from(&actor);
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        match &body.refresh_token {
+            Some(t) => {
+                if let Some(row) = store::lock_refresh(conn, &tokens::hash_secret(t.trim())).await?
+                    && row.user_id == actor.id
+                {
+                    store::revoke_family(conn, row.family_id).await?;
+                }
+            }
+            None => {
+                store::revoke_all_for_user(conn, actor.id).await?;
+            }
+        }
+        audit::append(
+            conn,
+            &by,
+            login_event("auth.logout", actor.id, actor.unit_id, json!({})),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn oauth_error(status: StatusCode, code: &'static str, detail: &str) -> ApiError {
+    // `error` repeats the code under RFC 6749's name, for OAuth client libraries.
+    ApiError::new(status, code, detail).with_extra("error", code)
+}
+
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for service clients.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (ClientCredentialsRequest = "application/x-www-form-urlencoded"),
+        (ClientCredentialsRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Unknown client or wrong secret", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/token")]
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let parsed: ClientCredentialsRequest =
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            serde_urlencoded::from_bytes(&body).map_err(|e| {
+                oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("malformed form body: {e}"),
+                )
+            })?
+        } else if content_type.starts_with(ContentType::json().essence_str()) {
+            serde_json::from_slice(&body).map_err(|e| {
+                oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("malformed JSON body: {e}"),
+                )
+            })?
+        } else {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/x-www-form-urlencoded (or application/json)",
+            ));
+        };
+    if parsed.grant_type != "client_credentials" {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported here; people use /api/v1/auth/login",
+        ));
+    }
+    let (client_id, secret) = match (
+        basic_credentials(&req),
+        parsed.client_id,
+        parsed.client_secret,
+    ) {
+        (Some(c), _, _) => c,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_id and client_secret are required",
+            ));
+        }
+    };
+    let address = client_address(&req);
+    if let Some(secs) = state.limiter.retry_after(&client_id, &address) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("try again in {secs} seconds"),
+        )
+        .with_header(header::RETRY_AFTER, &secs.to_string()));
+    }
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = store::client_row(&mut conn, &client_id).await?;
+    let presented = tokens::hash_secret(&secret);
+    let ok = row
+        .as_ref()
+        .is_some_and(|r| r.active && constant_time_eq(&r.secret_hash, &presented));
+    let Some(row) = row.filter(|_| ok) else {
+        state.limiter.record_failure(&client_id, &address);
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        ));
+    };
+    let (access_token, expires_in) =
+        state
+            .jwt
+            .issue(row.id, PrincipalKind::Client, row.role, row.unit_id)?;
+    Ok(no_store(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+    })))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(login)
+        .service(refresh)
+        .service(logout)
+        .service(token);
+}

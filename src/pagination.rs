@@ -1,0 +1,76 @@
+//! Paginated lists: a hard cap on page size, a total, stable ordering by the caller.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+/// Validated `limit` and `offset` query parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl PageRequest {
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> ApiResult<Self> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            )
+            .with_errors(vec![crate::error::Issue::new(
+                "query.limit",
+                "out_of_range",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )]));
+        }
+        let offset = offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(
+                ApiError::bad_request("invalid_query", "offset must not be negative").with_errors(
+                    vec![crate::error::Issue::new(
+                        "query.offset",
+                        "out_of_range",
+                        "must not be negative",
+                    )],
+                ),
+            );
+        }
+        Ok(PageRequest { limit, offset })
+    }
+}
+
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// How many items match the filters in all.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T: ToSchema> Page<T> {
+    pub fn new(items: Vec<T>, total: i64, req: PageRequest) -> Self {
+        Page {
+            items,
+            total,
+            limit: req.limit,
+            offset: req.offset,
+        }
+    }
+}
+
+/// Escapes LIKE wildcards in user text used for substring search.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

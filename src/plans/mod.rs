@@ -1,0 +1,5 @@
+//! Plans and what they own: the report form (data, versioned), indicators and periods.
+
+pub mod form;
+pub mod indicator;
+pub mod period;

@@ -1,0 +1,3 @@
+//! Unit reports and their review workflow.
+
+pub mod workflow;

@@ -1,0 +1,157 @@
+//! User and service-client types of the API. Password and secret hashes never appear.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::policy::Role;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    /// The unit whose subtree (or, for reporters, the unit itself) the user works in.
+    pub unit_id: Uuid,
+    pub unit_code: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Lower-case letters, digits, `_`, `.`, `-`; 2 to 64.
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    /// Scope unit, by id or code.
+    pub unit: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    /// New scope unit, by id or code.
+    pub unit: Option<String>,
+    /// false deactivates: refresh tokens stop at once, access tokens within a minute.
+    pub active: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub new_password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    pub role: Option<Role>,
+    /// Scope unit, by id or code.
+    pub unit: Option<String>,
+    pub active: Option<bool>,
+    /// Substring of username or display name.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct ServiceClient {
+    pub id: Uuid,
+    /// The public identifier used with the client-credentials grant.
+    pub client_id: String,
+    pub name: String,
+    pub role: Role,
+    pub unit_id: Uuid,
+    pub unit_code: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A client with its secret: returned once, at creation and at rotation.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceClientWithSecret {
+    #[serde(flatten)]
+    pub client: ServiceClient,
+    /// Shown only now; store it safely. Only its hash is kept.
+    pub client_secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceClient {
+    pub name: String,
+    pub role: Role,
+    /// Scope unit, by id or code.
+    pub unit: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceClientQuery {
+    pub active: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub fn check_username(field: &str, u: &str) -> ApiResult<()> {
+    let ok = (2..=64).contains(&u.len())
+        && u.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && u.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "invalid_username",
+            "use 2 to 64 lower-case letters, digits, `_`, `.` or `-`",
+        ))
+    }
+}
+
+pub fn check_email(field: &str, e: &str) -> ApiResult<()> {
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !e.contains(char::is_whitespace)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "invalid_email",
+            "not an e-mail address",
+        ))
+    }
+}

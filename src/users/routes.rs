@@ -1,0 +1,490 @@
+//! `/api/v1/users`, `/api/v1/me` and `/api/v1/service-clients`.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use diesel_async::AsyncConnection;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::*;
+use super::store::{self, NewUserRow, UserChanges, UserFilter};
+use crate::AppState;
+use crate::audit::{self, By, Event};
+use crate::auth::policy::{self, Action};
+use crate::auth::{Actor, PrincipalKind, password, tokens};
+use crate::error::{ApiError, ApiResult};
+use crate::org::store as org_store;
+use crate::pagination::{Page, PageRequest};
+
+async fn unit_id(
+    conn: &mut diesel_async::AsyncPgConnection,
+    field: &str,
+    unit_ref: &str,
+) -> ApiResult<Uuid> {
+    org_store::find(conn, unit_ref)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "unknown_unit", format!("no unit {unit_ref:?}"))
+        })
+}
+
+fn user_event(action: &'static str, user: &User, change: serde_json::Value) -> Event<'static> {
+    Event {
+        action,
+        object_type: "user",
+        object_id: user.id.to_string(),
+        unit_id: Some(user.unit_id),
+        change,
+    }
+}
+
+fn clean_display_name(field: &str, raw: &str) -> ApiResult<String> {
+    crate::org::model::clean_name(field, raw)
+}
+
+/// Users, filtered (admins).
+#[utoipa::path(tag = "users", params(UserQuery), responses((status = 200, body = Page<User>)))]
+#[get("/users")]
+pub async fn list(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<UserQuery>,
+) -> ApiResult<web::Json<Page<User>>> {
+    policy::require(&actor, Action::ManageUsers)?;
+    let q = q.into_inner();
+    let page = PageRequest::new(q.limit, q.offset)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let unit_id = match &q.unit {
+        Some(u) => Some(unit_id(&mut conn, "query.unit", u).await?),
+        None => None,
+    };
+    let filter = UserFilter {
+        role: q.role,
+        unit_id,
+        active: q.active,
+        text: q.q.filter(|t| !t.trim().is_empty()),
+    };
+    let (items, total) = store::list(&mut conn, &filter, page).await?;
+    Ok(web::Json(Page::new(items, total, page)))
+}
+
+/// One user (admins).
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = User)))]
+#[get("/users/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<User>> {
+    policy::require(&actor, Action::ManageUsers)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    store::get(&mut conn, *id)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Creates a user (admins).
+#[utoipa::path(tag = "users", request_body = NewUser, responses((status = 201, body = User), (status = 409, description = "Username taken", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/users")]
+pub async fn create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<NewUser>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ManageUsers)?;
+    let body = body.into_inner();
+    check_username("body.username", &body.username)?;
+    let display_name = clean_display_name("body.display_name", &body.display_name)?;
+    if let Some(e) = &body.email {
+        check_email("body.email", e)?;
+    }
+    password::check_strength("body.password", &body.password)?;
+    let hash = password::hash(body.password).await?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let user = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let unit_id = unit_id(conn, "body.unit", &body.unit).await?;
+            let id = store::insert(
+                conn,
+                NewUserRow {
+                    username: &body.username,
+                    display_name: &display_name,
+                    email: body.email.as_deref(),
+                    role: body.role,
+                    unit_id,
+                    password_hash: &hash,
+                },
+            )
+            .await?;
+            let user = store::get(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            audit::append(
+                conn,
+                &by,
+                user_event("user.create", &user, json!({ "after": user })),
+            )
+            .await?;
+            Ok(user)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/users/{}", user.id),
+        ))
+        .json(user))
+}
+
+/// Changes a user's name, e-mail, role, scope or active flag (admins). Deactivation
+/// revokes the user's refresh tokens at once.
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), request_body = UpdateUser, responses((status = 200, body = User)))]
+#[patch("/users/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUser>,
+) -> ApiResult<web::Json<User>> {
+    policy::require(&actor, Action::ManageUsers)?;
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(|n| clean_display_name("body.display_name", n))
+        .transpose()?;
+    if let Some(e) = &body.email {
+        check_email("body.email", e)?;
+    }
+    if id == actor.id && (body.active == Some(false) || body.role.is_some_and(|r| r != actor.role))
+    {
+        return Err(ApiError::conflict(
+            "self_lockout",
+            "admins cannot deactivate or demote themselves",
+        ));
+    }
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let user = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let before = store::get(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            let unit_id = match &body.unit {
+                Some(u) => Some(unit_id(conn, "body.unit", u).await?),
+                None => None,
+            };
+            store::update(
+                conn,
+                id,
+                UserChanges {
+                    display_name,
+                    email: body.email.clone().map(Some),
+                    role: body.role,
+                    unit_id,
+                    active: body.active,
+                },
+            )
+            .await?;
+            if body.active == Some(false) {
+                crate::auth::store::revoke_all_for_user(conn, id).await?;
+            }
+            let after = store::get(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            audit::append(
+                conn,
+                &by,
+                user_event(
+                    "user.update",
+                    &after,
+                    json!({ "before": before, "after": after }),
+                ),
+            )
+            .await?;
+            Ok(after)
+        })
+        .await?;
+    state.principals.invalidate(PrincipalKind::User, id);
+    Ok(web::Json(user))
+}
+
+/// Sets a new password for a user (admins); the user's sessions end.
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), request_body = PasswordReset, responses((status = 204, description = "Password set")))]
+#[post("/users/{id}/password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<PasswordReset>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ManageUsers)?;
+    let id = id.into_inner();
+    password::check_strength("body.new_password", &body.new_password)?;
+    let hash = password::hash(body.into_inner().new_password).await?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let user = store::get(conn, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        store::set_password(conn, id, &hash).await?;
+        crate::auth::store::revoke_all_for_user(conn, id).await?;
+        audit::append(
+            conn,
+            &by,
+            user_event("user.reset_password", &user, json!({})),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    pub kind: PrincipalKind,
+    /// Username, or client id for service clients.
+    pub name: String,
+    pub role: policy::Role,
+    pub unit_id: Uuid,
+    /// The full user record, for people.
+    pub user: Option<User>,
+}
+
+/// The caller: role, scope and (for people) the user record.
+#[utoipa::path(tag = "users", responses((status = 200, body = Me)))]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, actor: Actor) -> ApiResult<web::Json<Me>> {
+    let user = match actor.kind {
+        PrincipalKind::User => {
+            let mut conn = crate::db::conn(&state.pool).await?;
+            store::get(&mut conn, actor.id).await?
+        }
+        PrincipalKind::Client => None,
+    };
+    Ok(web::Json(Me {
+        id: actor.id,
+        kind: actor.kind,
+        name: actor.name,
+        role: actor.role,
+        unit_id: actor.unit_id,
+        user,
+    }))
+}
+
+/// Changes the caller's own password, given the current one; other sessions end.
+#[utoipa::path(tag = "users", request_body = PasswordChange, responses((status = 204, description = "Password changed")))]
+#[post("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<PasswordChange>,
+) -> ApiResult<HttpResponse> {
+    if actor.kind != PrincipalKind::User {
+        return Err(ApiError::forbidden(
+            "service clients have no password; rotate the client secret instead",
+        ));
+    }
+    let body = body.into_inner();
+    password::check_strength("body.new_password", &body.new_password)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let stored = store::password_hash(&mut conn, actor.id).await?;
+    if !password::verify(body.current_password, Some(stored)).await? {
+        return Err(ApiError::invalid_field(
+            "body.current_password",
+            "wrong_password",
+            "the current password is not correct",
+        ));
+    }
+    let hash = password::hash(body.new_password).await?;
+    let by = By::from(&actor);
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        store::set_password(conn, actor.id, &hash).await?;
+        crate::auth::store::revoke_all_for_user(conn, actor.id).await?;
+        audit::append(
+            conn,
+            &by,
+            Event {
+                action: "user.change_password",
+                object_type: "user",
+                object_id: actor.id.to_string(),
+                unit_id: Some(actor.unit_id),
+                change: json!({}),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn client_event(action: &'static str, c: &ServiceClient) -> Event<'static> {
+    Event {
+        action,
+        object_type: "service_client",
+        object_id: c.id.to_string(),
+        unit_id: Some(c.unit_id),
+        change: json!({ "client": c }),
+    }
+}
+
+/// Service clients (admins).
+#[utoipa::path(tag = "users", params(ServiceClientQuery), responses((status = 200, body = Page<ServiceClient>)))]
+#[get("/service-clients")]
+pub async fn list_clients(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<ServiceClientQuery>,
+) -> ApiResult<web::Json<Page<ServiceClient>>> {
+    policy::require(&actor, Action::ManageServiceClients)?;
+    let page = PageRequest::new(q.limit, q.offset)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let (items, total) = store::list_clients(&mut conn, q.active, page).await?;
+    Ok(web::Json(Page::new(items, total, page)))
+}
+
+/// One service client (admins).
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClient)))]
+#[get("/service-clients/{id}")]
+pub async fn get_client(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ServiceClient>> {
+    policy::require(&actor, Action::ManageServiceClients)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    store::get_client(&mut conn, *id)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::not_found("service client"))
+}
+
+/// Creates a service client for a script or city system (admins). The secret is in
+/// this response only.
+#[utoipa::path(tag = "users", request_body = NewServiceClient, responses((status = 201, body = ServiceClientWithSecret)))]
+#[post("/service-clients")]
+pub async fn create_client(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<NewServiceClient>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ManageServiceClients)?;
+    let body = body.into_inner();
+    let name = clean_display_name("body.name", &body.name)?;
+    let secret = tokens::new_secret()?;
+    let client_id = format!("gr_{}", Uuid::new_v4().simple());
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let client = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let unit_id = unit_id(conn, "body.unit", &body.unit).await?;
+            let id = store::insert_client(
+                conn,
+                &client_id,
+                &name,
+                body.role,
+                unit_id,
+                &tokens::hash_secret(&secret),
+                Some(actor.id),
+            )
+            .await?;
+            let c = store::get_client(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("service client"))?;
+            audit::append(conn, &by, client_event("service_client.create", &c)).await?;
+            Ok(c)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/service-clients/{}", client.id),
+        ))
+        .json(ServiceClientWithSecret {
+            client,
+            client_secret: secret,
+        }))
+}
+
+/// Replaces a client's secret (admins); the old one stops working at once.
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClientWithSecret), (status = 409, description = "The client is revoked", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/service-clients/{id}/rotate")]
+pub async fn rotate_client(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ServiceClientWithSecret>> {
+    policy::require(&actor, Action::ManageServiceClients)?;
+    let id = id.into_inner();
+    let secret = tokens::new_secret()?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let client = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            store::get_client(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("service client"))?;
+            store::rotate_client(conn, id, &tokens::hash_secret(&secret)).await?;
+            let c = store::get_client(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("service client"))?;
+            audit::append(conn, &by, client_event("service_client.rotate", &c)).await?;
+            Ok(c)
+        })
+        .await?;
+    Ok(web::Json(ServiceClientWithSecret {
+        client,
+        client_secret: secret,
+    }))
+}
+
+/// Revokes a client for good (admins); its tokens stop within a minute.
+#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClient)))]
+#[post("/service-clients/{id}/revoke")]
+pub async fn revoke_client(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ServiceClient>> {
+    policy::require(&actor, Action::ManageServiceClients)?;
+    let id = id.into_inner();
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let client = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            store::get_client(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("service client"))?;
+            store::revoke_client(conn, id).await?;
+            let c = store::get_client(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("service client"))?;
+            audit::append(conn, &by, client_event("service_client.revoke", &c)).await?;
+            Ok(c)
+        })
+        .await?;
+    state.principals.invalidate(PrincipalKind::Client, id);
+    Ok(web::Json(client))
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(me)
+        .service(change_password)
+        .service(list)
+        .service(create)
+        .service(get_one)
+        .service(update)
+        .service(reset_password)
+        .service(list_clients)
+        .service(create_client)
+        .service(get_client)
+        .service(rotate_client)
+        .service(revoke_client);
+}
