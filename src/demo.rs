@@ -198,6 +198,7 @@ pub async fn create_admin(
 pub struct DemoSummary {
     pub units: usize,
     pub users_created: usize,
+    pub plan_created: bool,
 }
 
 /// `gereport demo`: the demo department, its users, and (from the workflow on) its plan.
@@ -243,7 +244,362 @@ pub async fn load(conn: &mut AsyncPgConnection, demo_password: &str) -> ApiResul
                 ensure_user(conn, &by, &username, &display, Role::Reporter, unit, &hash).await?,
             );
         }
+        summary.plan_created = plan2024::load(conn, &by, &root, &units).await?;
         Ok(summary)
     })
     .await
+}
+
+/// The 2024 plan of the seed: its form, two indicators, two periods, and reports in
+/// every state, so a newcomer sees data at once. Skipped when the plan exists.
+pub mod plan2024 {
+    use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+    use diesel_async::AsyncPgConnection;
+    use serde_json::{Value, json};
+
+    use crate::audit::By;
+    use crate::error::{ApiError, ApiResult};
+    use crate::org::store::Row as UnitRow;
+    use crate::plans::form::{FormDefinition, ReportData, ValidationContext, default_form_2024};
+    use crate::plans::indicator::Direction;
+    use crate::plans::model::PlanStatus;
+    use crate::plans::period::{PeriodKind, is_late};
+    use crate::plans::store::{self as plan_store, IndicatorValues, NewPlanRow, PeriodValues};
+    use crate::reports::store::{self as report_store, Submission};
+    use crate::reports::workflow::ReportStatus;
+
+    pub const DOCUMENT_NUMBER: &str = "/KH-SVHTT";
+
+    fn date(y: i32, m: u32, d: u32) -> ApiResult<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo date")))
+    }
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> ApiResult<DateTime<Utc>> {
+        // Office hours in Vietnam (UTC+7).
+        Utc.with_ymd_and_hms(y, m, d, h.saturating_sub(7), 0, 0)
+            .single()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo time")))
+    }
+
+    /// A small deterministic generator, so the demo looks the same on every machine.
+    struct Dice(u64);
+
+    impl Dice {
+        fn new(seed: &str, salt: u64) -> Self {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+            for b in seed.bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            Dice(h)
+        }
+
+        fn roll(&mut self, lo: i64, hi: i64) -> i64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let span = (hi - lo + 1).max(1) as u64;
+            lo + ((self.0 >> 33) % span) as i64
+        }
+    }
+
+    /// Realistic figures for one unit; `annual` doubles the training and activities.
+    pub fn sample_data(unit: &UnitRow, annual: bool, window_start: NaiveDate) -> ReportData {
+        let mut d = Dice::new(&unit.code, u64::from(annual));
+        let staff = d.roll(12, 80);
+        let staff_f = staff * d.roll(35, 70) / 100;
+        let leaders = d.roll(2, 4);
+        // About one unit in five has no woman among its leaders.
+        let leaders_f = if d.roll(1, 5) == 1 {
+            0
+        } else {
+            d.roll(1, leaders.min(staff_f).max(1))
+        };
+        let pool = d.roll(2, 8).min(staff);
+        let pool_f = d.roll(0, pool).min(staff_f);
+        let appointed = d.roll(0, 2).min(leaders);
+        let appointed_f = d.roll(0, appointed);
+        let scale = if annual { 2 } else { 1 };
+        let pol = d.roll(0, 4) * scale;
+        let pol_f = d.roll(0, pol);
+        let prof = d.roll(1, 8) * scale;
+        let prof_f = d.roll(0, prof);
+        let members = d.roll(3, 7);
+        let allocated = d.roll(10, 60) * 1_000_000;
+        let spent = allocated * d.roll(40, 100) / 100;
+        let kinds = [
+            "conference",
+            "seminar",
+            "training_course",
+            "thematic_talk",
+            "event_march_8",
+            "event_october_20",
+            "direct_communication",
+        ];
+        let titles = [
+            "Hội nghị quán triệt Luật Bình đẳng giới",
+            "Tọa đàm về bình đẳng giới trong lĩnh vực chính trị",
+            "Lớp tập huấn kỹ năng cho nữ cán bộ diện quy hoạch",
+            "Nói chuyện chuyên đề phòng, chống bạo lực gia đình",
+            "Gặp mặt cán bộ nữ nhân ngày Quốc tế phụ nữ 8/3",
+            "Hoạt động kỷ niệm ngày Phụ nữ Việt Nam 20/10",
+            "Truyền thông trực tiếp về bình đẳng giới tại đơn vị",
+        ];
+        let mut activities = Vec::new();
+        for _ in 0..d.roll(1, 2 * scale) {
+            let k = d.roll(0, kinds.len() as i64 - 1) as usize;
+            let participants = d.roll(15, 120);
+            let day = window_start + chrono::Duration::days(d.roll(10, 120));
+            activities.push(json!({
+                "type": kinds[k],
+                "title": titles[k],
+                "date": day.format("%Y-%m-%d").to_string(),
+                "participants_total": participants,
+                "participants_female": participants * d.roll(40, 80) / 100,
+                "topics": ["law_gender_equality", "gender_equality_politics"],
+                "cost_vnd": d.roll(0, 10) * 500_000,
+            }));
+        }
+        let values = json!({
+            "staff_total": staff, "staff_female": staff_f,
+            "leaders_total": leaders, "leaders_female": leaders_f,
+            "planning_pool_total": pool, "planning_pool_female": pool_f,
+            "appointed_total": appointed, "appointed_female": appointed_f,
+            "trained_political_total": pol, "trained_political_female": pol_f,
+            "trained_professional_total": prof, "trained_professional_female": prof_f,
+            "committee_in_place": true,
+            "committee_members_total": members, "committee_members_female": d.roll(1, members),
+            "committee_meetings": d.roll(1, 2 * scale), "committee_inspections": d.roll(0, scale),
+            "budget_allocated_vnd": allocated, "budget_spent_vnd": spent,
+            "culture_activities_integrated": d.roll(0, 6 * scale),
+            "culture_integration_description": format!("{} lồng ghép nội dung bình đẳng giới trong các hoạt động văn hóa, thể thao của đơn vị.", unit.name),
+            "narrative_results": format!("{} đã triển khai kế hoạch, tuyên truyền Luật Bình đẳng giới tới công chức, viên chức và người lao động.", unit.name),
+            "narrative_difficulties": "Kinh phí dành cho công tác bình đẳng giới còn hạn chế; cán bộ làm công tác này kiêm nhiệm.",
+            "narrative_harmful_issues": "Áp lực công việc và gia đình khiến nữ cán bộ ít tham gia các khóa đào tạo dài hạn.",
+            "narrative_recommendations": "Đề nghị Sở tổ chức thêm lớp tập huấn kỹ năng lãnh đạo cho nữ cán bộ diện quy hoạch.",
+        });
+        let mut data = ReportData::default();
+        if let Value::Object(map) = values {
+            data.values = map;
+        }
+        let items = activities.into_iter().filter_map(|a| match a {
+            Value::Object(m) => Some(m),
+            _ => None,
+        });
+        data.lists.insert("activities".into(), items.collect());
+        data
+    }
+
+    /// What happens to a unit's report in the demo, by its position in the list.
+    fn fate(i: usize, annual: bool) -> Option<(ReportStatus, bool)> {
+        // (final status, submitted late?)
+        if annual {
+            match i {
+                0..=4 => Some((ReportStatus::Accepted, false)),
+                5..=7 => Some((ReportStatus::Submitted, false)),
+                8 => Some((ReportStatus::Submitted, true)),
+                9 | 10 => Some((ReportStatus::Draft, false)),
+                _ => None,
+            }
+        } else {
+            match i {
+                0..=17 => Some((ReportStatus::Accepted, i % 7 == 6)),
+                18 | 19 => Some((ReportStatus::Submitted, i == 19)),
+                20 => Some((ReportStatus::Returned, false)),
+                21 | 22 => Some((ReportStatus::Draft, false)),
+                _ => None,
+            }
+        }
+    }
+
+    fn check(
+        form: &FormDefinition,
+        data: &ReportData,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> ApiResult<()> {
+        let result = form.validate(
+            data,
+            &ValidationContext {
+                window_start: start,
+                window_end: end,
+            },
+        );
+        if result.valid {
+            Ok(())
+        } else {
+            Err(ApiError::internal(anyhow::anyhow!(
+                "demo data fails validation: {:?}",
+                result.errors
+            )))
+        }
+    }
+
+    pub async fn load(
+        conn: &mut AsyncPgConnection,
+        by: &By,
+        root: &UnitRow,
+        units: &[UnitRow],
+    ) -> ApiResult<bool> {
+        let exists = plan_store::list_plans(conn, Some(2024), None)
+            .await?
+            .iter()
+            .any(|p| p.issuing_unit_id == root.id && p.document_number == DOCUMENT_NUMBER);
+        if exists {
+            return Ok(false);
+        }
+        let plan_id = plan_store::insert_plan(
+            conn,
+            NewPlanRow {
+                year: 2024,
+                document_number: DOCUMENT_NUMBER,
+                title: "Kế hoạch thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2024",
+                issue_date: Some(date(2024, 3, 15)?),
+                legal_basis: "Kế hoạch số 39/KH-UBND ngày 29/01/2024 của UBND Thành phố về triển khai thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2024",
+                issuing_unit_id: root.id,
+                status: PlanStatus::Active,
+            },
+        )
+        .await?;
+        let form_def = default_form_2024().map_err(ApiError::internal)?;
+        let form = plan_store::insert_form(conn, plan_id, &form_def, &by.name).await?;
+        let source = "Kế hoạch /KH-SVHTT năm 2024 của Sở Văn hóa và Thể thao, mục II.2.2";
+        plan_store::insert_indicator(
+            conn,
+            plan_id,
+            IndicatorValues {
+                code: "leaders_with_woman",
+                name_vi: "Tỷ lệ phòng chuyên môn, đơn vị trực thuộc Sở có lãnh đạo là nữ",
+                name_en: "Share of offices and units with a woman among their leaders",
+                formula: "count(leaders_female >= 1) / count()",
+                target: 1.0,
+                direction: Direction::AtLeast,
+                source,
+            },
+        )
+        .await?;
+        plan_store::insert_indicator(
+            conn,
+            plan_id,
+            IndicatorValues {
+                code: "trained_female_share",
+                name_vi: "Tỷ lệ nữ trong tổng số công chức, viên chức được đào tạo, bồi dưỡng lý luận chính trị, chuyên môn nghiệp vụ",
+                name_en: "Share of women among staff trained in political theory and professional skills",
+                formula: "sum(trained_political_female + trained_professional_female) / sum(trained_political_total + trained_professional_total)",
+                target: 0.5,
+                direction: Direction::AtLeast,
+                source,
+            },
+        )
+        .await?;
+        let periods = [
+            (
+                PeriodKind::SemiAnnual,
+                "2024S1",
+                "Báo cáo 6 tháng đầu năm 2024",
+                date(2024, 1, 1)?,
+                date(2024, 5, 15)?,
+                date(2024, 5, 20)?,
+                false,
+            ),
+            (
+                PeriodKind::Annual,
+                "2024",
+                "Báo cáo năm 2024",
+                date(2024, 1, 1)?,
+                date(2024, 11, 15)?,
+                date(2024, 11, 20)?,
+                true,
+            ),
+        ];
+        for (kind, code, name, start, end, due, annual) in periods {
+            let period = plan_store::insert_period(
+                conn,
+                plan_id,
+                PeriodValues {
+                    kind,
+                    code,
+                    name,
+                    window_start: start,
+                    window_end: end,
+                    due_date: due,
+                },
+            )
+            .await?;
+            for (i, unit) in units.iter().enumerate() {
+                let Some((status, late)) = fate(i, annual) else {
+                    continue;
+                };
+                let data = sample_data(unit, annual, start);
+                check(&form_def, &data, start, end)?;
+                let json = serde_json::to_value(&data).map_err(ApiError::internal)?;
+                let Some(row) =
+                    report_store::insert_draft(conn, period.id, unit.id, form.id, &json).await?
+                else {
+                    continue;
+                };
+                if status == ReportStatus::Draft {
+                    continue;
+                }
+                let (y, m, d) = (
+                    due.format("%Y").to_string(),
+                    due.format("%m").to_string(),
+                    due.format("%d").to_string(),
+                );
+                let (y, m, d): (i32, u32, u32) = (
+                    y.parse().unwrap_or(2024),
+                    m.parse().unwrap_or(5),
+                    d.parse().unwrap_or(20),
+                );
+                let submitted = if late {
+                    at(y, m, d + 3, 10)?
+                } else {
+                    at(y, m, d.saturating_sub(2 + (i as u32 % 5)), 15)?
+                };
+                let reporter = unit.code.to_lowercase();
+                let row = report_store::submit(
+                    conn,
+                    row.id,
+                    Submission {
+                        number: 1,
+                        form_id: form.id,
+                        data: &json,
+                        warnings: &[],
+                        at: submitted,
+                        by: &reporter,
+                        late: is_late(submitted, due),
+                    },
+                )
+                .await?;
+                let reviewed = submitted + chrono::Duration::days(2);
+                match status {
+                    ReportStatus::Accepted => {
+                        report_store::review(
+                            conn,
+                            row.id,
+                            ReportStatus::Accepted,
+                            "coordinator",
+                            None,
+                            reviewed,
+                        )
+                        .await?;
+                    }
+                    ReportStatus::Returned => {
+                        report_store::review(
+                            conn,
+                            row.id,
+                            ReportStatus::Returned,
+                            "coordinator",
+                            Some("Đề nghị bổ sung số liệu cán bộ nữ diện quy hoạch và kinh phí đã chi."),
+                            reviewed,
+                        )
+                        .await?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(true)
+    }
 }

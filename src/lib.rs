@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod ops;
 pub mod org;
@@ -50,10 +51,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(ops::metrics)
         .service(
             utoipa_actix_web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(idempotency::middleware))
                 .service(ops::openapi_json)
                 .configure(auth::routes::configure)
                 .configure(users::routes::configure)
                 .configure(org::routes::configure)
+                .configure(plans::routes::configure)
+                .configure(reports::routes::configure)
                 .configure(audit::routes::configure),
         );
 }
@@ -101,6 +105,25 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
+/// Hourly upkeep: expired idempotency keys are purged.
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Ok(mut conn) = db::conn(&state.pool).await {
+                match idempotency::store::purge_expired(&mut conn).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(purged = n, "expired idempotency keys removed")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+                }
+            }
+        }
+    });
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -135,6 +158,7 @@ impl Application {
             limiter: auth::limiter::LoginLimiter::default(),
         });
 
+        spawn_housekeeping(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let state = server_state.clone();

@@ -133,9 +133,14 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     println!(
-        "demo department ready: {} units, {} users created (password: the value of GEREPORT_DEMO_PASSWORD, default {})",
+        "demo department ready: {} units, {} users created, 2024 plan {} (password: the value of GEREPORT_DEMO_PASSWORD, default {})",
         summary.units,
         summary.users_created,
+        if summary.plan_created {
+            "loaded"
+        } else {
+            "already present"
+        },
         gereport::demo::DEFAULT_DEMO_PASSWORD
     );
     Ok(())

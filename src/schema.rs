@@ -18,6 +18,115 @@ diesel::table! {
 }
 
 diesel::table! {
+    forms (id) {
+        id -> Uuid,
+        plan_id -> Uuid,
+        version -> Int4,
+        definition -> Jsonb,
+        created_at -> Timestamptz,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal_id, key) {
+        principal_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        state -> Text,
+        response_status -> Nullable<Int4>,
+        response_type -> Nullable<Text>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    indicators (id) {
+        id -> Uuid,
+        plan_id -> Uuid,
+        code -> Text,
+        name_vi -> Text,
+        name_en -> Text,
+        formula -> Text,
+        target -> Float8,
+        direction -> Text,
+        source -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    periods (id) {
+        id -> Uuid,
+        plan_id -> Uuid,
+        kind -> Text,
+        code -> Text,
+        name -> Text,
+        window_start -> Date,
+        window_end -> Date,
+        due_date -> Date,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Uuid,
+        year -> Int4,
+        document_number -> Text,
+        title -> Text,
+        issue_date -> Nullable<Date>,
+        legal_basis -> Text,
+        issuing_unit_id -> Uuid,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    report_revisions (report_id, number) {
+        report_id -> Uuid,
+        number -> Int4,
+        form_id -> Uuid,
+        data -> Jsonb,
+        warnings -> Jsonb,
+        submitted_at -> Timestamptz,
+        submitted_by -> Text,
+        late -> Bool,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Uuid,
+        period_id -> Uuid,
+        unit_id -> Uuid,
+        form_id -> Uuid,
+        status -> Text,
+        data -> Jsonb,
+        version -> Int4,
+        revision -> Nullable<Int4>,
+        submitted_at -> Nullable<Timestamptz>,
+        submitted_by -> Nullable<Text>,
+        late -> Nullable<Bool>,
+        reviewed_at -> Nullable<Timestamptz>,
+        reviewed_by -> Nullable<Text>,
+        review_comment -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     org_units (id) {
         id -> Uuid,
         code -> Text,
@@ -82,14 +191,30 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_events -> org_units (unit_id));
+diesel::joinable!(forms -> plans (plan_id));
+diesel::joinable!(indicators -> plans (plan_id));
+diesel::joinable!(periods -> plans (plan_id));
+diesel::joinable!(plans -> org_units (issuing_unit_id));
+diesel::joinable!(report_revisions -> forms (form_id));
+diesel::joinable!(report_revisions -> reports (report_id));
+diesel::joinable!(reports -> forms (form_id));
+diesel::joinable!(reports -> org_units (unit_id));
+diesel::joinable!(reports -> periods (period_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(service_clients -> org_units (unit_id));
 diesel::joinable!(users -> org_units (unit_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    forms,
+    idempotency_keys,
+    indicators,
     org_units,
+    periods,
+    plans,
     refresh_tokens,
+    report_revisions,
+    reports,
     service_clients,
     users,
 );

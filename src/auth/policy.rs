@@ -101,6 +101,13 @@ pub fn covers(actor: &Actor, unit_path: &str) -> bool {
     }
 }
 
+/// Whether the caller may read a plan (and its form, indicators and periods) issued by
+/// the unit at `issuing_path`: plans that apply to the caller's unit (issued above it)
+/// and plans issued inside the caller's scope.
+pub fn sees_plan(actor: &Actor, issuing_path: &str) -> bool {
+    covers(actor, issuing_path) || actor.scope_path.starts_with(issuing_path)
+}
+
 /// 404 (named after `what`) unless the unit lies in the caller's scope.
 pub fn require_in_scope(actor: &Actor, unit_path: &str, what: &str) -> ApiResult<()> {
     if covers(actor, unit_path) {

@@ -2,4 +2,7 @@
 
 pub mod form;
 pub mod indicator;
+pub mod model;
 pub mod period;
+pub mod routes;
+pub mod store;

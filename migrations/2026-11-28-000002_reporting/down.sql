@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE report_revisions;
+DROP FUNCTION report_revisions_immutable();
+DROP TABLE reports;
+DROP FUNCTION reports_no_delete();
+DROP TABLE periods;
+DROP TABLE indicators;
+DROP TABLE forms;
+DROP TABLE plans;

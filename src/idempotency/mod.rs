@@ -1,0 +1,193 @@
+//! `Idempotency-Key` on POST, as the IETF httpapi draft and Stripe define it: the first
+//! response to a key is stored and replayed to every retry (status and body alike); the
+//! same key with another request is a 422; a duplicate still in flight is a 409. Keys
+//! are scoped to the caller (the token's subject) and kept at least 24 hours.
+//!
+//! A response of 5xx is not stored — nothing was committed — so the retry runs anew.
+
+pub mod store;
+
+use actix_web::body::{self, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::telemetry::RequestId;
+use store::Claim;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// Headers of the first response worth replaying besides the content type.
+const KEPT_HEADERS: [HeaderName; 2] = [header::ETAG, header::LOCATION];
+
+fn bad_key(detail: &str) -> ApiError {
+    ApiError::bad_request("invalid_idempotency_key", detail.to_string())
+}
+
+fn principal_of(req: &ServiceRequest, state: &AppState) -> Option<uuid::Uuid> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    state.jwt.verify(token.trim()).ok().map(|c| c.sub)
+}
+
+fn render(req: &ServiceRequest, e: ApiError) -> HttpResponse {
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    e.render(Some(req.path().to_string()), id)
+}
+
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = match req.headers().get(&IDEMPOTENCY_KEY) {
+        Some(v) if req.method() == Method::POST => v.to_str().ok().map(str::to_string),
+        _ => return Ok(next.call(req).await?.map_into_boxed_body()),
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // A key whose bearer is unauthenticated is left to the handler, which answers 401.
+    let Some(principal) = principal_of(&req, &state) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // Keys are opaque strings (the draft suggests a UUID); quotes of a structured-field
+    // string are accepted and stripped.
+    let key = key.map(|k| k.trim().trim_matches('"').to_string());
+    let Some(key) = key.filter(|k| {
+        !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b))
+    }) else {
+        let res = render(
+            &req,
+            bad_key("Idempotency-Key must be 1 to 255 visible ASCII characters"),
+        );
+        return Ok(req.into_response(res));
+    };
+
+    let payload = req.extract::<web::Bytes>().await?;
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(req.uri().to_string().as_bytes());
+    hasher.update([0]);
+    hasher.update(&payload);
+    let hash = hasher.finalize().to_vec();
+    req.set_payload(actix_http::Payload::from(payload));
+
+    let mut conn = match crate::db::conn(&state.pool).await {
+        Ok(c) => c,
+        Err(e) => {
+            let res = render(&req, e);
+            return Ok(req.into_response(res));
+        }
+    };
+    match store::claim(&mut conn, principal, &key, &hash).await {
+        Err(e) => {
+            let res = render(&req, e);
+            return Ok(req.into_response(res));
+        }
+        Ok(Claim::Mismatch) => {
+            let e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request",
+            );
+            let res = render(&req, e);
+            return Ok(req.into_response(res));
+        }
+        Ok(Claim::InFlight) => {
+            let e = ApiError::conflict(
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+            .with_header(header::RETRY_AFTER, "1");
+            let res = render(&req, e);
+            return Ok(req.into_response(res));
+        }
+        Ok(Claim::Done(stored)) => {
+            let status = stored
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            let mut builder = HttpResponse::build(status);
+            if let Some(ct) = &stored.content_type {
+                builder.content_type(ct.as_str());
+            }
+            if let Some(serde_json::Value::Object(h)) = &stored.headers {
+                for (name, value) in h {
+                    if let (Ok(n), Some(v)) = (HeaderName::try_from(name.as_str()), value.as_str())
+                        && let Ok(v) = HeaderValue::from_str(v)
+                    {
+                        builder.insert_header((n, v));
+                    }
+                }
+            }
+            builder.insert_header((REPLAYED, "true"));
+            let res = builder.body(stored.body.unwrap_or_default());
+            return Ok(req.into_response(res));
+        }
+        Ok(Claim::Fresh) => {}
+    }
+    // The connection goes back to the pool while the handler runs.
+    drop(conn);
+
+    let path = req.path().to_string();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+
+    let mut conn = match crate::db::conn(&state.pool).await {
+        Ok(c) => c,
+        Err(_) => return Ok(res),
+    };
+    if status.is_server_error() {
+        let _ = store::release(&mut conn, principal, &key).await;
+        return Ok(res);
+    }
+    // Render problems now, with this request's path and id, so the stored body is the
+    // very body the client received.
+    let (http_req, response) = res.into_parts();
+    let response = match response.error().and_then(|e| e.as_error::<ApiError>()) {
+        Some(api) => api.render(Some(path), request_id),
+        None => response,
+    };
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut kept = serde_json::Map::new();
+    for name in KEPT_HEADERS {
+        if let Some(v) = response.headers().get(&name).and_then(|v| v.to_str().ok()) {
+            kept.insert(name.to_string(), v.into());
+        }
+    }
+    let (head, resp_body) = response.into_parts();
+    let bytes = body::to_bytes(resp_body).await.unwrap_or_default();
+    if let Err(e) = store::complete(
+        &mut conn,
+        principal,
+        &key,
+        status.as_u16(),
+        content_type.as_deref(),
+        &serde_json::Value::Object(kept),
+        &bytes,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "could not store the idempotent response");
+        let _ = store::release(&mut conn, principal, &key).await;
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(BoxBody::new(bytes)),
+    ))
+}

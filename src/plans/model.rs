@@ -1,0 +1,210 @@
+//! Plan, form-version, indicator and period types of the API.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::form::FormDefinition;
+use super::indicator::Direction;
+use super::period::{PeriodKind, PeriodStatus};
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Draft,
+    Active,
+    Closed,
+}
+
+impl PlanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Draft => "draft",
+            PlanStatus::Active => "active",
+            PlanStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "draft" => PlanStatus::Draft,
+            "closed" => PlanStatus::Closed,
+            _ => PlanStatus::Active,
+        }
+    }
+}
+
+/// A year's plan (kế hoạch) of an issuing unit.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Plan {
+    pub id: Uuid,
+    pub year: i32,
+    /// Số ký hiệu, e.g. `123/KH-SVHTT`.
+    pub document_number: String,
+    pub title: String,
+    pub issue_date: Option<NaiveDate>,
+    /// Căn cứ: the documents the plan implements.
+    pub legal_basis: String,
+    pub issuing_unit_id: Uuid,
+    pub issuing_unit_code: String,
+    pub status: PlanStatus,
+    /// Version of the current report form, if one was saved.
+    pub form_version: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    pub year: i32,
+    pub document_number: String,
+    pub title: String,
+    pub issue_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub legal_basis: String,
+    /// Issuing unit, by id or code; its subtree reports under the plan.
+    pub issuing_unit: String,
+    /// Defaults to `active`.
+    pub status: Option<PlanStatus>,
+    /// The report form; it can also be saved later with `PUT /plans/{id}/form`.
+    pub form: Option<FormDefinition>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlan {
+    pub year: Option<i32>,
+    pub document_number: Option<String>,
+    pub title: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+    pub legal_basis: Option<String>,
+    pub status: Option<PlanStatus>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PlanQuery {
+    pub year: Option<i32>,
+    pub status: Option<PlanStatus>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// One saved version of a plan's report form.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct FormVersion {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub version: i32,
+    pub definition: FormDefinition,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FormQuery {
+    /// A past version; default the current one.
+    pub version: Option<i32>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Indicator {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    /// `sum(a + b) / sum(c + d)` or `count(field >= 1) / count()`.
+    pub formula: String,
+    /// A fraction: 1.0 is 100 %.
+    pub target: f64,
+    pub direction: Direction,
+    /// Where the target comes from (the plan, a national strategy, …).
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIndicator {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub formula: String,
+    pub target: f64,
+    pub direction: Direction,
+    #[serde(default)]
+    pub source: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIndicator {
+    pub name_vi: Option<String>,
+    pub name_en: Option<String>,
+    pub formula: Option<String>,
+    pub target: Option<f64>,
+    pub direction: Option<Direction>,
+    pub source: Option<String>,
+}
+
+/// A reporting period (kỳ báo cáo). Due means the end of `due_date` in Vietnam time.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Period {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub kind: PeriodKind,
+    /// e.g. `2024S1`, `2024`; unique within the plan.
+    pub code: String,
+    pub name: String,
+    /// First and last day of the data window (thời gian chốt số liệu).
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub due_date: NaiveDate,
+    /// The instant the period becomes late: the end of `due_date` in Asia/Ho_Chi_Minh.
+    pub due_at: DateTime<Utc>,
+    pub status: PeriodStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPeriod {
+    pub kind: PeriodKind,
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub due_date: NaiveDate,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePeriod {
+    pub name: Option<String>,
+    pub window_start: Option<NaiveDate>,
+    pub window_end: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodQuery {
+    /// Only the periods of this plan.
+    pub plan: Option<Uuid>,
+    /// Exact period code, e.g. `2024S1`.
+    pub code: Option<String>,
+    pub kind: Option<PeriodKind>,
+    pub status: Option<PeriodStatus>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}

@@ -1,0 +1,778 @@
+//! `/api/v1/plans`, `/api/v1/indicators`, `/api/v1/periods`: coordinators and admins
+//! write; everyone reads the plans that apply to their unit.
+
+use actix_web::{HttpResponse, get, patch, post, put, web};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::form::FormDefinition;
+use super::indicator;
+use super::model::*;
+use super::period::{self, PeriodStatus};
+use super::store::{
+    self, IndicatorValues, NewPlanRow, PeriodFilter, PeriodRow, PeriodValues, PlanChanges, PlanRow,
+};
+use crate::AppState;
+use crate::audit::{self, By, Event};
+use crate::auth::Actor;
+use crate::auth::policy::{self, Action};
+use crate::error::{ApiError, ApiResult, Issue};
+use crate::pagination::{Page, PageRequest};
+
+/// A plan the caller may read, or 404.
+pub async fn readable_plan(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<PlanRow> {
+    let plan = store::get_plan(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan"))?;
+    if !policy::sees_plan(actor, &plan.unit_path) {
+        return Err(ApiError::not_found("plan"));
+    }
+    Ok(plan)
+}
+
+/// A plan the caller may change: 403 without the role, 404 outside scope.
+async fn writable_plan(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<PlanRow> {
+    policy::require(actor, Action::ManagePlans)?;
+    let plan = readable_plan(conn, actor, id).await?;
+    policy::require_in_scope(actor, &plan.unit_path, "plan")?;
+    Ok(plan)
+}
+
+/// A period the caller may read, with its plan.
+pub async fn readable_period(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<(PeriodRow, PlanRow)> {
+    let period = store::get_period(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("period"))?;
+    let plan = readable_plan(conn, actor, period.plan_id)
+        .await
+        .map_err(|_| ApiError::not_found("period"))?;
+    Ok((period, plan))
+}
+
+fn plan_event(action: &'static str, plan: &PlanRow, change: serde_json::Value) -> Event<'static> {
+    Event {
+        action,
+        object_type: "plan",
+        object_id: plan.id.to_string(),
+        unit_id: Some(plan.issuing_unit_id),
+        change,
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let v: String = value.trim().nfc().collect();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            "invalid_length",
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(v)
+}
+
+fn check_year(field: &str, year: i32) -> ApiResult<()> {
+    if (2000..=2100).contains(&year) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "out_of_range",
+            "must be between 2000 and 2100",
+        ))
+    }
+}
+
+fn check_form(form: &FormDefinition) -> ApiResult<()> {
+    form.check().map_err(|errors| {
+        let errors: Vec<Issue> = errors
+            .into_iter()
+            .map(|mut i| {
+                i.path = format!("body.{}", i.path);
+                i
+            })
+            .collect();
+        ApiError::validation("the form definition is not valid", errors)
+    })
+}
+
+/// Plans the caller may read, newest year first.
+#[utoipa::path(tag = "plans", params(PlanQuery), responses((status = 200, body = Page<Plan>)))]
+#[get("/plans")]
+pub async fn list_plans(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<PlanQuery>,
+) -> ApiResult<web::Json<Page<Plan>>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let page = PageRequest::new(q.limit, q.offset)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let visible: Vec<Plan> = store::list_plans(&mut conn, q.year, q.status)
+        .await?
+        .iter()
+        .filter(|p| policy::sees_plan(&actor, &p.unit_path))
+        .map(PlanRow::to_api)
+        .collect();
+    let total = visible.len() as i64;
+    let items = visible
+        .into_iter()
+        .skip(page.offset as usize)
+        .take(page.limit as usize)
+        .collect();
+    Ok(web::Json(Page::new(items, total, page)))
+}
+
+/// One plan.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Plan)))]
+#[get("/plans/{id}")]
+pub async fn get_plan(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Plan>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    Ok(web::Json(
+        readable_plan(&mut conn, &actor, *id).await?.to_api(),
+    ))
+}
+
+/// Creates a plan (coordinators within their scope, admins), optionally with its form.
+#[utoipa::path(tag = "plans", request_body = NewPlan, responses((status = 201, body = Plan), (status = 409, description = "Document number taken", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/plans")]
+pub async fn create_plan(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<NewPlan>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ManagePlans)?;
+    let body = body.into_inner();
+    check_year("body.year", body.year)?;
+    let number = check_text("body.document_number", &body.document_number, 100)?;
+    let title = check_text("body.title", &body.title, 1000)?;
+    if let Some(f) = &body.form {
+        check_form(f).map_err(|mut e| {
+            for i in e.errors.iter_mut() {
+                i.path = i.path.replacen("body.", "body.form.", 1);
+            }
+            e
+        })?;
+    }
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let plan = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let unit = crate::org::store::find(conn, &body.issuing_unit)
+                .await?
+                .filter(|u| policy::covers(&actor, &u.path))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "body.issuing_unit",
+                        "unknown_unit",
+                        "no such unit in your scope",
+                    )
+                })?;
+            let id = store::insert_plan(
+                conn,
+                NewPlanRow {
+                    year: body.year,
+                    document_number: &number,
+                    title: &title,
+                    issue_date: body.issue_date,
+                    legal_basis: body.legal_basis.trim(),
+                    issuing_unit_id: unit.id,
+                    status: body.status.unwrap_or(PlanStatus::Active),
+                },
+            )
+            .await?;
+            if let Some(form) = &body.form {
+                store::insert_form(conn, id, form, &actor.name).await?;
+            }
+            let plan = store::get_plan(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("plan"))?;
+            audit::append(
+                conn,
+                &by,
+                plan_event("plan.create", &plan, json!({ "after": plan.to_api() })),
+            )
+            .await?;
+            Ok(plan)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/plans/{}", plan.id),
+        ))
+        .json(plan.to_api()))
+}
+
+/// Changes a plan's details or status.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdatePlan, responses((status = 200, body = Plan)))]
+#[patch("/plans/{id}")]
+pub async fn update_plan(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdatePlan>,
+) -> ApiResult<web::Json<Plan>> {
+    let body = body.into_inner();
+    if let Some(y) = body.year {
+        check_year("body.year", y)?;
+    }
+    let changes = PlanChanges {
+        year: body.year,
+        document_number: body
+            .document_number
+            .as_deref()
+            .map(|n| check_text("body.document_number", n, 100))
+            .transpose()?,
+        title: body
+            .title
+            .as_deref()
+            .map(|t| check_text("body.title", t, 1000))
+            .transpose()?,
+        issue_date: body.issue_date.map(Some),
+        legal_basis: body.legal_basis.map(|l| l.trim().to_string()),
+        status: body.status.map(|s| s.as_str().to_string()),
+    };
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let plan = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let before = writable_plan(conn, &actor, *id).await?;
+            store::update_plan(conn, before.id, changes).await?;
+            let after = store::get_plan(conn, before.id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("plan"))?;
+            audit::append(
+                conn,
+                &by,
+                plan_event(
+                    "plan.update",
+                    &after,
+                    json!({ "before": before.to_api(), "after": after.to_api() }),
+                ),
+            )
+            .await?;
+            Ok(after)
+        })
+        .await?;
+    Ok(web::Json(plan.to_api()))
+}
+
+/// The plan's report form (current version, or `?version=`); the frontend renders it.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path), FormQuery), responses((status = 200, body = FormVersion)))]
+#[get("/plans/{id}/form")]
+pub async fn get_form(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    q: web::Query<FormQuery>,
+) -> ApiResult<web::Json<FormVersion>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let plan = readable_plan(&mut conn, &actor, *id).await?;
+    store::get_form(&mut conn, plan.id, q.version)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::not_found("form"))
+}
+
+/// Saves a form definition as the plan's next version. Reports keep the version they
+/// were made with; new reports use this one. The definition is checked first: a rule
+/// naming an unknown field is a 422 naming it.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = FormDefinition, responses((status = 201, body = FormVersion)))]
+#[put("/plans/{id}/form")]
+pub async fn put_form(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<FormDefinition>,
+) -> ApiResult<HttpResponse> {
+    let form = body.into_inner();
+    check_form(&form)?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let saved = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let plan = writable_plan(conn, &actor, *id).await?;
+            let saved = store::insert_form(conn, plan.id, &form, &actor.name).await?;
+            audit::append(
+                conn,
+                &by,
+                plan_event(
+                    "plan.form.save",
+                    &plan,
+                    json!({ "form_id": saved.id, "version": saved.version }),
+                ),
+            )
+            .await?;
+            Ok(saved)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(saved))
+}
+
+async fn check_formula(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    formula: &str,
+) -> ApiResult<String> {
+    let parsed = indicator::parse(formula)
+        .map_err(|e| ApiError::invalid_field("body.formula", "invalid_formula", e.to_string()))?;
+    let form = store::get_form(conn, plan_id, None).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "no_form",
+            "save the plan's form before defining indicators over its fields",
+        )
+    })?;
+    parsed
+        .check_fields(|f| form.definition.numeric_fields().any(|n| n.code == f))
+        .map_err(|m| ApiError::invalid_field("body.formula", "unknown_field", m))?;
+    Ok(parsed.to_string())
+}
+
+fn check_target(target: f64) -> ApiResult<()> {
+    if target.is_finite() && (0.0..=1.0).contains(&target) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "body.target",
+            "out_of_range",
+            "a fraction between 0 and 1 (1 is 100 %)",
+        ))
+    }
+}
+
+/// The plan's indicators.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<Indicator>)))]
+#[get("/plans/{id}/indicators")]
+pub async fn list_indicators(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Vec<Indicator>>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let plan = readable_plan(&mut conn, &actor, *id).await?;
+    let rows = store::list_indicators(&mut conn, plan.id).await?;
+    Ok(web::Json(rows.iter().map(|r| r.to_api()).collect()))
+}
+
+/// Adds an indicator; its formula is parsed and checked against the current form.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = NewIndicator, responses((status = 201, body = Indicator)))]
+#[post("/plans/{id}/indicators")]
+pub async fn create_indicator(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<NewIndicator>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    check_target(body.target)?;
+    if !body
+        .code
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        || body.code.len() > 64
+        || !body
+            .code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(ApiError::invalid_field(
+            "body.code",
+            "invalid_code",
+            "lower-case letters, digits and `_`, starting with a letter",
+        ));
+    }
+    let name_vi = check_text("body.name_vi", &body.name_vi, 500)?;
+    let name_en = check_text("body.name_en", &body.name_en, 500)?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let plan = writable_plan(conn, &actor, *id).await?;
+            let formula = check_formula(conn, plan.id, &body.formula).await?;
+            let row = store::insert_indicator(
+                conn,
+                plan.id,
+                IndicatorValues {
+                    code: &body.code,
+                    name_vi: &name_vi,
+                    name_en: &name_en,
+                    formula: &formula,
+                    target: body.target,
+                    direction: body.direction,
+                    source: body.source.trim(),
+                },
+            )
+            .await?;
+            audit::append(
+                conn,
+                &by,
+                plan_event("indicator.create", &plan, json!({ "after": row.to_api() })),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(row.to_api()))
+}
+
+/// One indicator.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Indicator)))]
+#[get("/indicators/{id}")]
+pub async fn get_indicator(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Indicator>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = store::get_indicator(&mut conn, *id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("indicator"))?;
+    readable_plan(&mut conn, &actor, row.plan_id)
+        .await
+        .map_err(|_| ApiError::not_found("indicator"))?;
+    Ok(web::Json(row.to_api()))
+}
+
+/// Changes an indicator's names, formula, target, direction or source.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdateIndicator, responses((status = 200, body = Indicator)))]
+#[patch("/indicators/{id}")]
+pub async fn update_indicator(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateIndicator>,
+) -> ApiResult<web::Json<Indicator>> {
+    policy::require(&actor, Action::ManagePlans)?;
+    let body = body.into_inner();
+    if let Some(t) = body.target {
+        check_target(t)?;
+    }
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let current = store::get_indicator(conn, *id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("indicator"))?;
+            let plan = writable_plan(conn, &actor, current.plan_id)
+                .await
+                .map_err(|e| {
+                    if e.status == actix_web::http::StatusCode::NOT_FOUND {
+                        ApiError::not_found("indicator")
+                    } else {
+                        e
+                    }
+                })?;
+            let formula = match &body.formula {
+                Some(f) => check_formula(conn, plan.id, f).await?,
+                None => current.formula.clone(),
+            };
+            let name_vi = body
+                .name_vi
+                .as_deref()
+                .map(|n| check_text("body.name_vi", n, 500))
+                .transpose()?;
+            let name_en = body
+                .name_en
+                .as_deref()
+                .map(|n| check_text("body.name_en", n, 500))
+                .transpose()?;
+            let row = store::update_indicator(
+                conn,
+                current.id,
+                IndicatorValues {
+                    code: &current.code,
+                    name_vi: name_vi.as_deref().unwrap_or(&current.name_vi),
+                    name_en: name_en.as_deref().unwrap_or(&current.name_en),
+                    formula: &formula,
+                    target: body.target.unwrap_or(current.target),
+                    direction: body.direction.unwrap_or_else(|| current.to_api().direction),
+                    source: body
+                        .source
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&current.source),
+                },
+            )
+            .await?;
+            audit::append(
+                conn,
+                &by,
+                plan_event(
+                    "indicator.update",
+                    &plan,
+                    json!({ "before": current.to_api(), "after": row.to_api() }),
+                ),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(web::Json(row.to_api()))
+}
+
+/// Periods the caller may read; filter by plan, exact code (`2024S1`), kind or status.
+#[utoipa::path(tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>)))]
+#[get("/periods")]
+pub async fn list_periods(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<PeriodQuery>,
+) -> ApiResult<web::Json<Page<Period>>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let q = q.into_inner();
+    let page = PageRequest::new(q.limit, q.offset)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let filter = PeriodFilter {
+        plan_id: q.plan,
+        code: q.code,
+        kind: q.kind,
+        status: q.status,
+    };
+    let visible: Vec<Period> = store::list_periods(&mut conn, &filter)
+        .await?
+        .iter()
+        .filter(|(_, path)| policy::sees_plan(&actor, path))
+        .map(|(p, _)| p.to_api())
+        .collect();
+    let total = visible.len() as i64;
+    let items = visible
+        .into_iter()
+        .skip(page.offset as usize)
+        .take(page.limit as usize)
+        .collect();
+    Ok(web::Json(Page::new(items, total, page)))
+}
+
+/// One period.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
+#[get("/periods/{id}")]
+pub async fn get_period(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Period>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    Ok(web::Json(
+        readable_period(&mut conn, &actor, *id).await?.0.to_api(),
+    ))
+}
+
+/// Adds a reporting period to a plan (open).
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = NewPeriod, responses((status = 201, body = Period)))]
+#[post("/plans/{id}/periods")]
+pub async fn create_period(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<NewPeriod>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ManagePeriods)?;
+    let body = body.into_inner();
+    period::check_code(&body.code)
+        .map_err(|m| ApiError::invalid_field("body.code", "invalid_code", m))?;
+    period::check_window(body.window_start, body.window_end, body.due_date)
+        .map_err(|m| ApiError::invalid_field("body.window_end", "invalid_window", m))?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let plan = writable_plan(conn, &actor, *id).await?;
+            let row = store::insert_period(
+                conn,
+                plan.id,
+                PeriodValues {
+                    kind: body.kind,
+                    code: &body.code,
+                    name: body.name.trim(),
+                    window_start: body.window_start,
+                    window_end: body.window_end,
+                    due_date: body.due_date,
+                },
+            )
+            .await?;
+            audit::append(
+                conn,
+                &by,
+                period_event(
+                    "period.create",
+                    &row,
+                    &plan,
+                    json!({ "after": row.to_api() }),
+                ),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/periods/{}", row.id),
+        ))
+        .json(row.to_api()))
+}
+
+fn period_event(
+    action: &'static str,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    change: serde_json::Value,
+) -> Event<'static> {
+    Event {
+        action,
+        object_type: "period",
+        object_id: period.id.to_string(),
+        unit_id: Some(plan.issuing_unit_id),
+        change,
+    }
+}
+
+async fn writable_period(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<(PeriodRow, PlanRow)> {
+    policy::require(actor, Action::ManagePeriods)?;
+    let (period, plan) = readable_period(conn, actor, id).await?;
+    policy::require_in_scope(actor, &plan.unit_path, "period")?;
+    Ok((period, plan))
+}
+
+/// Changes a period's name, data window or due date.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdatePeriod, responses((status = 200, body = Period)))]
+#[patch("/periods/{id}")]
+pub async fn update_period(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdatePeriod>,
+) -> ApiResult<web::Json<Period>> {
+    let body = body.into_inner();
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (current, plan) = writable_period(conn, &actor, *id).await?;
+            let start = body.window_start.unwrap_or(current.window_start);
+            let end = body.window_end.unwrap_or(current.window_end);
+            let due = body.due_date.unwrap_or(current.due_date);
+            period::check_window(start, end, due)
+                .map_err(|m| ApiError::invalid_field("body.window_end", "invalid_window", m))?;
+            let name = body.name.as_deref().map(str::trim).unwrap_or(&current.name);
+            let row = store::update_period(conn, current.id, name, start, end, due).await?;
+            audit::append(
+                conn,
+                &by,
+                period_event(
+                    "period.update",
+                    &row,
+                    &plan,
+                    json!({ "before": current.to_api(), "after": row.to_api() }),
+                ),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(web::Json(row.to_api()))
+}
+
+async fn set_status(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: Uuid,
+    status: PeriodStatus,
+) -> ApiResult<web::Json<Period>> {
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (current, plan) = writable_period(conn, &actor, id).await?;
+            let row = store::set_period_status(conn, current.id, status).await?;
+            let action = if status == PeriodStatus::Locked {
+                "period.lock"
+            } else {
+                "period.unlock"
+            };
+            audit::append(
+                conn,
+                &by,
+                period_event(
+                    action,
+                    &row,
+                    &plan,
+                    json!({ "from": current.status, "to": status.as_str() }),
+                ),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(web::Json(row.to_api()))
+}
+
+/// Locks a period: reporters can no longer write to its reports.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
+#[post("/periods/{id}/lock")]
+pub async fn lock_period(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Period>> {
+    set_status(state, actor, *id, PeriodStatus::Locked).await
+}
+
+/// Unlocks a period.
+#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
+#[post("/periods/{id}/unlock")]
+pub async fn unlock_period(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Period>> {
+    set_status(state, actor, *id, PeriodStatus::Open).await
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_plans)
+        .service(create_plan)
+        .service(get_plan)
+        .service(update_plan)
+        .service(get_form)
+        .service(put_form)
+        .service(list_indicators)
+        .service(create_indicator)
+        .service(get_indicator)
+        .service(update_indicator)
+        .service(list_periods)
+        .service(create_period)
+        .service(get_period)
+        .service(update_period)
+        .service(lock_period)
+        .service(unlock_period);
+}

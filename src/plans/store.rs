@@ -1,0 +1,573 @@
+//! Plan, form, indicator and period queries.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Int4, Nullable};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::form::FormDefinition;
+use super::indicator::Direction;
+use super::model::{FormVersion, Indicator, Period, Plan, PlanStatus};
+use super::period::{self, PeriodKind, PeriodStatus};
+use crate::error::{ApiError, ApiResult};
+use crate::schema::{forms, indicators, org_units, periods, plans};
+
+/// A plan with what scope checks need: the issuing unit's code and path.
+#[derive(Queryable, Clone, Debug)]
+pub struct PlanRow {
+    pub id: Uuid,
+    pub year: i32,
+    pub document_number: String,
+    pub title: String,
+    pub issue_date: Option<NaiveDate>,
+    pub legal_basis: String,
+    pub issuing_unit_id: Uuid,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+    pub unit_code: String,
+    pub unit_path: String,
+    pub form_version: Option<i32>,
+}
+
+impl PlanRow {
+    pub fn to_api(&self) -> Plan {
+        Plan {
+            id: self.id,
+            year: self.year,
+            document_number: self.document_number.clone(),
+            title: self.title.clone(),
+            issue_date: self.issue_date,
+            legal_basis: self.legal_basis.clone(),
+            issuing_unit_id: self.issuing_unit_id,
+            issuing_unit_code: self.unit_code.clone(),
+            status: PlanStatus::parse(&self.status),
+            form_version: self.form_version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+macro_rules! plan_columns {
+    () => {
+        (
+            plans::all_columns,
+            org_units::code,
+            org_units::path,
+            diesel::dsl::sql::<Nullable<Int4>>(
+                "(SELECT max(f.version) FROM forms f WHERE f.plan_id = plans.id)",
+            ),
+        )
+    };
+}
+
+type PlanTuple = (
+    (
+        Uuid,
+        i32,
+        String,
+        String,
+        Option<NaiveDate>,
+        String,
+        Uuid,
+        String,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        i32,
+    ),
+    String,
+    String,
+    Option<i32>,
+);
+
+fn plan_from(
+    (
+        (
+            id,
+            year,
+            document_number,
+            title,
+            issue_date,
+            legal_basis,
+            issuing_unit_id,
+            status,
+            created_at,
+            updated_at,
+            version,
+        ),
+        unit_code,
+        unit_path,
+        form_version,
+    ): PlanTuple,
+) -> PlanRow {
+    PlanRow {
+        id,
+        year,
+        document_number,
+        title,
+        issue_date,
+        legal_basis,
+        issuing_unit_id,
+        status,
+        created_at,
+        updated_at,
+        version,
+        unit_code,
+        unit_path,
+        form_version,
+    }
+}
+
+pub async fn get_plan(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Option<PlanRow>> {
+    let row: Option<PlanTuple> = plans::table
+        .inner_join(org_units::table)
+        .filter(plans::id.eq(id))
+        .select(plan_columns!())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(plan_from))
+}
+
+pub async fn list_plans(
+    conn: &mut AsyncPgConnection,
+    year: Option<i32>,
+    status: Option<PlanStatus>,
+) -> ApiResult<Vec<PlanRow>> {
+    let mut q = plans::table.inner_join(org_units::table).into_boxed();
+    if let Some(y) = year {
+        q = q.filter(plans::year.eq(y));
+    }
+    if let Some(s) = status {
+        q = q.filter(plans::status.eq(s.as_str()));
+    }
+    // Plans are few; scope filtering happens on the caller's side of this list.
+    let rows: Vec<PlanTuple> = q
+        .select(plan_columns!())
+        .order((plans::year.desc(), plans::document_number.asc()))
+        .limit(MAX_PLANS)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(plan_from).collect())
+}
+
+/// Plans are per department and year; a list is never longer than this.
+const MAX_PLANS: i64 = 10_000;
+
+pub struct NewPlanRow<'a> {
+    pub year: i32,
+    pub document_number: &'a str,
+    pub title: &'a str,
+    pub issue_date: Option<NaiveDate>,
+    pub legal_basis: &'a str,
+    pub issuing_unit_id: Uuid,
+    pub status: PlanStatus,
+}
+
+pub async fn insert_plan(conn: &mut AsyncPgConnection, p: NewPlanRow<'_>) -> ApiResult<Uuid> {
+    let id = Uuid::now_v7();
+    let taken: i64 = plans::table
+        .filter(plans::issuing_unit_id.eq(p.issuing_unit_id))
+        .filter(plans::document_number.eq(p.document_number))
+        .count()
+        .get_result(conn)
+        .await?;
+    if taken > 0 {
+        return Err(ApiError::conflict(
+            "document_number_taken",
+            format!(
+                "the issuing unit already has a plan numbered {:?}",
+                p.document_number
+            ),
+        ));
+    }
+    diesel::insert_into(plans::table)
+        .values((
+            plans::id.eq(id),
+            plans::year.eq(p.year),
+            plans::document_number.eq(p.document_number),
+            plans::title.eq(p.title),
+            plans::issue_date.eq(p.issue_date),
+            plans::legal_basis.eq(p.legal_basis),
+            plans::issuing_unit_id.eq(p.issuing_unit_id),
+            plans::status.eq(p.status.as_str()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = plans)]
+pub struct PlanChanges {
+    pub year: Option<i32>,
+    pub document_number: Option<String>,
+    pub title: Option<String>,
+    pub issue_date: Option<Option<NaiveDate>>,
+    pub legal_basis: Option<String>,
+    pub status: Option<String>,
+}
+
+pub async fn update_plan(conn: &mut AsyncPgConnection, id: Uuid, c: PlanChanges) -> ApiResult<()> {
+    diesel::update(plans::table.find(id))
+        .set((
+            c,
+            plans::updated_at.eq(Utc::now()),
+            plans::version.eq(plans::version + 1),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Queryable)]
+struct FormRow {
+    id: Uuid,
+    plan_id: Uuid,
+    version: i32,
+    definition: serde_json::Value,
+    created_at: DateTime<Utc>,
+    created_by: String,
+}
+
+fn form_from(r: FormRow) -> ApiResult<FormVersion> {
+    let definition: FormDefinition = serde_json::from_value(r.definition).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!("stored form {} is unreadable: {e}", r.id))
+    })?;
+    Ok(FormVersion {
+        id: r.id,
+        plan_id: r.plan_id,
+        version: r.version,
+        definition,
+        created_at: r.created_at,
+        created_by: r.created_by,
+    })
+}
+
+/// The current form of a plan (`version` None) or a past version.
+pub async fn get_form(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    version: Option<i32>,
+) -> ApiResult<Option<FormVersion>> {
+    let mut q = forms::table.filter(forms::plan_id.eq(plan_id)).into_boxed();
+    if let Some(v) = version {
+        q = q.filter(forms::version.eq(v));
+    }
+    let row: Option<FormRow> = q
+        .order(forms::version.desc())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(form_from).transpose()
+}
+
+pub async fn get_form_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<FormVersion> {
+    form_from(forms::table.find(id).first::<FormRow>(conn).await?)
+}
+
+/// Saves a definition as the plan's next form version.
+pub async fn insert_form(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    definition: &FormDefinition,
+    by: &str,
+) -> ApiResult<FormVersion> {
+    // Lock the plan row so two concurrent saves cannot take the same version number.
+    plans::table
+        .find(plan_id)
+        .select(plans::id)
+        .for_update()
+        .first::<Uuid>(conn)
+        .await?;
+    let current: Option<i32> = forms::table
+        .filter(forms::plan_id.eq(plan_id))
+        .select(diesel::dsl::max(forms::version))
+        .first(conn)
+        .await?;
+    let json = serde_json::to_value(definition).map_err(ApiError::internal)?;
+    let row: FormRow = diesel::insert_into(forms::table)
+        .values((
+            forms::id.eq(Uuid::now_v7()),
+            forms::plan_id.eq(plan_id),
+            forms::version.eq(current.unwrap_or(0) + 1),
+            forms::definition.eq(json),
+            forms::created_by.eq(by),
+        ))
+        .get_result(conn)
+        .await?;
+    form_from(row)
+}
+
+#[derive(Queryable)]
+pub struct IndicatorRow {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub formula: String,
+    pub target: f64,
+    pub direction: String,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl IndicatorRow {
+    pub fn to_api(&self) -> Indicator {
+        Indicator {
+            id: self.id,
+            plan_id: self.plan_id,
+            code: self.code.clone(),
+            name_vi: self.name_vi.clone(),
+            name_en: self.name_en.clone(),
+            formula: self.formula.clone(),
+            target: self.target,
+            direction: self.direction.parse().unwrap_or(Direction::AtLeast),
+            source: self.source.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+pub async fn list_indicators(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+) -> ApiResult<Vec<IndicatorRow>> {
+    Ok(indicators::table
+        .filter(indicators::plan_id.eq(plan_id))
+        .order(indicators::code.asc())
+        .load(conn)
+        .await?)
+}
+
+pub async fn get_indicator(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> ApiResult<Option<IndicatorRow>> {
+    Ok(indicators::table.find(id).first(conn).await.optional()?)
+}
+
+pub struct IndicatorValues<'a> {
+    pub code: &'a str,
+    pub name_vi: &'a str,
+    pub name_en: &'a str,
+    pub formula: &'a str,
+    pub target: f64,
+    pub direction: Direction,
+    pub source: &'a str,
+}
+
+pub async fn insert_indicator(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    v: IndicatorValues<'_>,
+) -> ApiResult<IndicatorRow> {
+    let taken: i64 = indicators::table
+        .filter(indicators::plan_id.eq(plan_id))
+        .filter(indicators::code.eq(v.code))
+        .count()
+        .get_result(conn)
+        .await?;
+    if taken > 0 {
+        return Err(ApiError::conflict(
+            "indicator_code_taken",
+            format!("the plan already has an indicator {:?}", v.code),
+        ));
+    }
+    Ok(diesel::insert_into(indicators::table)
+        .values((
+            indicators::id.eq(Uuid::now_v7()),
+            indicators::plan_id.eq(plan_id),
+            indicators::code.eq(v.code),
+            indicators::name_vi.eq(v.name_vi),
+            indicators::name_en.eq(v.name_en),
+            indicators::formula.eq(v.formula),
+            indicators::target.eq(v.target),
+            indicators::direction.eq(v.direction.as_str()),
+            indicators::source.eq(v.source),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn update_indicator(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    v: IndicatorValues<'_>,
+) -> ApiResult<IndicatorRow> {
+    Ok(diesel::update(indicators::table.find(id))
+        .set((
+            indicators::name_vi.eq(v.name_vi),
+            indicators::name_en.eq(v.name_en),
+            indicators::formula.eq(v.formula),
+            indicators::target.eq(v.target),
+            indicators::direction.eq(v.direction.as_str()),
+            indicators::source.eq(v.source),
+            indicators::updated_at.eq(Utc::now()),
+            indicators::version.eq(indicators::version + 1),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+#[derive(Queryable, Clone, Debug)]
+pub struct PeriodRow {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub kind: String,
+    pub code: String,
+    pub name: String,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub due_date: NaiveDate,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl PeriodRow {
+    pub fn status(&self) -> PeriodStatus {
+        self.status.parse().unwrap_or(PeriodStatus::Locked)
+    }
+
+    pub fn to_api(&self) -> Period {
+        Period {
+            id: self.id,
+            plan_id: self.plan_id,
+            kind: self.kind.parse().unwrap_or(PeriodKind::AdHoc),
+            code: self.code.clone(),
+            name: self.name.clone(),
+            window_start: self.window_start,
+            window_end: self.window_end,
+            due_date: self.due_date,
+            due_at: period::due_instant(self.due_date),
+            status: self.status(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Option<PeriodRow>> {
+    Ok(periods::table.find(id).first(conn).await.optional()?)
+}
+
+pub struct PeriodFilter {
+    pub plan_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub kind: Option<PeriodKind>,
+    pub status: Option<PeriodStatus>,
+}
+
+/// Periods with their plan's issuing-unit path, for the caller to filter by scope.
+pub async fn list_periods(
+    conn: &mut AsyncPgConnection,
+    f: &PeriodFilter,
+) -> ApiResult<Vec<(PeriodRow, String)>> {
+    let mut q = periods::table
+        .inner_join(plans::table.inner_join(org_units::table))
+        .select((periods::all_columns, org_units::path))
+        .into_boxed();
+    if let Some(p) = f.plan_id {
+        q = q.filter(periods::plan_id.eq(p));
+    }
+    if let Some(c) = &f.code {
+        q = q.filter(periods::code.eq(c.clone()));
+    }
+    if let Some(k) = f.kind {
+        q = q.filter(periods::kind.eq(k.as_str()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(periods::status.eq(s.as_str()));
+    }
+    Ok(q.order((periods::window_start.desc(), periods::code.asc()))
+        .limit(MAX_PLANS)
+        .load(conn)
+        .await?)
+}
+
+pub struct PeriodValues<'a> {
+    pub kind: PeriodKind,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub due_date: NaiveDate,
+}
+
+pub async fn insert_period(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    v: PeriodValues<'_>,
+) -> ApiResult<PeriodRow> {
+    let taken: i64 = periods::table
+        .filter(periods::plan_id.eq(plan_id))
+        .filter(periods::code.eq(v.code))
+        .count()
+        .get_result(conn)
+        .await?;
+    if taken > 0 {
+        return Err(ApiError::conflict(
+            "period_code_taken",
+            format!("the plan already has a period {:?}", v.code),
+        ));
+    }
+    Ok(diesel::insert_into(periods::table)
+        .values((
+            periods::id.eq(Uuid::now_v7()),
+            periods::plan_id.eq(plan_id),
+            periods::kind.eq(v.kind.as_str()),
+            periods::code.eq(v.code),
+            periods::name.eq(v.name),
+            periods::window_start.eq(v.window_start),
+            periods::window_end.eq(v.window_end),
+            periods::due_date.eq(v.due_date),
+            periods::status.eq(PeriodStatus::Open.as_str()),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn update_period(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    name: &str,
+    window_start: NaiveDate,
+    window_end: NaiveDate,
+    due_date: NaiveDate,
+) -> ApiResult<PeriodRow> {
+    Ok(diesel::update(periods::table.find(id))
+        .set((
+            periods::name.eq(name),
+            periods::window_start.eq(window_start),
+            periods::window_end.eq(window_end),
+            periods::due_date.eq(due_date),
+            periods::updated_at.eq(Utc::now()),
+            periods::version.eq(periods::version + 1),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn set_period_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: PeriodStatus,
+) -> ApiResult<PeriodRow> {
+    Ok(diesel::update(periods::table.find(id))
+        .set((
+            periods::status.eq(status.as_str()),
+            periods::updated_at.eq(Utc::now()),
+            periods::version.eq(periods::version + 1),
+        ))
+        .get_result(conn)
+        .await?)
+}

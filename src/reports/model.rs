@@ -1,0 +1,101 @@
+//! Report, revision and transition types of the API.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::workflow::ReportStatus;
+use crate::error::Issue;
+use crate::plans::form::ReportData;
+
+/// One unit's report for one period.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Report {
+    pub id: Uuid,
+    pub period_id: Uuid,
+    pub period_code: String,
+    pub unit_id: Uuid,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub status: ReportStatus,
+    /// The form version this report was made with.
+    pub form_id: Uuid,
+    pub form_version: i32,
+    pub data: ReportData,
+    /// Number of the latest frozen revision (one per submission).
+    pub revision: Option<i32>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub submitted_by: Option<String>,
+    /// Whether the latest submission came after the due date (Vietnam time).
+    pub late: Option<bool>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub reviewed_by: Option<String>,
+    /// The reviewer's reason (return, reopen) or comment (accept).
+    pub review_comment: Option<String>,
+    /// Warnings of the latest submission (rules of severity `warning`).
+    pub warnings: Vec<Issue>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every write; the `ETag` header carries it.
+    pub version: i32,
+}
+
+/// A report in a list: everything but the data.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct ReportSummary {
+    pub id: Uuid,
+    pub period_id: Uuid,
+    pub period_code: String,
+    pub unit_id: Uuid,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub status: ReportStatus,
+    pub revision: Option<i32>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub late: Option<bool>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A frozen copy of a report as it was submitted.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Revision {
+    pub report_id: Uuid,
+    pub number: i32,
+    pub form_id: Uuid,
+    pub data: ReportData,
+    pub warnings: Vec<Issue>,
+    pub submitted_at: DateTime<Utc>,
+    pub submitted_by: String,
+    pub late: bool,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct RevisionSummary {
+    pub number: i32,
+    pub submitted_at: DateTime<Utc>,
+    pub submitted_by: String,
+    pub late: bool,
+}
+
+/// Body of return, reopen (reason required) and accept (comment optional).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    pub period: Option<Uuid>,
+    /// Unit id or code.
+    pub unit: Option<String>,
+    pub status: Option<ReportStatus>,
+    pub late: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}

@@ -1,0 +1,680 @@
+//! `/api/v1/periods/{period_id}/reports/{unit}` and `/api/v1/reports`: drafting,
+//! validation, submission and review of unit reports, addressed by period and unit
+//! (id or code) so scripts need no report ids. Reads carry an `ETag`; writes and
+//! transitions require `If-Match`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::*;
+use super::store::{self, ListFilter, ReportRow, Submission};
+use super::workflow::{self, Transition};
+use crate::AppState;
+use crate::audit::{self, By, Event};
+use crate::auth::Actor;
+use crate::auth::policy::{self, Action, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::org::store::{self as org_store, Row as UnitRow};
+use crate::pagination::{Page, PageRequest};
+use crate::plans::form::{FormDefinition, ReportData, ValidationContext, ValidationResult};
+use crate::plans::period::{self, PeriodStatus};
+use crate::plans::routes::readable_period;
+use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
+
+/// The period, plan and unit a report address names, after scope checks.
+pub struct Target {
+    pub period: PeriodRow,
+    pub plan: PlanRow,
+    pub unit: UnitRow,
+}
+
+async fn target(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    period_id: Uuid,
+    unit_ref: &str,
+) -> ApiResult<Target> {
+    let (period, plan) = readable_period(conn, actor, period_id).await?;
+    let unit = org_store::find(conn, unit_ref)
+        .await?
+        .filter(|u| u.path.starts_with(&plan.unit_path))
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    policy::require_in_scope(actor, &unit.path, "report")?;
+    Ok(Target { period, plan, unit })
+}
+
+pub fn etag(row: &ReportRow) -> String {
+    format!("\"{}-{}\"", row.id.simple(), row.version)
+}
+
+/// 428 without `If-Match`, 412 when it names another version than the current one.
+fn check_if_match(if_match: Option<&str>, row: &ReportRow) -> ApiResult<()> {
+    let Some(value) = if_match else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if_match_required",
+            "send If-Match with the ETag of the report as you last read it",
+        ));
+    };
+    let current = etag(row);
+    let matches = value
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == current);
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale_etag",
+            "the report changed since you read it; read it again and reapply your change",
+        )
+        .with_extra("current_etag", current))
+    }
+}
+
+/// The `If-Match` header as text (an unreadable one counts as a stale precondition).
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or("\u{0}").to_string())
+}
+
+fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
+    if period.status() == PeriodStatus::Locked && actor.role == Role::Reporter {
+        return Err(ApiError::conflict(
+            "period_locked",
+            format!(
+                "period {} is locked; ask the coordinating office to unlock it",
+                period.code
+            ),
+        )
+        .with_extra("period_status", "locked"));
+    }
+    Ok(())
+}
+
+fn illegal(e: workflow::IllegalTransition) -> ApiError {
+    ApiError::conflict("illegal_transition", e.to_string())
+        .with_extra("current_status", e.from.as_str())
+}
+
+async fn to_api(conn: &mut AsyncPgConnection, row: &ReportRow, t: &Target) -> ApiResult<Report> {
+    let form = plan_store::get_form_by_id(conn, row.form_id).await?;
+    let warnings = match row.revision {
+        Some(n) => store::revision_warnings(conn, row.id, n).await?,
+        None => Vec::new(),
+    };
+    Ok(Report {
+        id: row.id,
+        period_id: row.period_id,
+        period_code: t.period.code.clone(),
+        unit_id: row.unit_id,
+        unit_code: t.unit.code.clone(),
+        unit_name: t.unit.name.clone(),
+        status: row.status(),
+        form_id: row.form_id,
+        form_version: form.version,
+        data: row.data()?,
+        revision: row.revision,
+        submitted_at: row.submitted_at,
+        submitted_by: row.submitted_by.clone(),
+        late: row.late,
+        reviewed_at: row.reviewed_at,
+        reviewed_by: row.reviewed_by.clone(),
+        review_comment: row.review_comment.clone(),
+        warnings,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
+    })
+}
+
+fn respond(status: StatusCode, row: &ReportRow, report: Report) -> HttpResponse {
+    let mut res = HttpResponse::build(status).json(report);
+    if let Ok(v) = HeaderValue::from_str(&etag(row)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+fn report_event(
+    action: &'static str,
+    row: &ReportRow,
+    t: &Target,
+    change: serde_json::Value,
+) -> Event<'static> {
+    Event {
+        action,
+        object_type: "report",
+        object_id: row.id.to_string(),
+        unit_id: Some(t.unit.id),
+        change: {
+            let mut c = json!({ "period": t.period.code, "unit": t.unit.code });
+            if let (Some(obj), serde_json::Value::Object(extra)) = (c.as_object_mut(), change) {
+                obj.extend(extra);
+            }
+            c
+        },
+    }
+}
+
+fn check_draft(form: &FormDefinition, data: &ReportData) -> ApiResult<()> {
+    let issues = form.check_values(data);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        let n = issues.len();
+        Err(ApiError::validation(
+            format!("{n} value(s) do not match the form"),
+            issues,
+        ))
+    }
+}
+
+/// Which top-level values and lists a save changed, for the audit log.
+fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
+    let mut keys: Vec<String> = before
+        .values
+        .keys()
+        .chain(after.values.keys())
+        .filter(|k| before.values.get(*k) != after.values.get(*k))
+        .map(|k| format!("values.{k}"))
+        .collect();
+    keys.extend(
+        before
+            .lists
+            .keys()
+            .chain(after.lists.keys())
+            .filter(|k| before.lists.get(*k) != after.lists.get(*k))
+            .map(|k| format!("lists.{k}")),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+type ReportPath = web::Path<(Uuid, String)>;
+
+/// A unit's report for a period, with its `ETag`.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Report, headers(("ETag" = String)))))]
+#[get("/periods/{period_id}/reports/{unit}")]
+pub async fn get_report(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ReadReports)?;
+    let (period_id, unit_ref) = path.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    let report = to_api(&mut conn, &row, &t).await?;
+    Ok(respond(StatusCode::OK, &row, report))
+}
+
+/// Saves the draft, creating it on the first save (201). Values are type-checked
+/// against the report's form (a wrong type is a 422 naming the field's path); the
+/// draft may be incomplete. An existing report needs `If-Match`.
+#[utoipa::path(
+    tag = "reports",
+    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists")),
+    request_body = ReportData,
+    responses(
+        (status = 200, body = Report, headers(("ETag" = String))),
+        (status = 201, body = Report, headers(("ETag" = String))),
+        (status = 409, description = "Not editable in its status, or the period is locked", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/periods/{period_id}/reports/{unit}")]
+pub async fn put_report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: web::Json<ReportData>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::EditReport)?;
+    let if_match = if_match(&req);
+    let (period_id, unit_ref) = path.into_inner();
+    let data = body.into_inner();
+    let data_json = serde_json::to_value(&data).map_err(ApiError::internal)?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    not_writable_in_locked(&actor, &t.period)?;
+    let (row, created) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            match store::find(conn, t.period.id, t.unit.id, true).await? {
+                None => {
+                    if if_match.is_some() {
+                        return Err(ApiError::new(
+                            StatusCode::PRECONDITION_FAILED,
+                            "stale_etag",
+                            "the report does not exist yet; omit If-Match to create it",
+                        ));
+                    }
+                    let form = plan_store::get_form(conn, t.plan.id, None)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::conflict("no_form", "the plan has no report form yet")
+                        })?;
+                    check_draft(&form.definition, &data)?;
+                    let row = store::insert_draft(
+                        conn,
+                        t.period.id,
+                        t.unit.id,
+                        form.id,
+                        &data_json,
+                    )
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::PRECONDITION_FAILED,
+                            "stale_etag",
+                            "the report was created meanwhile; read it and retry with If-Match",
+                        )
+                    })?;
+                    audit::append(
+                        conn,
+                        &by,
+                        report_event(
+                            "report.create",
+                            &row,
+                            &t,
+                            json!({ "changed": changed_keys(&ReportData::default(), &data) }),
+                        ),
+                    )
+                    .await?;
+                    Ok((row, true))
+                }
+                Some(current) => {
+                    check_if_match(if_match.as_deref(), &current)?;
+                    let status = current.status();
+                    if !status.is_editable() {
+                        return Err(ApiError::conflict(
+                            "not_editable",
+                            format!("a report that is {} cannot be edited", status.as_str()),
+                        )
+                        .with_extra("current_status", status.as_str()));
+                    }
+                    let form = plan_store::get_form_by_id(conn, current.form_id).await?;
+                    check_draft(&form.definition, &data)?;
+                    let before = current.data()?;
+                    let row = store::save_data(conn, current.id, &data_json).await?;
+                    audit::append(
+                        conn,
+                        &by,
+                        report_event(
+                            "report.save",
+                            &row,
+                            &t,
+                            json!({ "changed": changed_keys(&before, &data) }),
+                        ),
+                    )
+                    .await?;
+                    Ok((row, false))
+                }
+            }
+        })
+        .await?;
+    let report = to_api(&mut conn, &row, &t).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(respond(status, &row, report))
+}
+
+/// Dry run: the full validation (errors and warnings) of the given data, or of the
+/// stored report when no body is sent. Saves nothing.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), request_body(content = Option<ReportData>, description = "Data to check; omit to check the stored report"), responses((status = 200, body = ValidationResult)))]
+#[post("/periods/{period_id}/reports/{unit}/validate")]
+pub async fn validate(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: Option<web::Json<ReportData>>,
+) -> ApiResult<web::Json<ValidationResult>> {
+    policy::require(&actor, Action::ReadReports)?;
+    let (period_id, unit_ref) = path.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    let stored = store::find(&mut conn, t.period.id, t.unit.id, false).await?;
+    let form = match &stored {
+        Some(r) => plan_store::get_form_by_id(&mut conn, r.form_id).await?,
+        None => plan_store::get_form(&mut conn, t.plan.id, None)
+            .await?
+            .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
+    };
+    let data = match (body, &stored) {
+        (Some(b), _) => b.into_inner(),
+        (None, Some(r)) => r.data()?,
+        (None, None) => return Err(ApiError::not_found("report")),
+    };
+    let ctx = ValidationContext {
+        window_start: t.period.window_start,
+        window_end: t.period.window_end,
+    };
+    Ok(web::Json(form.definition.validate(&data, &ctx)))
+}
+
+/// Submits the report: required fields and rules are checked (errors block, warnings
+/// are returned), an immutable revision is frozen, and the submission is stamped with
+/// when, by whom and whether it came late.
+#[utoipa::path(
+    tag = "reports",
+    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, body = Report, headers(("ETag" = String))),
+        (status = 409, description = "Illegal transition (`current_status` says why) or locked period", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/periods/{period_id}/reports/{unit}/submit")]
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::SubmitReport)?;
+    let if_match = if_match(&req);
+    let (period_id, unit_ref) = path.into_inner();
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    not_writable_in_locked(&actor, &t.period)?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let current = store::find(conn, t.period.id, t.unit.id, true)
+                .await?
+                .ok_or_else(|| ApiError::not_found("report"))?;
+            check_if_match(if_match.as_deref(), &current)?;
+            workflow::next_status(current.status(), Transition::Submit).map_err(illegal)?;
+            let form = plan_store::get_form_by_id(conn, current.form_id).await?;
+            let data = current.data()?;
+            let result = form.definition.validate(
+                &data,
+                &ValidationContext {
+                    window_start: t.period.window_start,
+                    window_end: t.period.window_end,
+                },
+            );
+            if !result.valid {
+                let n = result.errors.len();
+                let warnings = serde_json::to_value(&result.warnings).map_err(ApiError::internal)?;
+                return Err(ApiError::validation(format!("the report cannot be submitted: {n} error(s)"), result.errors)
+                    .with_extra("warnings", warnings));
+            }
+            let now = Utc::now();
+            let late = period::is_late(now, t.period.due_date);
+            let number = current.revision.unwrap_or(0) + 1;
+            let row = store::submit(
+                conn,
+                current.id,
+                Submission {
+                    number,
+                    form_id: current.form_id,
+                    data: &current.data,
+                    warnings: &result.warnings,
+                    at: now,
+                    by: &actor.name,
+                    late,
+                },
+            )
+            .await?;
+            audit::append(
+                conn,
+                &by,
+                report_event("report.submit", &row, &t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    let report = to_api(&mut conn, &row, &t).await?;
+    Ok(respond(StatusCode::OK, &row, report))
+}
+
+async fn review(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    transition: Transition,
+    reason: Option<String>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::ReviewReport)?;
+    let if_match = if_match(&req);
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if transition.requires_reason() && reason.is_none() {
+        return Err(ApiError::invalid_field(
+            "body.reason",
+            "required",
+            format!("a reason is required to {}", transition.as_str()),
+        ));
+    }
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 4000) {
+        return Err(ApiError::invalid_field(
+            "body.reason",
+            "too_long",
+            "at most 4000 characters",
+        ));
+    }
+    let (period_id, unit_ref) = path.into_inner();
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let current = store::find(conn, t.period.id, t.unit.id, true)
+                .await?
+                .ok_or_else(|| ApiError::not_found("report"))?;
+            check_if_match(if_match.as_deref(), &current)?;
+            let to = workflow::next_status(current.status(), transition).map_err(illegal)?;
+            let row = store::review(
+                conn,
+                current.id,
+                to,
+                &actor.name,
+                reason.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+            let action = match transition {
+                Transition::Return => "report.return",
+                Transition::Accept => "report.accept",
+                Transition::Reopen => "report.reopen",
+                Transition::Submit => "report.submit",
+            };
+            audit::append(
+                conn,
+                &by,
+                report_event(
+                    action,
+                    &row,
+                    &t,
+                    json!({ "from": current.status, "to": to.as_str(), "reason": reason }),
+                ),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    let report = to_api(&mut conn, &row, &t).await?;
+    Ok(respond(StatusCode::OK, &row, report))
+}
+
+/// Returns a submitted report to its unit for changes; a reason is required.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/periods/{period_id}/reports/{unit}/return")]
+pub async fn return_for_revision(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: web::Json<TransitionRequest>,
+) -> ApiResult<HttpResponse> {
+    review(
+        req,
+        state,
+        actor,
+        path,
+        Transition::Return,
+        body.into_inner().reason,
+    )
+    .await
+}
+
+/// Accepts a submitted report; an optional comment is kept.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/periods/{period_id}/reports/{unit}/accept")]
+pub async fn accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: Option<web::Json<TransitionRequest>>,
+) -> ApiResult<HttpResponse> {
+    let reason = body.and_then(|b| b.into_inner().reason);
+    review(req, state, actor, path, Transition::Accept, reason).await
+}
+
+/// Reopens an accepted report (back to returned); a reason is required.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/periods/{period_id}/reports/{unit}/reopen")]
+pub async fn reopen(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: web::Json<TransitionRequest>,
+) -> ApiResult<HttpResponse> {
+    review(
+        req,
+        state,
+        actor,
+        path,
+        Transition::Reopen,
+        body.into_inner().reason,
+    )
+    .await
+}
+
+/// The revisions frozen at each submission, oldest first.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Vec<RevisionSummary>)))]
+#[get("/periods/{period_id}/reports/{unit}/revisions")]
+pub async fn list_revisions(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+) -> ApiResult<web::Json<Vec<RevisionSummary>>> {
+    policy::require(&actor, Action::ReadReports)?;
+    let (period_id, unit_ref) = path.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    Ok(web::Json(store::revisions(&mut conn, row.id).await?))
+}
+
+/// One frozen revision, exactly as it was submitted.
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("number" = i32, Path)), responses((status = 200, body = Revision)))]
+#[get("/periods/{period_id}/reports/{unit}/revisions/{number}")]
+pub async fn get_revision(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(Uuid, String, i32)>,
+) -> ApiResult<web::Json<Revision>> {
+    policy::require(&actor, Action::ReadReports)?;
+    let (period_id, unit_ref, number) = path.into_inner();
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    store::revision(&mut conn, row.id, number)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::not_found("revision"))
+}
+
+/// Reports in the caller's scope, filtered by period, unit, status and lateness;
+/// sorted by period (newest first), then unit code.
+#[utoipa::path(tag = "reports", params(ReportQuery), responses((status = 200, body = Page<ReportSummary>)))]
+#[get("/reports")]
+pub async fn list(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<ReportQuery>,
+) -> ApiResult<web::Json<Page<ReportSummary>>> {
+    policy::require(&actor, Action::ReadReports)?;
+    let q = q.into_inner();
+    let page = PageRequest::new(q.limit, q.offset)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let unit_id = match &q.unit {
+        Some(u) => Some(
+            crate::org::routes::visible_unit(&mut conn, &actor, u)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    let filter = ListFilter {
+        period_id: q.period,
+        unit_id,
+        status: q.status,
+        late: q.late,
+        scope: policy::scope_prefix(&actor).map(|p| (p.to_string(), policy::exact_scope(&actor))),
+    };
+    let (items, total) = store::list(&mut conn, &filter, page).await?;
+    Ok(web::Json(Page::new(items, total, page)))
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list)
+        .service(get_report)
+        .service(put_report)
+        .service(validate)
+        .service(submit)
+        .service(return_for_revision)
+        .service(accept)
+        .service(reopen)
+        .service(list_revisions)
+        .service(get_revision);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_keys_lists_values_and_lists_that_differ() {
+        let before: ReportData = serde_json::from_value(
+            json!({"values": {"a": 1, "b": 2}, "lists": {"activities": []}}),
+        )
+        .unwrap_or_default();
+        let after: ReportData =
+            serde_json::from_value(json!({"values": {"a": 1, "b": 3, "c": null}, "lists": {}}))
+                .unwrap_or_default();
+        assert_eq!(
+            changed_keys(&before, &after),
+            vec!["lists.activities", "values.b", "values.c"]
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! Report and revision queries.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{ReportSummary, Revision, RevisionSummary};
+use super::workflow::ReportStatus;
+use crate::error::{ApiError, ApiResult, Issue};
+use crate::pagination::PageRequest;
+use crate::plans::form::ReportData;
+use crate::schema::{org_units, periods, report_revisions, reports};
+
+#[derive(Queryable, Clone, Debug)]
+pub struct ReportRow {
+    pub id: Uuid,
+    pub period_id: Uuid,
+    pub unit_id: Uuid,
+    pub form_id: Uuid,
+    pub status: String,
+    pub data: serde_json::Value,
+    pub version: i32,
+    pub revision: Option<i32>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub submitted_by: Option<String>,
+    pub late: Option<bool>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub reviewed_by: Option<String>,
+    pub review_comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ReportRow {
+    pub fn status(&self) -> ReportStatus {
+        self.status.parse().unwrap_or(ReportStatus::Draft)
+    }
+
+    pub fn data(&self) -> ApiResult<ReportData> {
+        serde_json::from_value(self.data.clone()).map_err(|e| {
+            ApiError::internal(anyhow::anyhow!(
+                "stored report {} is unreadable: {e}",
+                self.id
+            ))
+        })
+    }
+}
+
+/// The report of a unit for a period; with `lock`, held for update until the
+/// transaction ends, so concurrent writers are serialised.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    period_id: Uuid,
+    unit_id: Uuid,
+    lock: bool,
+) -> ApiResult<Option<ReportRow>> {
+    let q = reports::table
+        .filter(reports::period_id.eq(period_id))
+        .filter(reports::unit_id.eq(unit_id));
+    let row = if lock {
+        q.for_update().first::<ReportRow>(conn).await.optional()?
+    } else {
+        q.first::<ReportRow>(conn).await.optional()?
+    };
+    Ok(row)
+}
+
+/// Creates an empty draft unless one appeared meanwhile (then `None`).
+pub async fn insert_draft(
+    conn: &mut AsyncPgConnection,
+    period_id: Uuid,
+    unit_id: Uuid,
+    form_id: Uuid,
+    data: &serde_json::Value,
+) -> ApiResult<Option<ReportRow>> {
+    Ok(diesel::insert_into(reports::table)
+        .values((
+            reports::id.eq(Uuid::now_v7()),
+            reports::period_id.eq(period_id),
+            reports::unit_id.eq(unit_id),
+            reports::form_id.eq(form_id),
+            reports::status.eq(ReportStatus::Draft.as_str()),
+            reports::data.eq(data),
+        ))
+        .on_conflict((reports::period_id, reports::unit_id))
+        .do_nothing()
+        .get_result::<ReportRow>(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn save_data(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    data: &serde_json::Value,
+) -> ApiResult<ReportRow> {
+    Ok(diesel::update(reports::table.find(id))
+        .set((
+            reports::data.eq(data),
+            reports::version.eq(reports::version + 1),
+            reports::updated_at.eq(Utc::now()),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+pub struct Submission<'a> {
+    pub number: i32,
+    pub form_id: Uuid,
+    pub data: &'a serde_json::Value,
+    pub warnings: &'a [Issue],
+    pub at: DateTime<Utc>,
+    pub by: &'a str,
+    pub late: bool,
+}
+
+/// Freezes a revision and marks the report submitted.
+pub async fn submit(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    s: Submission<'_>,
+) -> ApiResult<ReportRow> {
+    let warnings = serde_json::to_value(s.warnings).map_err(ApiError::internal)?;
+    diesel::insert_into(report_revisions::table)
+        .values((
+            report_revisions::report_id.eq(id),
+            report_revisions::number.eq(s.number),
+            report_revisions::form_id.eq(s.form_id),
+            report_revisions::data.eq(s.data),
+            report_revisions::warnings.eq(&warnings),
+            report_revisions::submitted_at.eq(s.at),
+            report_revisions::submitted_by.eq(s.by),
+            report_revisions::late.eq(s.late),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(diesel::update(reports::table.find(id))
+        .set((
+            reports::status.eq(ReportStatus::Submitted.as_str()),
+            reports::revision.eq(s.number),
+            reports::submitted_at.eq(s.at),
+            reports::submitted_by.eq(s.by),
+            reports::late.eq(s.late),
+            reports::version.eq(reports::version + 1),
+            reports::updated_at.eq(s.at),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+/// A review step: return, accept or reopen.
+pub async fn review(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    to: ReportStatus,
+    by: &str,
+    comment: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<ReportRow> {
+    Ok(diesel::update(reports::table.find(id))
+        .set((
+            reports::status.eq(to.as_str()),
+            reports::reviewed_at.eq(now),
+            reports::reviewed_by.eq(by),
+            reports::review_comment.eq(comment),
+            reports::version.eq(reports::version + 1),
+            reports::updated_at.eq(now),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn revision_warnings(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    number: i32,
+) -> ApiResult<Vec<Issue>> {
+    let v: Option<serde_json::Value> = report_revisions::table
+        .find((id, number))
+        .select(report_revisions::warnings)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
+pub async fn revisions(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Vec<RevisionSummary>> {
+    let rows: Vec<(i32, DateTime<Utc>, String, bool)> = report_revisions::table
+        .filter(report_revisions::report_id.eq(id))
+        .select((
+            report_revisions::number,
+            report_revisions::submitted_at,
+            report_revisions::submitted_by,
+            report_revisions::late,
+        ))
+        .order(report_revisions::number.asc())
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(number, submitted_at, submitted_by, late)| RevisionSummary {
+                number,
+                submitted_at,
+                submitted_by,
+                late,
+            },
+        )
+        .collect())
+}
+
+pub async fn revision(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    number: i32,
+) -> ApiResult<Option<Revision>> {
+    #[derive(Queryable)]
+    struct Row {
+        report_id: Uuid,
+        number: i32,
+        form_id: Uuid,
+        data: serde_json::Value,
+        warnings: serde_json::Value,
+        submitted_at: DateTime<Utc>,
+        submitted_by: String,
+        late: bool,
+    }
+    let row: Option<Row> = report_revisions::table
+        .find((id, number))
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|r| {
+        Ok(Revision {
+            report_id: r.report_id,
+            number: r.number,
+            form_id: r.form_id,
+            data: serde_json::from_value(r.data).map_err(ApiError::internal)?,
+            warnings: serde_json::from_value(r.warnings).unwrap_or_default(),
+            submitted_at: r.submitted_at,
+            submitted_by: r.submitted_by,
+            late: r.late,
+        })
+    })
+    .transpose()
+}
+
+pub struct ListFilter {
+    pub period_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    pub status: Option<ReportStatus>,
+    pub late: Option<bool>,
+    /// Subtree prefix, or the exact unit path for reporters.
+    pub scope: Option<(String, bool)>,
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    f: &ListFilter,
+    page: PageRequest,
+) -> ApiResult<(Vec<ReportSummary>, i64)> {
+    let build = || {
+        let mut q = reports::table
+            .inner_join(org_units::table)
+            .inner_join(periods::table)
+            .into_boxed();
+        if let Some(p) = f.period_id {
+            q = q.filter(reports::period_id.eq(p));
+        }
+        if let Some(u) = f.unit_id {
+            q = q.filter(reports::unit_id.eq(u));
+        }
+        if let Some(s) = f.status {
+            q = q.filter(reports::status.eq(s.as_str()));
+        }
+        if let Some(l) = f.late {
+            q = q.filter(reports::late.eq(l));
+        }
+        match &f.scope {
+            Some((path, true)) => q = q.filter(org_units::path.eq(path.clone())),
+            Some((path, false)) => q = q.filter(org_units::path.like(format!("{path}%"))),
+            None => {}
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn).await?;
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        (Uuid, Uuid, String, Uuid, String, String, String),
+        (
+            Option<i32>,
+            Option<DateTime<Utc>>,
+            Option<bool>,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+            i32,
+        ),
+    )> = build()
+        .select((
+            (
+                reports::id,
+                reports::period_id,
+                periods::code,
+                reports::unit_id,
+                org_units::code,
+                org_units::name,
+                reports::status,
+            ),
+            (
+                reports::revision,
+                reports::submitted_at,
+                reports::late,
+                reports::reviewed_at,
+                reports::updated_at,
+                reports::version,
+            ),
+        ))
+        .order((
+            periods::window_start.desc(),
+            org_units::code.asc(),
+            reports::id.asc(),
+        ))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(
+                (id, period_id, period_code, unit_id, unit_code, unit_name, status),
+                (revision, submitted_at, late, reviewed_at, updated_at, version),
+            )| {
+                ReportSummary {
+                    id,
+                    period_id,
+                    period_code,
+                    unit_id,
+                    unit_code,
+                    unit_name,
+                    status: status.parse().unwrap_or(ReportStatus::Draft),
+                    revision,
+                    submitted_at,
+                    late,
+                    reviewed_at,
+                    updated_at,
+                    version,
+                }
+            },
+        )
+        .collect();
+    Ok((items, total))
+}
