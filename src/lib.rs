@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod compile;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -56,6 +57,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(auth::routes::configure)
                 .configure(users::routes::configure)
                 .configure(org::routes::configure)
+                // Before plans: `/indicators/trend` must win over `/indicators/{id}`.
+                .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
                 .configure(reports::routes::configure)
                 .configure(audit::routes::configure),

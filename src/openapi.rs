@@ -30,6 +30,7 @@ the coordinating office reviews and compiles them. Errors are RFC 9457 problem d
         (name = "users", description = "People and service clients"),
         (name = "plans", description = "Plans, forms, indicators and periods"),
         (name = "reports", description = "Unit reports and their review workflow"),
+        (name = "compilation", description = "Compiled reports and indicator trends"),
         (name = "audit", description = "The append-only audit log"),
     )
 )]

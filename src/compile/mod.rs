@@ -1,0 +1,382 @@
+//! The compiled report (báo cáo tổng hợp) of any subtree for a period: completeness,
+//! indicators against targets, totals, female shares, activities and narratives, with
+//! the previous period beside it — aggregated in PostgreSQL (`store`), finished by pure
+//! arithmetic (`maths`), and exported as JSON, CSV or XLSX (`export`).
+
+pub mod export;
+pub mod maths;
+pub mod model;
+pub mod routes;
+pub mod store;
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+
+use crate::error::ApiResult;
+use crate::org::store::Row as UnitRow;
+use crate::plans::form::{FieldType, FormDefinition};
+use crate::plans::indicator::{self, Formula, met};
+use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
+use model::*;
+use store::{Condition, Selection};
+
+fn period_ref(p: &PeriodRow, plan: &PlanRow) -> PeriodRef {
+    PeriodRef {
+        id: p.id,
+        code: p.code.clone(),
+        name: p.name.clone(),
+        kind: p.kind.clone(),
+        window_start: p.window_start,
+        window_end: p.window_end,
+        due_date: p.due_date,
+        plan_id: plan.id,
+        plan_year: plan.year,
+        plan_document_number: plan.document_number.clone(),
+        plan_title: plan.title.clone(),
+    }
+}
+
+pub fn unit_ref(u: &UnitRow) -> UnitRef {
+    UnitRef {
+        id: u.id,
+        code: u.code.clone(),
+        name: u.name.clone(),
+    }
+}
+
+/// Indicator values of a plan for a selection: one query for every unit-share
+/// condition; ratios come from the field sums the caller already has.
+async fn indicators(
+    conn: &mut AsyncPgConnection,
+    plan: &PlanRow,
+    sel: &Selection,
+    sums: &HashMap<String, f64>,
+    units: &HashMap<String, UnitRef>,
+) -> ApiResult<Vec<IndicatorResult>> {
+    let rows = plan_store::list_indicators(conn, plan.id).await?;
+    let parsed: Vec<(usize, Formula)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
+        .collect();
+    let conditions: Vec<Condition> = parsed
+        .iter()
+        .filter_map(|(_, f)| match f {
+            Formula::UnitShare {
+                field,
+                op,
+                threshold,
+            } => Some(Condition {
+                field,
+                op: *op,
+                threshold: *threshold,
+            }),
+            Formula::RatioOfSums { .. } => None,
+        })
+        .collect();
+    let (reports, mut shares) = store::unit_shares(conn, sel, &conditions).await?;
+    // Shares come back in condition order; popping from the reversed list pairs them up.
+    shares.reverse();
+    let mut out = Vec::new();
+    for (i, f) in parsed {
+        let row = &rows[i];
+        let counts = match f {
+            Formula::UnitShare { .. } => shares.pop().map(|(m, short)| (m, reports, short)),
+            Formula::RatioOfSums { .. } => None,
+        };
+        let v = maths::indicator(&f, sums, counts);
+        let api = row.to_api();
+        out.push(IndicatorResult {
+            code: row.code.clone(),
+            name_vi: row.name_vi.clone(),
+            name_en: row.name_en.clone(),
+            formula: row.formula.clone(),
+            value: v.value,
+            numerator: v.numerator,
+            denominator: v.denominator,
+            target: row.target,
+            direction: api.direction,
+            met: met(v.value, row.target, api.direction),
+            reason: v.reason,
+            units_short: v
+                .units_short
+                .iter()
+                .map(|c| {
+                    units.get(c).cloned().unwrap_or_else(|| UnitRef {
+                        id: uuid::Uuid::nil(),
+                        code: c.clone(),
+                        name: c.clone(),
+                    })
+                })
+                .collect(),
+            source: row.source.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The numeric figures of one period for a subtree.
+pub async fn figures(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+    with_units: bool,
+) -> ApiResult<(Figures, Option<FormDefinition>, Selection)> {
+    let form = plan_store::get_form(conn, plan.id, None)
+        .await?
+        .map(|f| f.definition);
+    let states = store::unit_states(conn, period.id, &root.path, plan.issuing_unit_id).await?;
+    let completeness = maths::completeness(&states, with_units);
+    let units: HashMap<String, UnitRef> = states
+        .iter()
+        .map(|s| {
+            (
+                s.code.clone(),
+                UnitRef {
+                    id: s.unit_id,
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                },
+            )
+        })
+        .collect();
+    let sel = Selection {
+        period_id: period.id,
+        prefix: root.path.clone(),
+        issuer: plan.issuing_unit_id,
+        statuses: maths::included_statuses(include_submitted),
+    };
+
+    let numeric: Vec<(&str, &crate::plans::form::Field)> = form
+        .iter()
+        .flat_map(|f| f.sections.iter())
+        .flat_map(|s| {
+            s.fields
+                .iter()
+                .filter(|f| f.kind.is_numeric())
+                .map(move |f| (s.code.as_str(), f))
+        })
+        .collect();
+    let codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
+    let sums_text = store::field_sums(conn, &sel, &codes).await?;
+    let sums: HashMap<String, f64> = codes
+        .iter()
+        .zip(sums_text.iter())
+        .map(|(c, s)| (c.to_string(), maths::parse_sum(s)))
+        .collect();
+    let totals = numeric
+        .iter()
+        .map(|(section, f)| FieldTotal {
+            section: section.to_string(),
+            field: f.code.clone(),
+            label_vi: f.label_vi.clone(),
+            label_en: f.label_en.clone(),
+            kind: match f.kind {
+                FieldType::MoneyVnd => "money_vnd",
+                FieldType::Decimal => "decimal",
+                _ => "integer",
+            }
+            .to_string(),
+            sum: sums.get(&f.code).copied().unwrap_or(0.0),
+        })
+        .collect();
+    let pairs = form
+        .iter()
+        .flat_map(|f| f.all_pairs())
+        .map(|p| {
+            let total = sums.get(&p.total).copied().unwrap_or(0.0);
+            let female = sums.get(&p.female).copied().unwrap_or(0.0);
+            PairTotal {
+                code: p.code.clone(),
+                label_vi: p.label_vi.clone(),
+                label_en: p.label_en.clone(),
+                total,
+                female,
+                female_share: maths::share(female, total),
+            }
+        })
+        .collect();
+    let indicators = indicators(conn, plan, &sel, &sums, &units).await?;
+    let activities = match &form {
+        Some(f) => activities(conn, &sel, f).await?,
+        None => Vec::new(),
+    };
+    let reports_included = states
+        .iter()
+        .filter(|s| {
+            s.status
+                .as_deref()
+                .is_some_and(|st| sel.statuses.iter().any(|x| x == st))
+        })
+        .count() as i64;
+    Ok((
+        Figures {
+            period: period_ref(period, plan),
+            reports_included,
+            completeness,
+            indicators,
+            totals,
+            pairs,
+            activities,
+        },
+        form,
+        sel,
+    ))
+}
+
+/// Activities (the form's repeatable list) by their type, with participants and cost.
+async fn activities(
+    conn: &mut AsyncPgConnection,
+    sel: &Selection,
+    form: &FormDefinition,
+) -> ApiResult<Vec<ActivityGroup>> {
+    let mut out = Vec::new();
+    for (_, list) in form.lists() {
+        let group_field = list.fields.iter().find(|f| f.kind == FieldType::Choice);
+        let pair = list.pairs.first();
+        let cost = list.fields.iter().find(|f| f.kind == FieldType::MoneyVnd);
+        let mut fields: Vec<&str> = Vec::new();
+        if let Some(p) = pair {
+            fields.push(&p.total);
+            fields.push(&p.female);
+        }
+        if let Some(c) = cost {
+            fields.push(&c.code);
+        }
+        let groups = store::list_sums(
+            conn,
+            sel,
+            &list.code,
+            group_field.map(|f| f.code.as_str()),
+            &fields,
+        )
+        .await?;
+        for g in groups {
+            let kind = g.grp.unwrap_or_else(|| list.code.clone());
+            let option = group_field
+                .and_then(|f| f.options.as_ref())
+                .and_then(|o| o.iter().find(|c| c.code == kind));
+            let num = |i: usize| g.sums.get(i).map(|s| maths::parse_sum(s)).unwrap_or(0.0);
+            let (total, female) = if pair.is_some() {
+                (num(0), num(1))
+            } else {
+                (0.0, 0.0)
+            };
+            let cost_vnd = if cost.is_some() {
+                num(if pair.is_some() { 2 } else { 0 })
+            } else {
+                0.0
+            };
+            out.push(ActivityGroup {
+                label_vi: option
+                    .map(|o| o.label_vi.clone())
+                    .unwrap_or_else(|| kind.clone()),
+                label_en: option
+                    .map(|o| o.label_en.clone())
+                    .unwrap_or_else(|| kind.clone()),
+                kind,
+                count: g.items,
+                participants_total: total,
+                participants_female: female,
+                female_share: maths::share(female, total),
+                cost_vnd,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every text answer of the included reports, grouped by section and field.
+async fn narratives(
+    conn: &mut AsyncPgConnection,
+    sel: &Selection,
+    form: &FormDefinition,
+) -> ApiResult<Vec<NarrativeSection>> {
+    let fields: Vec<&str> = form.text_fields().map(|(_, f)| f.code.as_str()).collect();
+    let rows = store::narratives(conn, sel, &fields).await?;
+    let mut by_field: HashMap<String, Vec<NarrativeEntry>> = HashMap::new();
+    for r in rows {
+        by_field.entry(r.field).or_default().push(NarrativeEntry {
+            unit_code: r.unit_code,
+            unit_name: r.unit_name,
+            text: r.text,
+        });
+    }
+    Ok(form
+        .text_fields()
+        .map(|(s, f)| NarrativeSection {
+            section: s.code.clone(),
+            section_title_vi: s.title_vi.clone(),
+            field: f.code.clone(),
+            label_vi: f.label_vi.clone(),
+            label_en: f.label_en.clone(),
+            entries: by_field.remove(&f.code).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The whole compilation of `root`'s subtree for a period.
+pub async fn compile(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+) -> ApiResult<Compilation> {
+    let (figures, form, sel) = figures(conn, period, plan, root, include_submitted, true).await?;
+    let narratives = match &form {
+        Some(f) => narratives(conn, &sel, f).await?,
+        None => Vec::new(),
+    };
+    let previous = match store::previous_period(
+        conn,
+        plan.id,
+        plan.issuing_unit_id,
+        plan.year,
+        &period.kind,
+        period.window_start,
+    )
+    .await?
+    {
+        Some(id) => {
+            let prev = plan_store::get_period(conn, id).await?;
+            match prev {
+                Some(p) => {
+                    let prev_plan = plan_store::get_plan(conn, p.plan_id).await?;
+                    match prev_plan {
+                        Some(pp) => {
+                            Some(figures_only(conn, &p, &pp, root, include_submitted).await?)
+                        }
+                        None => None,
+                    }
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok(Compilation {
+        unit: unit_ref(root),
+        include_submitted,
+        generated_at: Utc::now(),
+        figures,
+        narratives,
+        previous,
+    })
+}
+
+async fn figures_only(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+) -> ApiResult<Figures> {
+    Ok(figures(conn, period, plan, root, include_submitted, false)
+        .await?
+        .0)
+}

@@ -1,0 +1,227 @@
+//! The compiled report (báo cáo tổng hợp) as the API returns it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::plans::indicator::Direction;
+
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct UnitRef {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct PeriodRef {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub due_date: NaiveDate,
+    pub plan_id: Uuid,
+    pub plan_year: i32,
+    pub plan_document_number: String,
+    pub plan_title: String,
+}
+
+/// Completeness and timeliness of the subtree's reporting.
+#[derive(Serialize, ToSchema, Clone, Debug, Default)]
+pub struct Completeness {
+    /// Units expected to report: the active units of the subtree (the issuing unit
+    /// itself excluded), and any other unit that reported anyway.
+    pub expected: i64,
+    /// Units whose report is submitted or accepted (awaiting review or done).
+    pub submitted: i64,
+    pub accepted: i64,
+    /// Of the submitted and accepted, those that came by the due date …
+    pub on_time: i64,
+    /// … and those that came after it.
+    pub late: i64,
+    /// Units with no report, or only a draft or a returned one.
+    pub missing: i64,
+    /// Share of expected units that submitted; null when none is expected.
+    #[schema(required = true)]
+    pub submitted_share: Option<f64>,
+    /// The units in each state (omitted in the previous-period comparison).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<CompletenessUnits>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug, Default)]
+pub struct CompletenessUnits {
+    pub accepted: Vec<UnitRef>,
+    /// Submitted and awaiting review.
+    pub submitted: Vec<UnitRef>,
+    pub returned: Vec<UnitRef>,
+    pub draft: Vec<UnitRef>,
+    /// No report at all.
+    pub not_started: Vec<UnitRef>,
+    pub late: Vec<UnitRef>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct IndicatorResult {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub formula: String,
+    /// Fraction (1.0 = 100 %); null with `reason` when it cannot be computed.
+    #[schema(required = true)]
+    pub value: Option<f64>,
+    pub numerator: f64,
+    pub denominator: f64,
+    pub target: f64,
+    pub direction: Direction,
+    /// Whether the value meets the target; null when there is no value.
+    #[schema(required = true)]
+    pub met: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For unit-share indicators: the units that fall short.
+    pub units_short: Vec<UnitRef>,
+    pub source: String,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct FieldTotal {
+    pub section: String,
+    pub field: String,
+    pub label_vi: String,
+    pub label_en: String,
+    /// integer, decimal or money_vnd.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sum: f64,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct PairTotal {
+    pub code: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub total: f64,
+    pub female: f64,
+    /// female / total; null when the total is zero.
+    #[schema(required = true)]
+    pub female_share: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct ActivityGroup {
+    /// The activity type code (`conference`, `event_march_8`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub count: i64,
+    pub participants_total: f64,
+    pub participants_female: f64,
+    #[schema(required = true)]
+    pub female_share: Option<f64>,
+    pub cost_vnd: f64,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct NarrativeEntry {
+    pub unit_code: String,
+    pub unit_name: String,
+    pub text: String,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct NarrativeSection {
+    pub section: String,
+    pub section_title_vi: String,
+    pub field: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub entries: Vec<NarrativeEntry>,
+}
+
+/// The figures of one period (the compiled one, or the previous one for comparison).
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Figures {
+    pub period: PeriodRef,
+    /// How many reports the figures are computed over.
+    pub reports_included: i64,
+    pub completeness: Completeness,
+    pub indicators: Vec<IndicatorResult>,
+    pub totals: Vec<FieldTotal>,
+    pub pairs: Vec<PairTotal>,
+    pub activities: Vec<ActivityGroup>,
+}
+
+/// The compiled report of a subtree for a period.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Compilation {
+    /// The root of the compiled subtree.
+    pub unit: UnitRef,
+    /// Whether submitted (not yet accepted) reports are counted.
+    pub include_submitted: bool,
+    pub generated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    pub narratives: Vec<NarrativeSection>,
+    /// The previous period of the same kind, for comparison; null when there is none.
+    #[schema(required = true)]
+    pub previous: Option<Figures>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompilationQuery {
+    /// Root of the subtree (id or code); default the root of the caller's scope.
+    pub unit: Option<String>,
+    /// `submitted` also counts reports awaiting review; default accepted only.
+    pub include: Option<String>,
+    /// Overrides the Accept header: json, csv or xlsx.
+    pub format: Option<Format>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendQuery {
+    /// Root of the subtree (id or code); default the root of the caller's scope.
+    pub unit: Option<String>,
+    /// Indicator code, e.g. `leaders_with_woman`.
+    pub indicator: String,
+    /// `submitted` also counts reports awaiting review.
+    pub include: Option<String>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct TrendPoint {
+    pub period: PeriodRef,
+    pub name_vi: String,
+    #[schema(required = true)]
+    pub value: Option<f64>,
+    pub numerator: f64,
+    pub denominator: f64,
+    pub target: f64,
+    #[schema(required = true)]
+    pub met: Option<bool>,
+    pub reports_included: i64,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct Trend {
+    pub unit: UnitRef,
+    pub indicator: String,
+    /// Every period of every plan that has the indicator, oldest first.
+    pub points: Vec<TrendPoint>,
+}

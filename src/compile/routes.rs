@@ -1,0 +1,246 @@
+//! `GET /api/v1/periods/{period_id}/compilation` and `GET /api/v1/indicators/trend`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::model::*;
+use crate::AppState;
+use crate::auth::Actor;
+use crate::auth::policy::{self, Action};
+use crate::error::{ApiError, ApiResult};
+use crate::org::store::{self as org_store, Row as UnitRow};
+use crate::plans::indicator::met;
+use crate::plans::routes::readable_period;
+use crate::plans::store::{self as plan_store, PlanRow};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The unit whose subtree is compiled: the one asked for, or the caller's scope root.
+async fn root_unit(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    unit: Option<&str>,
+) -> ApiResult<UnitRow> {
+    let row = match unit {
+        Some(u) => org_store::find(conn, u).await?,
+        None => org_store::find_by_id(conn, actor.unit_id).await?,
+    }
+    .ok_or_else(|| ApiError::not_found("org unit"))?;
+    policy::require_in_scope(actor, &row.path, "org unit")?;
+    Ok(row)
+}
+
+/// The subtree must lie inside the plan's tree; a unit above the plan's issuer compiles
+/// the issuer's subtree, which is all the plan covers.
+fn within_plan(root: UnitRow, plan: &PlanRow) -> ApiResult<UnitRow> {
+    if root.path.starts_with(&plan.unit_path) || plan.unit_path.starts_with(&root.path) {
+        Ok(root)
+    } else {
+        Err(ApiError::not_found("org unit"))
+    }
+}
+
+fn include_submitted(include: Option<&str>) -> ApiResult<bool> {
+    match include {
+        None | Some("") | Some("accepted") => Ok(false),
+        Some("submitted") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("include must be `submitted`, not {other:?}"),
+        )
+        .with_errors(vec![crate::error::Issue::new(
+            "query.include",
+            "invalid_value",
+            "must be `submitted`",
+        )])),
+    }
+}
+
+fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Format> {
+    if let Some(f) = explicit {
+        return Ok(f);
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if accept.contains("text/csv") {
+        Ok(Format::Csv)
+    } else if accept.contains("spreadsheetml") {
+        Ok(Format::Xlsx)
+    } else if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
+        Ok(Format::Json)
+    } else {
+        Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "the compilation is available as application/json, text/csv or the XLSX type",
+        ))
+    }
+}
+
+/// The compiled report of a subtree for a period — completeness and timeliness,
+/// indicators against targets, totals, female shares, activities by type and the
+/// narratives — with the previous period of the same kind beside it. Accepted reports
+/// only, unless `include=submitted`. JSON, CSV or XLSX by `Accept` or `?format=`.
+#[utoipa::path(
+    tag = "compilation",
+    params(("period_id" = Uuid, Path), CompilationQuery),
+    responses(
+        (status = 200, content(
+            (Compilation = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 406, description = "Unsupported Accept", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/periods/{period_id}/compilation")]
+pub async fn compilation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    period_id: web::Path<Uuid>,
+    q: web::Query<CompilationQuery>,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::Compile)?;
+    let q = q.into_inner();
+    let include = include_submitted(q.include.as_deref())?;
+    let format = wanted_format(&req, q.format)?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let (period, plan) = readable_period(&mut conn, &actor, *period_id).await?;
+    let root = within_plan(
+        root_unit(&mut conn, &actor, q.unit.as_deref()).await?,
+        &plan,
+    )?;
+    // A unit above the plan's issuer compiles the issuer's subtree.
+    let root = if root.path.starts_with(&plan.unit_path) {
+        root
+    } else {
+        org_store::find_by_id(&mut conn, plan.issuing_unit_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("org unit"))?
+    };
+    let compiled = super::compile(&mut conn, &period, &plan, &root, include).await?;
+    drop(conn);
+    let stem = format!("tong-hop-{}-{}", period.code, root.code);
+    Ok(match format {
+        Format::Json => HttpResponse::Ok().json(compiled),
+        Format::Csv => {
+            let bytes = web::block(move || super::export::to_csv(&compiled))
+                .await
+                .map_err(ApiError::internal)??;
+            HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{stem}.csv\""),
+                ))
+                .body(bytes)
+        }
+        Format::Xlsx => {
+            let bytes = web::block(move || super::export::to_xlsx(&compiled))
+                .await
+                .map_err(ApiError::internal)??;
+            HttpResponse::Ok()
+                .content_type(XLSX)
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{stem}.xlsx\""),
+                ))
+                .body(bytes)
+        }
+    })
+}
+
+/// One indicator over every period of every plan that defines it (by code), for the
+/// caller's subtree or the one asked for: data for charts, oldest period first.
+#[utoipa::path(tag = "compilation", params(TrendQuery), responses((status = 200, body = Trend)))]
+#[get("/indicators/trend")]
+pub async fn trend(
+    state: web::Data<AppState>,
+    actor: Actor,
+    q: web::Query<TrendQuery>,
+) -> ApiResult<web::Json<Trend>> {
+    policy::require(&actor, Action::Compile)?;
+    let q = q.into_inner();
+    let include = include_submitted(q.include.as_deref())?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let root = root_unit(&mut conn, &actor, q.unit.as_deref()).await?;
+    let mut points = Vec::new();
+    let mut found = false;
+    let plans = plan_store::list_plans(&mut conn, None, None).await?;
+    for plan in plans
+        .iter()
+        .filter(|p| policy::sees_plan(&actor, &p.unit_path))
+    {
+        let Some(ind) = plan_store::list_indicators(&mut conn, plan.id)
+            .await?
+            .into_iter()
+            .find(|i| i.code == q.indicator)
+        else {
+            continue;
+        };
+        found = true;
+        let Ok(scoped) = within_plan(root.clone(), plan) else {
+            continue;
+        };
+        let scoped = if scoped.path.starts_with(&plan.unit_path) {
+            scoped
+        } else {
+            match org_store::find_by_id(&mut conn, plan.issuing_unit_id).await? {
+                Some(u) => u,
+                None => continue,
+            }
+        };
+        let periods = plan_store::list_periods(
+            &mut conn,
+            &plan_store::PeriodFilter {
+                plan_id: Some(plan.id),
+                code: None,
+                kind: None,
+                status: None,
+            },
+        )
+        .await?;
+        for (period, _) in periods {
+            let (figures, _, _) =
+                super::figures(&mut conn, &period, plan, &scoped, include, false).await?;
+            let Some(r) = figures.indicators.iter().find(|i| i.code == ind.code) else {
+                continue;
+            };
+            points.push(TrendPoint {
+                period: figures.period.clone(),
+                name_vi: r.name_vi.clone(),
+                value: r.value,
+                numerator: r.numerator,
+                denominator: r.denominator,
+                target: r.target,
+                met: met(r.value, r.target, ind.to_api().direction),
+                reports_included: figures.reports_included,
+            });
+        }
+    }
+    if !found {
+        return Err(ApiError::not_found("indicator"));
+    }
+    points.sort_by(|a, b| {
+        a.period
+            .window_start
+            .cmp(&b.period.window_start)
+            .then(a.period.code.cmp(&b.period.code))
+    });
+    Ok(web::Json(Trend {
+        unit: super::unit_ref(&root),
+        indicator: q.indicator,
+        points,
+    }))
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(compilation).service(trend);
+}
