@@ -61,22 +61,7 @@ async fn indicators(
         .enumerate()
         .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
         .collect();
-    let conditions: Vec<Condition> = parsed
-        .iter()
-        .filter_map(|(_, f)| match f {
-            Formula::UnitShare {
-                field,
-                op,
-                threshold,
-            } => Some(Condition {
-                field,
-                op: *op,
-                threshold: *threshold,
-            }),
-            Formula::RatioOfSums { .. } => None,
-        })
-        .collect();
-    let (reports, mut shares) = store::unit_shares(conn, sel, &conditions).await?;
+    let (reports, mut shares) = store::unit_shares(conn, sel, &conditions(&parsed)).await?;
     // Shares come back in condition order; popping from the reversed list pairs them up.
     shares.reverse();
     let mut out = Vec::new();
@@ -151,16 +136,7 @@ pub async fn figures(
         statuses: maths::included_statuses(include_submitted),
     };
 
-    let numeric: Vec<(&str, &crate::plans::form::Field)> = form
-        .iter()
-        .flat_map(|f| f.sections.iter())
-        .flat_map(|s| {
-            s.fields
-                .iter()
-                .filter(|f| f.kind.is_numeric())
-                .map(move |f| (s.code.as_str(), f))
-        })
-        .collect();
+    let numeric = numeric_fields(form.as_ref());
     let codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
     let sums_text = store::field_sums(conn, &sel, &codes).await?;
     let sums: HashMap<String, f64> = codes
@@ -228,6 +204,129 @@ pub async fn figures(
     ))
 }
 
+/// How a repeatable list is compiled: grouped by its first choice field, summing its
+/// first sex pair and its first money field.
+struct ListSpec<'a> {
+    list: &'a crate::plans::form::RepeatableList,
+    group_field: Option<&'a crate::plans::form::Field>,
+    pair: Option<&'a crate::plans::form::SexPair>,
+    cost: Option<&'a crate::plans::form::Field>,
+    fields: Vec<&'a str>,
+}
+
+fn list_specs(form: &FormDefinition) -> Vec<ListSpec<'_>> {
+    form.lists()
+        .map(|(_, list)| {
+            let pair = list.pairs.first();
+            let cost = list.fields.iter().find(|f| f.kind == FieldType::MoneyVnd);
+            let mut fields: Vec<&str> = Vec::new();
+            if let Some(p) = pair {
+                fields.push(&p.total);
+                fields.push(&p.female);
+            }
+            if let Some(c) = cost {
+                fields.push(&c.code);
+            }
+            ListSpec {
+                list,
+                group_field: list.fields.iter().find(|f| f.kind == FieldType::Choice),
+                pair,
+                cost,
+                fields,
+            }
+        })
+        .collect()
+}
+
+/// The top-level numeric fields of a form with their section codes.
+fn numeric_fields(form: Option<&FormDefinition>) -> Vec<(&str, &crate::plans::form::Field)> {
+    form.iter()
+        .flat_map(|f| f.sections.iter())
+        .flat_map(|s| {
+            s.fields
+                .iter()
+                .filter(|f| f.kind.is_numeric())
+                .map(move |f| (s.code.as_str(), f))
+        })
+        .collect()
+}
+
+/// The unit-share conditions of a plan's parsed indicator formulas, in order.
+fn conditions(parsed: &[(usize, Formula)]) -> Vec<Condition<'_>> {
+    parsed
+        .iter()
+        .filter_map(|(_, f)| match f {
+            Formula::UnitShare {
+                field,
+                op,
+                threshold,
+            } => Some(Condition {
+                field,
+                op: *op,
+                threshold: *threshold,
+            }),
+            Formula::RatioOfSums { .. } => None,
+        })
+        .collect()
+}
+
+/// The statements a compilation of this period runs for its figures (not the small
+/// lookups of plan, form and indicators), with literal values: the benchmark runs them
+/// through psql to compare the service with PostgreSQL alone.
+pub async fn sql_statements(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+    with_narratives: bool,
+) -> ApiResult<Vec<String>> {
+    let form = plan_store::get_form(conn, plan.id, None)
+        .await?
+        .map(|f| f.definition);
+    let sel = Selection {
+        period_id: period.id,
+        prefix: root.path.clone(),
+        issuer: plan.issuing_unit_id,
+        statuses: maths::included_statuses(include_submitted),
+    };
+    let mut out = vec![store::unit_states_with_literals(&sel)];
+    let codes: Vec<&str> = numeric_fields(form.as_ref())
+        .iter()
+        .map(|(_, f)| f.code.as_str())
+        .collect();
+    if !codes.is_empty() {
+        out.push(store::with_literals(&store::field_sums_sql(&codes)?, &sel));
+    }
+    let rows = plan_store::list_indicators(conn, plan.id).await?;
+    let parsed: Vec<(usize, Formula)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
+        .collect();
+    let conds = conditions(&parsed);
+    if !conds.is_empty() {
+        out.push(store::with_literals(&store::unit_shares_sql(&conds)?, &sel));
+    }
+    if let Some(f) = &form {
+        for spec in list_specs(f) {
+            let sql = store::list_sums_sql(
+                &spec.list.code,
+                spec.group_field.map(|g| g.code.as_str()),
+                &spec.fields,
+            )?;
+            out.push(store::with_literals(&sql, &sel));
+        }
+        if with_narratives {
+            let fields: Vec<&str> = f.text_fields().map(|(_, t)| t.code.as_str()).collect();
+            if !fields.is_empty() {
+                out.push(store::with_literals(&store::narratives_sql(&fields)?, &sel));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Activities (the form's repeatable list) by their type, with participants and cost.
 async fn activities(
     conn: &mut AsyncPgConnection,
@@ -235,24 +334,14 @@ async fn activities(
     form: &FormDefinition,
 ) -> ApiResult<Vec<ActivityGroup>> {
     let mut out = Vec::new();
-    for (_, list) in form.lists() {
-        let group_field = list.fields.iter().find(|f| f.kind == FieldType::Choice);
-        let pair = list.pairs.first();
-        let cost = list.fields.iter().find(|f| f.kind == FieldType::MoneyVnd);
-        let mut fields: Vec<&str> = Vec::new();
-        if let Some(p) = pair {
-            fields.push(&p.total);
-            fields.push(&p.female);
-        }
-        if let Some(c) = cost {
-            fields.push(&c.code);
-        }
+    for spec in list_specs(form) {
+        let (list, group_field, pair, cost) = (spec.list, spec.group_field, spec.pair, spec.cost);
         let groups = store::list_sums(
             conn,
             sel,
             &list.code,
             group_field.map(|f| f.code.as_str()),
-            &fields,
+            &spec.fields,
         )
         .await?;
         for g in groups {

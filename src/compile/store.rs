@@ -79,23 +79,24 @@ pub struct UnitState {
     pub late: Option<bool>,
 }
 
+/// Binds: $1 period, $2 path prefix pattern, $3 issuer.
+pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late \
+     FROM org_units u LEFT JOIN reports r ON r.unit_id = u.id AND r.period_id = $1 \
+     WHERE u.path LIKE $2 AND u.id <> $3 AND (u.active OR r.id IS NOT NULL) \
+     ORDER BY u.code";
+
 pub async fn unit_states(
     conn: &mut AsyncPgConnection,
     period_id: Uuid,
     prefix: &str,
     issuer: Uuid,
 ) -> ApiResult<Vec<UnitState>> {
-    Ok(diesel::sql_query(
-        "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late \
-         FROM org_units u LEFT JOIN reports r ON r.unit_id = u.id AND r.period_id = $1 \
-         WHERE u.path LIKE $2 AND u.id <> $3 AND (u.active OR r.id IS NOT NULL) \
-         ORDER BY u.code",
-    )
-    .bind::<SqlUuid, _>(period_id)
-    .bind::<Text, _>(format!("{prefix}%"))
-    .bind::<SqlUuid, _>(issuer)
-    .load(conn)
-    .await?)
+    Ok(diesel::sql_query(UNIT_STATES_SQL)
+        .bind::<SqlUuid, _>(period_id)
+        .bind::<Text, _>(format!("{prefix}%"))
+        .bind::<SqlUuid, _>(issuer)
+        .load(conn)
+        .await?)
 }
 
 #[derive(QueryableByName)]
@@ -113,13 +114,21 @@ pub async fn field_sums(
     if fields.is_empty() {
         return Ok(Vec::new());
     }
+    let row: Sums = bind_selection(field_sums_sql(fields)?, s)
+        .get_result(conn)
+        .await?;
+    Ok(row.sums)
+}
+
+pub fn field_sums_sql(fields: &[&str]) -> ApiResult<String> {
     let exprs = fields
         .iter()
         .map(|f| sum_expr("r.data->'values'", f))
         .collect::<ApiResult<Vec<_>>>()?;
-    let sql = format!("SELECT ARRAY[{}] AS sums {FROM_INCLUDED}", exprs.join(", "));
-    let row: Sums = bind_selection(sql, s).get_result(conn).await?;
-    Ok(row.sums)
+    Ok(format!(
+        "SELECT ARRAY[{}] AS sums {FROM_INCLUDED}",
+        exprs.join(", ")
+    ))
 }
 
 /// One unit-share condition to count.
@@ -142,14 +151,7 @@ struct Shares {
 /// For each condition: how many included reports meet it, and the codes of the units
 /// that fall short (a missing or non-numeric value falls short). Returns the number of
 /// included reports too.
-pub async fn unit_shares(
-    conn: &mut AsyncPgConnection,
-    s: &Selection,
-    conditions: &[Condition<'_>],
-) -> ApiResult<(i64, Vec<(i64, Vec<String>)>)> {
-    if conditions.is_empty() {
-        return Ok((0, Vec::new()));
-    }
+pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
     let mut met = Vec::new();
     let mut short = Vec::new();
     for c in conditions {
@@ -167,12 +169,24 @@ pub async fn unit_shares(
             "coalesce(string_agg(u.code, ',' ORDER BY u.code) FILTER (WHERE NOT {cond}), '')"
         ));
     }
-    let sql = format!(
-        "SELECT count(*) AS reports, ARRAY[{}] AS met, ARRAY[{}] AS short {FROM_INCLUDED}",
+    Ok(format!(
+        "SELECT count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short {FROM_INCLUDED}",
         met.join(", "),
         short.join(", ")
-    );
-    let row: Shares = bind_selection(sql, s).get_result(conn).await?;
+    ))
+}
+
+pub async fn unit_shares(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    conditions: &[Condition<'_>],
+) -> ApiResult<(i64, Vec<(i64, Vec<String>)>)> {
+    if conditions.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let row: Shares = bind_selection(unit_shares_sql(conditions)?, s)
+        .get_result(conn)
+        .await?;
     let out = row
         .met
         .into_iter()
@@ -201,13 +215,7 @@ pub struct GroupSums {
 
 /// The items of a repeatable list across the included reports, grouped by one of
 /// their fields (e.g. activity type), with the sum of each numeric item field.
-pub async fn list_sums(
-    conn: &mut AsyncPgConnection,
-    s: &Selection,
-    list: &str,
-    group_by: Option<&str>,
-    fields: &[&str],
-) -> ApiResult<Vec<GroupSums>> {
+pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> ApiResult<String> {
     let l = literal(list)?;
     let grp = match group_by {
         Some(g) => format!("a.item->>{}", literal(g)?),
@@ -220,7 +228,7 @@ pub async fn list_sums(
     if exprs.is_empty() {
         exprs.push("'0'".into());
     }
-    let sql = format!(
+    Ok(format!(
         "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}] AS sums \
          FROM reports r JOIN org_units u ON u.id = r.unit_id \
          CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.data->'lists'->{l}) = 'array' \
@@ -228,8 +236,19 @@ pub async fn list_sums(
          WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4 \
          GROUP BY 1 ORDER BY 1",
         exprs.join(", ")
-    );
-    Ok(bind_selection(sql, s).load(conn).await?)
+    ))
+}
+
+pub async fn list_sums(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    list: &str,
+    group_by: Option<&str>,
+    fields: &[&str],
+) -> ApiResult<Vec<GroupSums>> {
+    Ok(bind_selection(list_sums_sql(list, group_by, fields)?, s)
+        .load(conn)
+        .await?)
 }
 
 #[derive(QueryableByName, Debug)]
@@ -245,6 +264,22 @@ pub struct Narrative {
 }
 
 /// The non-empty text answers of the included reports for the given fields.
+pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
+    let list = fields
+        .iter()
+        .map(|f| literal(f))
+        .collect::<ApiResult<Vec<_>>>()?
+        .join(", ");
+    Ok(format!(
+        "SELECT f.key AS field, u.code AS unit_code, u.name AS unit_name, f.value #>> '{{}}' AS text \
+         FROM reports r JOIN org_units u ON u.id = r.unit_id \
+         CROSS JOIN LATERAL jsonb_each(r.data->'values') AS f \
+         WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4 \
+           AND f.key IN ({list}) AND jsonb_typeof(f.value) = 'string' AND btrim(f.value #>> '{{}}') <> '' \
+         ORDER BY f.key, u.code"
+    ))
+}
+
 pub async fn narratives(
     conn: &mut AsyncPgConnection,
     s: &Selection,
@@ -253,20 +288,32 @@ pub async fn narratives(
     if fields.is_empty() {
         return Ok(Vec::new());
     }
-    let list = fields
+    Ok(bind_selection(narratives_sql(fields)?, s)
+        .load(conn)
+        .await?)
+}
+
+/// `UNIT_STATES_SQL` with the selection's values written in as literals.
+pub fn unit_states_with_literals(s: &Selection) -> String {
+    UNIT_STATES_SQL
+        .replace("$1", &format!("'{}'::uuid", s.period_id))
+        .replace("$2", &format!("'{}%'", s.prefix.replace('\'', "''")))
+        .replace("$3", &format!("'{}'::uuid", s.issuer))
+}
+
+/// A statement with the selection's values written in as literals, for running the
+/// very same SQL outside the service (the benchmark compares against psql).
+pub fn with_literals(sql: &str, s: &Selection) -> String {
+    let statuses = s
+        .statuses
         .iter()
-        .map(|f| literal(f))
-        .collect::<ApiResult<Vec<_>>>()?
-        .join(", ");
-    let sql = format!(
-        "SELECT f.key AS field, u.code AS unit_code, u.name AS unit_name, f.value #>> '{{}}' AS text \
-         FROM reports r JOIN org_units u ON u.id = r.unit_id \
-         CROSS JOIN LATERAL jsonb_each(r.data->'values') AS f \
-         WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4 \
-           AND f.key IN ({list}) AND jsonb_typeof(f.value) = 'string' AND btrim(f.value #>> '{{}}') <> '' \
-         ORDER BY f.key, u.code"
-    );
-    Ok(bind_selection(sql, s).load(conn).await?)
+        .map(|x| format!("'{}'", x.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(",");
+    sql.replace("$1", &format!("'{}'::uuid", s.period_id))
+        .replace("$2", &format!("ARRAY[{statuses}]::text[]"))
+        .replace("$3", &format!("'{}%'", s.prefix.replace('\'', "''")))
+        .replace("$4", &format!("'{}'::uuid", s.issuer))
 }
 
 #[derive(QueryableByName)]

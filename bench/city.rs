@@ -1,0 +1,725 @@
+//! The city-scale benchmark: a city, 30 departments and 10,000 units, each with an
+//! accepted report for two periods, then measured on loopback against the release
+//! binary: the root compilation, concurrent report reads, concurrent draft-and-submit,
+//! the service's peak memory, and the compilation's own SQL run straight through psql.
+//! Writes the results to docs/BENCHMARKS.md. Run it with `scripts/bench`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use gereport::org::model::UnitKind;
+use gereport::org::store::Row as UnitRow;
+use gereport::schema::{org_units, reports};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const DEPARTMENTS: usize = 30;
+const UNITS: usize = 10_000;
+const CONCURRENCY: usize = 32;
+const COMPILE_RUNS: usize = 50;
+const SQL_RUNS: usize = 20;
+const PASSWORD: &str = "bench-password-2024";
+const SECRET: &str = "bench-only-secret-bench-only-secret-0123456789";
+
+fn admin_url() -> String {
+    if let Ok(u) = std::env::var("GEREPORT_PG_ADMIN_URL") {
+        return u;
+    }
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    with_db(&base, "postgres")
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let cut = base[base.find("://").map_or(0, |i| i + 3)..]
+        .find('/')
+        .map_or(base.len(), |i| i + base.find("://").map_or(0, |j| j + 3));
+    format!(
+        "{}/{db}{}",
+        &base[..cut],
+        query.map(|q| format!("?{q}")).unwrap_or_default()
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Seeded {
+    period_current: Uuid,
+    period_bench: Uuid,
+    read_unit: String,
+    units: Vec<UnitRow>,
+    window_start: NaiveDate,
+}
+
+fn unit_row(
+    id: Uuid,
+    code: String,
+    name: String,
+    kind: UnitKind,
+    parent: Option<&UnitRow>,
+) -> UnitRow {
+    let (path, depth) = match parent {
+        Some(p) => (format!("{}{id}/", p.path), p.depth + 1),
+        None => (format!("/{id}/"), 0),
+    };
+    UnitRow {
+        id,
+        code,
+        name,
+        kind: kind.as_str().into(),
+        parent_id: parent.map(|p| p.id),
+        path,
+        depth,
+        active: true,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        version: 1,
+    }
+}
+
+async fn seed(conn: &mut AsyncPgConnection) -> Result<Seeded> {
+    let city = unit_row(
+        Uuid::now_v7(),
+        "HN".into(),
+        "Thành phố Hà Nội".into(),
+        UnitKind::Other,
+        None,
+    );
+    let mut all = vec![city.clone()];
+    let mut leaves = Vec::with_capacity(UNITS);
+    let per_dept = UNITS / DEPARTMENTS;
+    for d in 0..DEPARTMENTS {
+        let dept = unit_row(
+            Uuid::now_v7(),
+            format!("S{:02}", d + 1),
+            format!("Sở số {}", d + 1),
+            UnitKind::Department,
+            Some(&city),
+        );
+        let count = if d == DEPARTMENTS - 1 {
+            UNITS - per_dept * (DEPARTMENTS - 1)
+        } else {
+            per_dept
+        };
+        for u in 0..count {
+            let kind = if u % 4 == 0 {
+                UnitKind::Office
+            } else {
+                UnitKind::SubordinateUnit
+            };
+            let leaf = unit_row(
+                Uuid::now_v7(),
+                format!("S{:02}-{:04}", d + 1, u + 1),
+                format!("Đơn vị {} thuộc Sở số {}", u + 1, d + 1),
+                kind,
+                Some(&dept),
+            );
+            leaves.push(leaf);
+        }
+        all.push(dept);
+    }
+    all.extend(leaves.iter().cloned());
+    for chunk in all.chunks(2000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|u| {
+                (
+                    org_units::id.eq(u.id),
+                    org_units::code.eq(&u.code),
+                    org_units::name.eq(&u.name),
+                    org_units::kind.eq(&u.kind),
+                    org_units::parent_id.eq(u.parent_id),
+                    org_units::path.eq(&u.path),
+                    org_units::depth.eq(u.depth),
+                )
+            })
+            .collect();
+        diesel::insert_into(org_units::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+
+    let hash = gereport::auth::password::hash(PASSWORD.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let by = gereport::audit::By::system("bench");
+    for (name, role) in [
+        ("admin", gereport::auth::policy::Role::Admin),
+        ("coordinator", gereport::auth::policy::Role::Coordinator),
+    ] {
+        gereport::demo::ensure_user(conn, &by, name, name, role, &city, &hash)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+
+    use gereport::plans::store::{self as ps, IndicatorValues, NewPlanRow, PeriodValues};
+    let plan = ps::insert_plan(
+        conn,
+        NewPlanRow {
+            year: 2024,
+            document_number: "BENCH/KH-UBND",
+            title: "Kế hoạch bình đẳng giới (benchmark)",
+            issue_date: None,
+            legal_basis: "",
+            issuing_unit_id: city.id,
+            status: gereport::plans::model::PlanStatus::Active,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let form_def = gereport::plans::form::default_form_2024()?;
+    let form = ps::insert_form(conn, plan, &form_def, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (code, formula, target) in [
+        (
+            "leaders_with_woman",
+            "count(leaders_female >= 1) / count()",
+            1.0,
+        ),
+        (
+            "trained_female_share",
+            "sum(trained_political_female + trained_professional_female) / sum(trained_political_total + trained_professional_total)",
+            0.5,
+        ),
+    ] {
+        ps::insert_indicator(
+            conn,
+            plan,
+            IndicatorValues {
+                code,
+                name_vi: code,
+                name_en: code,
+                formula,
+                target,
+                direction: gereport::plans::indicator::Direction::AtLeast,
+                source: "bench",
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    let kind = gereport::plans::period::PeriodKind::SemiAnnual;
+    let p1 = ps::insert_period(
+        conn,
+        plan,
+        PeriodValues {
+            kind,
+            code: "2024S1",
+            name: "",
+            window_start: d(2024, 1, 1),
+            window_end: d(2024, 5, 15),
+            due_date: d(2024, 5, 20),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p2 = ps::insert_period(
+        conn,
+        plan,
+        PeriodValues {
+            kind,
+            code: "2024S2",
+            name: "",
+            window_start: d(2024, 5, 16),
+            window_end: d(2024, 11, 15),
+            due_date: d(2024, 11, 20),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p3 = ps::insert_period(
+        conn,
+        plan,
+        PeriodValues {
+            kind: gereport::plans::period::PeriodKind::AdHoc,
+            code: "BENCH",
+            name: "",
+            window_start: d(2024, 1, 1),
+            window_end: d(2099, 12, 31),
+            due_date: d(2099, 12, 31),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    for (period, start) in [(&p1, p1.window_start), (&p2, p2.window_start)] {
+        for chunk in leaves.chunks(500) {
+            let now = Utc::now();
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|u| {
+                    let data = serde_json::to_value(gereport::demo::plan2024::sample_data(
+                        u, false, start,
+                    ))
+                    .unwrap_or(Value::Null);
+                    (
+                        reports::id.eq(Uuid::now_v7()),
+                        reports::period_id.eq(period.id),
+                        reports::unit_id.eq(u.id),
+                        reports::form_id.eq(form.id),
+                        reports::status.eq("accepted"),
+                        reports::data.eq(data),
+                        reports::revision.eq(Some(1)),
+                        reports::submitted_at.eq(Some(now)),
+                        reports::submitted_by.eq(Some(u.code.to_lowercase())),
+                        reports::late.eq(Some(false)),
+                        reports::reviewed_at.eq(Some(now)),
+                        reports::reviewed_by.eq(Some("coordinator")),
+                    )
+                })
+                .collect();
+            diesel::insert_into(reports::table)
+                .values(rows)
+                .execute(conn)
+                .await?;
+        }
+    }
+    diesel::sql_query("ANALYZE").execute(conn).await?;
+    Ok(Seeded {
+        period_current: p2.id,
+        period_bench: p3.id,
+        read_unit: leaves[UNITS / 2].code.clone(),
+        units: leaves,
+        window_start: p3.window_start,
+    })
+}
+
+async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<String> {
+    let res: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": user, "password": PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    res["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .context("login failed")
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    format!(
+        "{cores} cores ({cpu}), {:.0} GiB RAM",
+        mem as f64 / 1024.0 / 1024.0
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let admin = admin_url();
+    let db = "gereport_bench";
+    let url = with_db(&admin, db);
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
+    let bin = format!("{target_dir}/release/gereport");
+    if !std::path::Path::new(&bin).exists() {
+        bail!(
+            "{bin} is missing: run `cargo build --release --bin gereport` first (scripts/bench does)"
+        );
+    }
+
+    eprintln!(
+        "seeding {UNITS} units and {} reports into {db} …",
+        UNITS * 2
+    );
+    let started = Instant::now();
+    {
+        let mut c = AsyncPgConnection::establish(&admin).await?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&mut c)
+            .await?;
+        diesel::sql_query(format!("CREATE DATABASE {db}"))
+            .execute(&mut c)
+            .await?;
+    }
+    gereport::db::run_migrations(&url).await?;
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    let seeded = seed(&mut conn).await?;
+    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(&bin)
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("GEREPORT_BIND", format!("127.0.0.1:{port}"))
+        .env("GEREPORT_JWT_SECRET", SECRET)
+        .env("GEREPORT_DB_POOL_SIZE", "32")
+        .env("GEREPORT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let ready = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        if ready.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            bail!("the service did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = measure(&http, &base, &seeded, &mut conn, pid).await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+    let report = result?;
+    println!("{report}");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/BENCHMARKS.md");
+    std::fs::write(path, report)?;
+    eprintln!("written to docs/BENCHMARKS.md");
+    Ok(())
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn measure(
+    http: &reqwest::Client,
+    base: &str,
+    s: &Seeded,
+    conn: &mut AsyncPgConnection,
+    pid: u32,
+) -> Result<String> {
+    let coordinator = login(http, base, "coordinator").await?;
+    let admin = login(http, base, "admin").await?;
+
+    // (a) The root compilation.
+    let compile_url = format!("{base}/api/v1/periods/{}/compilation", s.period_current);
+    let mut size = 0;
+    for _ in 0..3 {
+        let r = http
+            .get(&compile_url)
+            .bearer_auth(&coordinator)
+            .send()
+            .await?;
+        if r.status() != 200 {
+            bail!("compilation answered {}: {}", r.status(), r.text().await?);
+        }
+        size = r.bytes().await?.len();
+    }
+    let mut compile = Vec::new();
+    for _ in 0..COMPILE_RUNS {
+        let t = Instant::now();
+        let r = http
+            .get(&compile_url)
+            .bearer_auth(&coordinator)
+            .send()
+            .await?;
+        let _ = r.bytes().await?;
+        compile.push(t.elapsed());
+    }
+    compile.sort();
+    let compile_p50 = percentile(&compile, 0.5);
+    let compile_p99 = percentile(&compile, 0.99);
+    eprintln!(
+        "compilation p50 {:.1} ms p99 {:.1} ms ({} KiB)",
+        ms(compile_p50),
+        ms(compile_p99),
+        size / 1024
+    );
+
+    // The same statements through psql.
+    let period = gereport::plans::store::get_period(conn, s.period_current)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("period")?;
+    let plan = gereport::plans::store::get_plan(conn, period.plan_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("plan")?;
+    let root = gereport::org::store::find_by_id(conn, plan.issuing_unit_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("root")?;
+    let mut statements =
+        gereport::compile::sql_statements(conn, &period, &plan, &root, false, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prev_id = gereport::compile::store::previous_period(
+        conn,
+        plan.id,
+        plan.issuing_unit_id,
+        plan.year,
+        &period.kind,
+        period.window_start,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(prev) = prev_id {
+        let prev = gereport::plans::store::get_period(conn, prev)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .context("previous")?;
+        statements.extend(
+            gereport::compile::sql_statements(conn, &prev, &plan, &root, false, false)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    let script = format!(
+        "\\timing on\n{}\n",
+        statements
+            .iter()
+            .map(|q| format!("{q};"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let script_path = std::env::temp_dir().join("gereport-bench-compile.sql");
+    std::fs::write(&script_path, script)?;
+    let url = with_db(&admin_url(), "gereport_bench");
+    let mut sql_times = Vec::new();
+    for _ in 0..SQL_RUNS {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-d", &url, "-f"])
+            .arg(&script_path)
+            .output()?;
+        if !out.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let total: f64 = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("Time: "))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+            .sum();
+        sql_times.push(Duration::from_secs_f64(total / 1000.0));
+    }
+    sql_times.sort();
+    let sql_p50 = percentile(&sql_times, 0.5);
+    eprintln!(
+        "same SQL through psql p50 {:.1} ms over {} statements",
+        ms(sql_p50),
+        statements.len()
+    );
+
+    // (b) Reads of one report by 32 concurrent clients.
+    let read_url = Arc::new(format!(
+        "{base}/api/v1/periods/{}/reports/{}",
+        s.period_current, s.read_unit
+    ));
+    let reads_total = 20_000usize;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, url, token, counter) = (
+            http.clone(),
+            read_url.clone(),
+            coordinator.clone(),
+            counter.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            while counter.fetch_add(1, Ordering::Relaxed) < reads_total {
+                let t = Instant::now();
+                match http.get(url.as_str()).bearer_auth(&token).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (lat, errors)
+        }));
+    }
+    let mut read_lat = Vec::new();
+    let mut read_errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        read_lat.extend(l);
+        read_errors += e;
+    }
+    let read_secs = t0.elapsed().as_secs_f64();
+    read_lat.sort();
+    let read_rps = read_lat.len() as f64 / read_secs;
+    let read_p99 = percentile(&read_lat, 0.99);
+    eprintln!(
+        "reads {read_rps:.0}/s p99 {:.1} ms errors {read_errors}",
+        ms(read_p99)
+    );
+
+    // (c) Draft save plus submit by 32 concurrent clients, each on its own units.
+    let submit_total = 4_000usize.min(s.units.len());
+    let next = Arc::new(AtomicUsize::new(0));
+    let units = Arc::new(s.units.clone());
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, token, next, units) = (http.clone(), admin.clone(), next.clone(), units.clone());
+        let base = base.to_string();
+        let period = s.period_bench;
+        let start = s.window_start;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= submit_total {
+                    break;
+                }
+                let unit = &units[i];
+                let body = gereport::demo::plan2024::sample_data(unit, false, start);
+                let url = format!("{base}/api/v1/periods/{period}/reports/{}", unit.code);
+                let t = Instant::now();
+                let ok = async {
+                    let r = http
+                        .put(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .ok()?;
+                    if r.status() != 201 {
+                        return None;
+                    }
+                    let etag = r.headers().get("etag")?.to_str().ok()?.to_string();
+                    let r = http
+                        .post(format!("{url}/submit"))
+                        .bearer_auth(&token)
+                        .header("if-match", etag)
+                        .header("idempotency-key", Uuid::new_v4().to_string())
+                        .send()
+                        .await
+                        .ok()?;
+                    (r.status() == 200).then_some(())
+                }
+                .await;
+                lat.push(t.elapsed());
+                if ok.is_none() {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut submit_lat = Vec::new();
+    let mut submit_errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        submit_lat.extend(l);
+        submit_errors += e;
+    }
+    let submit_secs = t0.elapsed().as_secs_f64();
+    submit_lat.sort();
+    let submit_rate = submit_lat.len() as f64 / submit_secs;
+    let submit_p99 = percentile(&submit_lat, 0.99);
+    eprintln!(
+        "submissions {submit_rate:.0}/s p99 {:.1} ms errors {submit_errors}",
+        ms(submit_p99)
+    );
+
+    let rss = peak_rss_mb(pid);
+    let ratio = ms(compile_p50) / ms(sql_p50).max(0.001);
+    let pg = Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &url, "-c", "SHOW server_version"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let verdict = |ok: bool| if ok { "met" } else { "missed" };
+    Ok(format!(
+        "# Benchmarks\n\n\
+Measured by `scripts/bench` (bench/city.rs) on {date}: {machine}; PostgreSQL {pg}; the release binary \
+on loopback with a pool of 32 connections. Data: a city, {DEPARTMENTS} departments and {UNITS} units, each with \
+an accepted report (the default 2024 form, realistic values, 1–2 activities) for two semi-annual periods.\n\n\
+| measure | result | target | |\n|---|---|---|---|\n\
+| (a) root compilation, JSON ({size_kib} KiB), {COMPILE_RUNS} runs | p50 {c50:.1} ms, p99 {c99:.1} ms | p50 ≤ 200 ms | {va} |\n\
+| (a′) the same {nstat} statements through psql, {SQL_RUNS} runs | p50 {s50:.1} ms | | |\n\
+| service / SQL | {ratio:.2}× | ≤ 1.5× | {vr} |\n\
+| (b) reads of one report, {CONCURRENCY} clients, {nreads} requests | {read_rps:.0} req/s, p99 {r99:.1} ms, {read_errors} errors | ≥ 3,000/s, p99 ≤ 30 ms | {vb} |\n\
+| (c) draft save + submit, {CONCURRENCY} clients, {nsub} reports | {submit_rate:.0} reports/s, p99 {p99s:.1} ms, {submit_errors} errors | ≥ 400/s, p99 ≤ 100 ms, no errors | {vc} |\n\
+| (d) service peak resident memory | {rss:.0} MB | ≤ 200 MB | {vd} |\n\n\
+The psql figure sums the server-side time of each statement as psql's `\\timing` reports it; the service \
+figure is wall time at the client, including HTTP, JSON encoding of the whole compilation and its transfer.\n",
+        date = Utc::now().format("%Y-%m-%d"),
+        machine = machine(),
+        size_kib = size / 1024,
+        c50 = ms(compile_p50),
+        c99 = ms(compile_p99),
+        va = verdict(ms(compile_p50) <= 200.0),
+        nstat = statements.len(),
+        s50 = ms(sql_p50),
+        vr = verdict(ratio <= 1.5),
+        nreads = read_lat.len(),
+        r99 = ms(read_p99),
+        vb = verdict(read_rps >= 3000.0 && ms(read_p99) <= 30.0),
+        nsub = submit_lat.len(),
+        p99s = ms(submit_p99),
+        vc = verdict(submit_rate >= 400.0 && ms(submit_p99) <= 100.0 && submit_errors == 0),
+        vd = verdict(rss <= 200.0),
+    ))
+}

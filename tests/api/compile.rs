@@ -1,0 +1,634 @@
+//! The compiled report, checked figure by figure against numbers computed by hand for a
+//! small tree: root R with units A, B, C, D; A and B accepted, C submitted, D silent.
+
+use diesel_async::AsyncConnection;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(e) = if_match {
+            req = req.header("if-match", e);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> (Value, Option<String>) {
+        let res = self.send(method.clone(), path, body, if_match).await;
+        let status = res.status();
+        let etag = res
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = res.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        (serde_json::from_str(&text).unwrap_or(Value::Null), etag)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.ok(reqwest::Method::POST, path, Some(body), None)
+            .await
+            .0
+    }
+}
+
+async fn admin(app: &TestApp) -> Api<'_> {
+    let mut conn = diesel_async::AsyncPgConnection::establish(&app.db.url)
+        .await
+        .unwrap();
+    gereport::demo::create_admin(&mut conn, "root-admin", "admin-password-123".into())
+        .await
+        .unwrap();
+    let res: Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "root-admin", "password": "admin-password-123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Api {
+        app,
+        token: res["access_token"].as_str().unwrap().to_string(),
+    }
+}
+
+/// A complete report: every required field, the given figures, and activities of
+/// (type, participants, of whom women, cost).
+#[allow(clippy::too_many_arguments)]
+fn report(
+    staff: (i64, i64),
+    leaders: (i64, i64),
+    political: (i64, i64),
+    professional: (i64, i64),
+    activities: &[(&str, i64, i64, i64)],
+    results: &str,
+    date: &str,
+) -> Value {
+    let acts: Vec<Value> = activities
+        .iter()
+        .map(|(kind, total, female, cost)| {
+            json!({"type": kind, "title": format!("Hoạt động {kind}"), "date": date,
+                   "participants_total": total, "participants_female": female, "cost_vnd": cost})
+        })
+        .collect();
+    json!({
+        "values": {
+            "staff_total": staff.0, "staff_female": staff.1,
+            "leaders_total": leaders.0, "leaders_female": leaders.1,
+            "planning_pool_total": 0, "planning_pool_female": 0,
+            "appointed_total": 0, "appointed_female": 0,
+            "trained_political_total": political.0, "trained_political_female": political.1,
+            "trained_professional_total": professional.0, "trained_professional_female": professional.1,
+            "committee_in_place": true,
+            "budget_allocated_vnd": 0, "budget_spent_vnd": 0,
+            "culture_activities_integrated": 0,
+            "narrative_results": results,
+        },
+        "lists": {"activities": acts}
+    })
+}
+
+/// Draft, submit and (unless `accept` is false) accept a unit's report as the admin.
+async fn file(api: &Api<'_>, period: &str, unit: &str, body: Value, accept: bool) {
+    let path = format!("/api/v1/periods/{period}/reports/{unit}");
+    let (_, etag) = api.ok(reqwest::Method::PUT, &path, Some(body), None).await;
+    let (_, etag) = api
+        .ok(
+            reqwest::Method::POST,
+            &format!("{path}/submit"),
+            None,
+            etag.as_deref(),
+        )
+        .await;
+    if accept {
+        api.ok(
+            reqwest::Method::POST,
+            &format!("{path}/accept"),
+            None,
+            etag.as_deref(),
+        )
+        .await;
+    }
+}
+
+struct World {
+    current: String,
+    previous: String,
+}
+
+async fn world(api: &Api<'_>) -> World {
+    api.post(
+        "/api/v1/org-units",
+        json!({"code": "R", "name": "Sở thử nghiệm", "kind": "department"}),
+    )
+    .await;
+    for code in ["A", "B", "C", "D"] {
+        api.post(
+            "/api/v1/org-units",
+            json!({"code": code, "name": format!("Phòng {code}"), "kind": "office", "parent": "R"}),
+        )
+        .await;
+    }
+    let form = serde_json::to_value(gereport::plans::form::default_form_2024().unwrap()).unwrap();
+    let plan = api
+        .post("/api/v1/plans", json!({"year": 2030, "document_number": "1/KH-TEST", "title": "Kế hoạch thử", "issuing_unit": "R", "form": form}))
+        .await;
+    let plan_id = plan["id"].as_str().unwrap();
+    api.post(
+        &format!("/api/v1/plans/{plan_id}/indicators"),
+        json!({"code": "leaders_with_woman", "name_vi": "Có lãnh đạo nữ", "name_en": "Woman leader", "formula": "count(leaders_female >= 1) / count()", "target": 1.0, "direction": "at_least"}),
+    )
+    .await;
+    api.post(
+        &format!("/api/v1/plans/{plan_id}/indicators"),
+        json!({"code": "trained_female_share", "name_vi": "Tỷ lệ nữ được đào tạo", "name_en": "Trained women",
+               "formula": "sum(trained_political_female + trained_professional_female) / sum(trained_political_total + trained_professional_total)",
+               "target": 0.5, "direction": "at_least"}),
+    )
+    .await;
+    let previous = api
+        .post(&format!("/api/v1/plans/{plan_id}/periods"), json!({"kind": "semi_annual", "code": "2030S1", "window_start": "2030-01-01", "window_end": "2030-05-15", "due_date": "2099-05-20"}))
+        .await;
+    let current = api
+        .post(&format!("/api/v1/plans/{plan_id}/periods"), json!({"kind": "semi_annual", "code": "2030S2", "window_start": "2030-05-16", "window_end": "2030-11-15", "due_date": "2099-11-20"}))
+        .await;
+    let (current, previous) = (
+        current["id"].as_str().unwrap().to_string(),
+        previous["id"].as_str().unwrap().to_string(),
+    );
+
+    file(
+        api,
+        &previous,
+        "A",
+        report(
+            (10, 5),
+            (2, 0),
+            (1, 1),
+            (1, 0),
+            &[],
+            "A trước",
+            "2030-02-01",
+        ),
+        true,
+    )
+    .await;
+    file(
+        api,
+        &current,
+        "A",
+        report(
+            (10, 6),
+            (2, 1),
+            (2, 1),
+            (4, 2),
+            &[("conference", 30, 20, 1_000_000)],
+            "A kết quả",
+            "2030-06-01",
+        ),
+        true,
+    )
+    .await;
+    file(
+        api,
+        &current,
+        "B",
+        report(
+            (20, 8),
+            (3, 0),
+            (0, 0),
+            (6, 4),
+            &[("conference", 10, 5, 500_000), ("seminar", 40, 10, 0)],
+            "B kết quả",
+            "2030-06-02",
+        ),
+        true,
+    )
+    .await;
+    file(
+        api,
+        &current,
+        "C",
+        report(
+            (5, 5),
+            (1, 1),
+            (2, 2),
+            (0, 0),
+            &[],
+            "C kết quả",
+            "2030-06-03",
+        ),
+        false,
+    )
+    .await;
+    World { current, previous }
+}
+
+fn codes(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["code"].as_str().unwrap())
+        .collect()
+}
+
+fn close(a: &Value, b: f64) {
+    let a = a.as_f64().unwrap_or_else(|| panic!("not a number: {a}"));
+    assert!((a - b).abs() < 1e-9, "{a} != {b}");
+}
+
+#[tokio::test]
+async fn every_figure_matches_a_hand_computation() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let (c, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/api/v1/periods/{}/compilation?unit=R", w.current),
+            None,
+            None,
+        )
+        .await;
+
+    assert_eq!(c["unit"]["code"], "R");
+    assert_eq!(c["include_submitted"], false);
+    assert_eq!(c["reports_included"], 2);
+    let cp = &c["completeness"];
+    assert_eq!(
+        (
+            cp["expected"].as_i64(),
+            cp["submitted"].as_i64(),
+            cp["accepted"].as_i64()
+        ),
+        (Some(4), Some(3), Some(2))
+    );
+    assert_eq!(
+        (
+            cp["on_time"].as_i64(),
+            cp["late"].as_i64(),
+            cp["missing"].as_i64()
+        ),
+        (Some(3), Some(0), Some(1))
+    );
+    close(&cp["submitted_share"], 0.75);
+    assert_eq!(codes(&cp["units"]["accepted"]), ["A", "B"]);
+    assert_eq!(codes(&cp["units"]["submitted"]), ["C"]);
+    assert_eq!(codes(&cp["units"]["not_started"]), ["D"]);
+
+    let ind = |code: &str| {
+        c["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == code)
+            .unwrap()
+            .clone()
+    };
+    let leaders = ind("leaders_with_woman");
+    close(&leaders["value"], 0.5);
+    close(&leaders["numerator"], 1.0);
+    close(&leaders["denominator"], 2.0);
+    assert_eq!(leaders["met"], false);
+    assert_eq!(codes(&leaders["units_short"]), ["B"]);
+    let trained = ind("trained_female_share");
+    close(&trained["numerator"], 7.0);
+    close(&trained["denominator"], 12.0);
+    close(&trained["value"], 7.0 / 12.0);
+    assert_eq!(trained["met"], true);
+
+    let total = |field: &str| {
+        c["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["field"] == field)
+            .unwrap()["sum"]
+            .clone()
+    };
+    close(&total("staff_total"), 30.0);
+    close(&total("staff_female"), 14.0);
+    close(&total("trained_professional_total"), 10.0);
+    close(&total("budget_allocated_vnd"), 0.0);
+    let staff = c["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "staff")
+        .unwrap();
+    close(&staff["female_share"], 14.0 / 30.0);
+    let pool = c["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "planning_pool")
+        .unwrap();
+    assert_eq!(pool["female_share"], Value::Null, "0 of 0 has no share");
+
+    let acts = c["activities"].as_array().unwrap();
+    assert_eq!(acts.len(), 2);
+    let conf = acts.iter().find(|a| a["type"] == "conference").unwrap();
+    assert_eq!(conf["count"], 2);
+    close(&conf["participants_total"], 40.0);
+    close(&conf["participants_female"], 25.0);
+    close(&conf["female_share"], 25.0 / 40.0);
+    close(&conf["cost_vnd"], 1_500_000.0);
+    let sem = acts.iter().find(|a| a["type"] == "seminar").unwrap();
+    assert_eq!(sem["count"], 1);
+    close(&sem["participants_female"], 10.0);
+
+    let results = c["narratives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["field"] == "narrative_results")
+        .unwrap();
+    assert_eq!(results["section"], "G");
+    let texts: Vec<(&str, &str)> = results["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["unit_code"].as_str().unwrap(),
+                e["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(texts, [("A", "A kết quả"), ("B", "B kết quả")]);
+
+    let prev = &c["previous"];
+    assert_eq!(prev["period"]["code"], "2030S1");
+    assert_eq!(prev["reports_included"], 1);
+    let prev_leaders = prev["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "leaders_with_woman")
+        .unwrap();
+    close(&prev_leaders["value"], 0.0);
+    assert!(prev["completeness"].get("units").is_none());
+
+    // With submitted reports counted, C joins every figure.
+    let (s, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!(
+                "/api/v1/periods/{}/compilation?unit=R&include=submitted",
+                w.current
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s["reports_included"], 3);
+    let l = s["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "leaders_with_woman")
+        .unwrap();
+    close(&l["value"], 2.0 / 3.0);
+    let t = s["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "trained_female_share")
+        .unwrap();
+    close(&t["value"], 9.0 / 14.0);
+
+    // A subtree of one unit.
+    let (a, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/api/v1/periods/{}/compilation?unit=A", w.current),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(a["completeness"]["expected"], 1);
+    close(
+        &a["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["field"] == "staff_total")
+            .unwrap()["sum"],
+        10.0,
+    );
+
+    // The trend over both periods, oldest first.
+    let (trend, _) = api
+        .ok(
+            reqwest::Method::GET,
+            "/api/v1/indicators/trend?unit=R&indicator=leaders_with_woman",
+            None,
+            None,
+        )
+        .await;
+    let points = trend["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0]["period"]["code"], "2030S1");
+    close(&points[0]["value"], 0.0);
+    close(&points[1]["value"], 0.5);
+    let res = api
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/indicators/trend?indicator=no_such_thing",
+            None,
+            None,
+        )
+        .await;
+    assert_problem(res, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn no_accepted_reports_gives_null_values_with_reasons() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    // The previous period has only A; compile B's subtree there: nothing accepted.
+    let (c, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/api/v1/periods/{}/compilation?unit=B", w.previous),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(c["reports_included"], 0);
+    for i in c["indicators"].as_array().unwrap() {
+        assert_eq!(i["value"], Value::Null, "{i}");
+        assert_eq!(i["met"], Value::Null);
+        assert!(i["reason"].is_string(), "{i}");
+    }
+    assert_eq!(c["previous"], Value::Null);
+}
+
+#[tokio::test]
+async fn csv_and_xlsx_by_accept_or_format() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let path = format!("/api/v1/periods/{}/compilation?unit=R", w.current);
+
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&api.token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let cd = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cd.contains("attachment") && cd.contains(".csv"), "{cd}");
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    for needle in [
+        "Chỉ tiêu",
+        "leaders_with_woman",
+        "50.00%",
+        "Tỷ lệ nữ",
+        "Thuyết minh",
+        "A kết quả",
+        "Số đơn vị phải báo cáo,4",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
+
+    let res = app
+        .client
+        .get(app.url(&format!("{path}&format=xlsx")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "an XLSX is a zip");
+
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&api.token)
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 406, "not_acceptable").await;
+    let res = app
+        .client
+        .get(app.url(&format!("{path}&format=pdf")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "invalid_query").await;
+    let res = app
+        .client
+        .get(app.url(&format!("{path}&include=everything")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn compilation_respects_role_and_scope() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    for (user, role, unit) in [("viewer-a", "viewer", "A"), ("reporter-a", "reporter", "A")] {
+        api.post("/api/v1/users", json!({"username": user, "display_name": user, "role": role, "unit": unit, "password": "long-enough-password"}))
+            .await;
+    }
+    let login = |u: &'static str| {
+        let app = &app;
+        async move {
+            let v: Value = app
+                .client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"username": u, "password": "long-enough-password"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let viewer = Api {
+        app: &app,
+        token: login("viewer-a").await,
+    };
+    let reporter = Api {
+        app: &app,
+        token: login("reporter-a").await,
+    };
+    let base = format!("/api/v1/periods/{}/compilation", w.current);
+
+    let (own, _) = viewer.ok(reqwest::Method::GET, &base, None, None).await;
+    assert_eq!(
+        own["unit"]["code"], "A",
+        "defaults to the root of the caller's scope"
+    );
+    assert_eq!(own["completeness"]["expected"], 1);
+    let res = viewer
+        .send(reqwest::Method::GET, &format!("{base}?unit=B"), None, None)
+        .await;
+    assert_problem(res, 404, "not_found").await;
+    let res = reporter.send(reqwest::Method::GET, &base, None, None).await;
+    assert_problem(res, 403, "forbidden").await;
+}
