@@ -62,6 +62,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if matches!(cli.command, Command::Serve)
+        && let Err(e) = settings.require_jwt_secret()
+    {
+        eprintln!("gereport: configuration error: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     gereport::telemetry::init(settings.log_format);
 
     let result = match cli.command {

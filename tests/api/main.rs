@@ -8,3 +8,4 @@ mod helpers;
 mod openapi;
 mod ops;
 mod outage;
+mod process;

@@ -132,3 +132,39 @@ async fn openapi_document_and_swagger_ui_are_served_offline() {
     let res = app.get("/docs/swagger-initializer.js").await;
     assert!(res.text().await.unwrap().contains("/api/v1/openapi.json"));
 }
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let app =
+        crate::helpers::spawn_app_with(&[("GEREPORT_CORS_ORIGINS", "https://ui.example.gov.vn")])
+            .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let res = preflight("https://ui.example.gov.vn").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://ui.example.gov.vn"
+    );
+    let res = preflight("https://evil.example").await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    assert!(res.status().is_client_error());
+
+    // With nothing configured, no origin is allowed.
+    let closed = spawn_app().await;
+    let res = closed
+        .client
+        .request(reqwest::Method::OPTIONS, closed.url("/api/v1/me"))
+        .header("origin", "https://ui.example.gov.vn")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
