@@ -43,6 +43,7 @@ pub struct AppState {
     pub jwt: auth::tokens::JwtKeys,
     pub principals: auth::PrincipalCache,
     pub limiter: auth::limiter::LoginLimiter,
+    pub forms: plans::cache::FormCache,
 }
 
 /// Every endpoint of the service. Register new features here.
@@ -159,6 +160,7 @@ impl Application {
             jwt,
             principals: auth::PrincipalCache::default(),
             limiter: auth::limiter::LoginLimiter::default(),
+            forms: plans::cache::FormCache::default(),
         });
 
         spawn_housekeeping(state.clone());

@@ -1,5 +1,6 @@
 //! Plans and what they own: the report form (data, versioned), indicators and periods.
 
+pub mod cache;
 pub mod form;
 pub mod indicator;
 pub mod model;

@@ -104,8 +104,13 @@ fn illegal(e: workflow::IllegalTransition) -> ApiError {
         .with_extra("current_status", e.from.as_str())
 }
 
-async fn to_api(conn: &mut AsyncPgConnection, row: &ReportRow, t: &Target) -> ApiResult<Report> {
-    let form = plan_store::get_form_by_id(conn, row.form_id).await?;
+async fn to_api(
+    conn: &mut AsyncPgConnection,
+    forms: &crate::plans::cache::FormCache,
+    row: &ReportRow,
+    t: &Target,
+) -> ApiResult<Report> {
+    let form = forms.get(conn, row.form_id).await?;
     let warnings = match row.revision {
         Some(n) => store::revision_warnings(conn, row.id, n).await?,
         None => Vec::new(),
@@ -216,7 +221,7 @@ pub async fn get_report(
     let row = store::find(&mut conn, t.period.id, t.unit.id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("report"))?;
-    let report = to_api(&mut conn, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
@@ -307,7 +312,7 @@ pub async fn put_report(
                         )
                         .with_extra("current_status", status.as_str()));
                     }
-                    let form = plan_store::get_form_by_id(conn, current.form_id).await?;
+                    let form = state.forms.get(conn, current.form_id).await?;
                     check_draft(&form.definition, &data)?;
                     let before = current.data()?;
                     let row = store::save_data(conn, current.id, &data_json).await?;
@@ -327,7 +332,7 @@ pub async fn put_report(
             }
         })
         .await?;
-    let report = to_api(&mut conn, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -352,10 +357,12 @@ pub async fn validate(
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     let stored = store::find(&mut conn, t.period.id, t.unit.id, false).await?;
     let form = match &stored {
-        Some(r) => plan_store::get_form_by_id(&mut conn, r.form_id).await?,
-        None => plan_store::get_form(&mut conn, t.plan.id, None)
-            .await?
-            .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
+        Some(r) => state.forms.get(&mut conn, r.form_id).await?,
+        None => std::sync::Arc::new(
+            plan_store::get_form(&mut conn, t.plan.id, None)
+                .await?
+                .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
+        ),
     };
     let data = match (body, &stored) {
         (Some(b), _) => b.into_inner(),
@@ -403,7 +410,7 @@ pub async fn submit(
                 .ok_or_else(|| ApiError::not_found("report"))?;
             check_if_match(if_match.as_deref(), &current)?;
             workflow::next_status(current.status(), Transition::Submit).map_err(illegal)?;
-            let form = plan_store::get_form_by_id(conn, current.form_id).await?;
+            let form = state.forms.get(conn, current.form_id).await?;
             let data = current.data()?;
             let result = form.definition.validate(
                 &data,
@@ -444,7 +451,7 @@ pub async fn submit(
             Ok(row)
         })
         .await?;
-    let report = to_api(&mut conn, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
@@ -515,7 +522,7 @@ async fn review(
             Ok(row)
         })
         .await?;
-    let report = to_api(&mut conn, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
