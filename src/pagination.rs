@@ -64,6 +64,18 @@ impl<T: ToSchema> Page<T> {
             offset: req.offset,
         }
     }
+
+    /// A page cut from a complete, already ordered list (for short lists filtered in
+    /// memory, such as plans and periods).
+    pub fn slice(all: Vec<T>, req: PageRequest) -> Self {
+        let total = all.len() as i64;
+        let items = all
+            .into_iter()
+            .skip(req.offset as usize)
+            .take(req.limit as usize)
+            .collect();
+        Page::new(items, total, req)
+    }
 }
 
 /// Escapes LIKE wildcards in user text used for substring search.

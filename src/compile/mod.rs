@@ -56,11 +56,7 @@ async fn indicators(
     units: &HashMap<String, UnitRef>,
 ) -> ApiResult<Vec<IndicatorResult>> {
     let rows = plan_store::list_indicators(conn, plan.id).await?;
-    let parsed: Vec<(usize, Formula)> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
-        .collect();
+    let parsed = parsed_formulas(&rows);
     let (reports, mut shares) = store::unit_shares(conn, sel, &conditions(&parsed)).await?;
     // Shares come back in condition order; popping from the reversed list pairs them up.
     shares.reverse();
@@ -251,6 +247,15 @@ fn numeric_fields(form: Option<&FormDefinition>) -> Vec<(&str, &crate::plans::fo
         .collect()
 }
 
+/// Each indicator's parsed formula with its index (formulas were checked when saved;
+/// one that no longer parses is left out rather than failing the compilation).
+fn parsed_formulas(rows: &[plan_store::IndicatorRow]) -> Vec<(usize, Formula)> {
+    rows.iter()
+        .enumerate()
+        .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
+        .collect()
+}
+
 /// The unit-share conditions of a plan's parsed indicator formulas, in order.
 fn conditions(parsed: &[(usize, Formula)]) -> Vec<Condition<'_>> {
     parsed
@@ -299,11 +304,7 @@ pub async fn sql_statements(
         out.push(store::with_literals(&store::field_sums_sql(&codes)?, &sel));
     }
     let rows = plan_store::list_indicators(conn, plan.id).await?;
-    let parsed: Vec<(usize, Formula)> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| indicator::parse(&r.formula).ok().map(|f| (i, f)))
-        .collect();
+    let parsed = parsed_formulas(&rows);
     let conds = conditions(&parsed);
     if !conds.is_empty() {
         out.push(store::with_literals(&store::unit_shares_sql(&conds)?, &sel));

@@ -127,13 +127,7 @@ pub async fn list_plans(
         .filter(|p| policy::sees_plan(&actor, &p.unit_path))
         .map(PlanRow::to_api)
         .collect();
-    let total = visible.len() as i64;
-    let items = visible
-        .into_iter()
-        .skip(page.offset as usize)
-        .take(page.limit as usize)
-        .collect();
-    Ok(web::Json(Page::new(items, total, page)))
+    Ok(web::Json(Page::slice(visible, page)))
 }
 
 /// One plan.
@@ -558,13 +552,7 @@ pub async fn list_periods(
         .filter(|(_, path)| policy::sees_plan(&actor, path))
         .map(|(p, _)| p.to_api())
         .collect();
-    let total = visible.len() as i64;
-    let items = visible
-        .into_iter()
-        .skip(page.offset as usize)
-        .take(page.limit as usize)
-        .collect();
-    Ok(web::Json(Page::new(items, total, page)))
+    Ok(web::Json(Page::slice(visible, page)))
 }
 
 /// One period.
