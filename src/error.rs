@@ -296,6 +296,12 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
                 ApiError::unavailable("the database connection was lost; retry shortly")
             }
+            // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021, `invalid byte sequence
+            // for encoding "UTF8": 0x00`); any client-supplied string may carry one.
+            E::DatabaseError(_, info) if info.message().contains("0x00") => ApiError::bad_request(
+                "invalid_character",
+                "text values must not contain the NUL character (U+0000)",
+            ),
             _ => ApiError::internal(e),
         }
     }
