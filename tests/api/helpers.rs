@@ -279,3 +279,183 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     );
     body
 }
+
+// --- identity: people, tokens and a small organisation tree -----------------------
+
+/// The password of the admin made by `seed_admin`.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of every user the tree builder creates.
+pub const PASSWORD: &str = "user-password-for-tests";
+
+/// What login and refresh answer.
+#[derive(serde::Deserialize, Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.authed(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.authed(reqwest::Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.authed(reqwest::Method::PATCH, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST with a JSON body and no token.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A direct connection to the test's database, for checking what was stored.
+    pub async fn db_conn(&self) -> AsyncPgConnection {
+        admin_conn(&self.db.url).await
+    }
+
+    /// Runs `SELECT <bigint> AS n ...` on the test's database.
+    pub async fn db_i64(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db_conn().await;
+        let r: N = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        r.n
+    }
+}
+
+/// Asserts the status of a JSON response and returns its body.
+pub async fn assert_json(res: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "status; body: {text}");
+    assert!(
+        ct.starts_with("application/json"),
+        "content type {ct:?}; body: {text}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Creates the admin `admin` (and the root unit SVHTT) the way `gereport create-admin`
+/// does, and returns an access token for it.
+pub async fn seed_admin(app: &TestApp) -> String {
+    let mut conn = app.db_conn().await;
+    let created = gereport::demo::create_admin(&mut conn, "admin", ADMIN_PASSWORD.to_string())
+        .await
+        .unwrap();
+    assert!(created);
+    login(app, "admin", ADMIN_PASSWORD).await.access_token
+}
+
+/// POST /api/v1/auth/login, without judging the answer.
+pub async fn try_login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/login",
+        &serde_json::json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+/// Logs in, asserting success.
+pub async fn login(app: &TestApp, username: &str, password: &str) -> TokenPair {
+    let body = assert_json(try_login(app, username, password).await, 200).await;
+    serde_json::from_value(body).unwrap()
+}
+
+/// POST /api/v1/auth/refresh, without judging the answer.
+pub async fn try_refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/refresh",
+        &serde_json::json!({ "refresh_token": refresh_token }),
+    )
+    .await
+}
+
+/// A user the tree builder created.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+}
+
+/// Creates a user with `PASSWORD` through the API as admin.
+pub async fn create_user(
+    app: &TestApp,
+    admin: &str,
+    username: &str,
+    role: &str,
+    unit: &str,
+) -> Person {
+    let body = assert_json(
+        app.post_as(
+            "/api/v1/users",
+            admin,
+            &serde_json::json!({
+                "username": username,
+                "display_name": format!("Người dùng {username}"),
+                "role": role,
+                "unit": unit,
+                "password": PASSWORD,
+            }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    Person {
+        id: body["id"].as_str().unwrap().to_string(),
+    }
+}
