@@ -425,10 +425,42 @@ pub async fn try_refresh(app: &TestApp, refresh_token: &str) -> reqwest::Respons
     .await
 }
 
+/// An organisation unit as the tree builder knows it.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub id: String,
+    pub code: String,
+}
+
 /// A user the tree builder created.
 #[derive(Clone, Debug)]
 pub struct Person {
     pub id: String,
+}
+
+/// Creates a unit through the API as admin.
+pub async fn create_unit(
+    app: &TestApp,
+    admin: &str,
+    code: &str,
+    name: &str,
+    kind: &str,
+    parent: Option<&str>,
+) -> Unit {
+    let body = assert_json(
+        app.post_as(
+            "/api/v1/org-units",
+            admin,
+            &serde_json::json!({ "code": code, "name": name, "kind": kind, "parent": parent }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    Unit {
+        id: body["id"].as_str().unwrap().to_string(),
+        code: body["code"].as_str().unwrap().to_string(),
+    }
 }
 
 /// Creates a user with `PASSWORD` through the API as admin.
@@ -457,5 +489,62 @@ pub async fn create_user(
     .await;
     Person {
         id: body["id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// The root department SVHTT with two offices, A and B, and one user of each role:
+/// `admin` (root), `coordinator_a`, `viewer_a`, `reporter_a` (office A) and
+/// `reporter_b` (office B), all made through the API by the admin.
+pub struct Tree {
+    pub admin: String,
+    pub root: Unit,
+    pub a: Unit,
+    pub b: Unit,
+    pub coordinator_a: Person,
+    pub viewer_a: Person,
+    pub reporter_a: Person,
+    pub reporter_b: Person,
+    tokens: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl Tree {
+    pub async fn build(app: &TestApp) -> Tree {
+        let admin = seed_admin(app).await;
+        let root_body = assert_json(app.get_as("/api/v1/org-units/SVHTT", &admin).await, 200).await;
+        let root = Unit {
+            id: root_body["id"].as_str().unwrap().to_string(),
+            code: "SVHTT".into(),
+        };
+        let a = create_unit(app, &admin, "OFFICE-A", "Phòng A", "office", Some("SVHTT")).await;
+        let b = create_unit(app, &admin, "OFFICE-B", "Phòng B", "office", Some("SVHTT")).await;
+        let coordinator_a = create_user(app, &admin, "coordinator_a", "coordinator", &a.code).await;
+        let viewer_a = create_user(app, &admin, "viewer_a", "viewer", &a.code).await;
+        let reporter_a = create_user(app, &admin, "reporter_a", "reporter", &a.code).await;
+        let reporter_b = create_user(app, &admin, "reporter_b", "reporter", &b.code).await;
+        let tokens = HashMap::from([("admin".to_string(), admin.clone())]);
+        Tree {
+            admin,
+            root,
+            a,
+            b,
+            coordinator_a,
+            viewer_a,
+            reporter_a,
+            reporter_b,
+            tokens: std::sync::Mutex::new(tokens),
+        }
+    }
+
+    /// An access token of one of the tree's users, logging in on first use only.
+    pub async fn token(&self, app: &TestApp, username: &str) -> String {
+        if let Some(t) = self.tokens.lock().unwrap().get(username) {
+            return t.clone();
+        }
+        let t = login(app, username, PASSWORD).await.access_token;
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(username.to_string(), t.clone());
+        t
     }
 }
