@@ -371,6 +371,21 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         r.n
     }
+
+    /// Runs `SELECT <text> AS t ...` on the test's database (one row expected).
+    pub async fn db_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut conn = self.db_conn().await;
+        let r: T = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        r.t
+    }
 }
 
 /// Asserts the status of a JSON response and returns its body.

@@ -9,4 +9,6 @@ mod errors;
 mod helpers;
 mod openapi;
 mod ops;
+mod org;
 mod outage;
+mod users;
