@@ -296,6 +296,12 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
                 ApiError::unavailable("the database connection was lost; retry shortly")
             }
+            // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021, `invalid byte sequence
+            // for encoding "UTF8": 0x00`); any client-supplied string may carry one.
+            E::DatabaseError(_, info) if info.message().contains("0x00") => ApiError::bad_request(
+                "invalid_character",
+                "text values must not contain the NUL character (U+0000)",
+            ),
             _ => ApiError::internal(e),
         }
     }
@@ -382,11 +388,16 @@ pub mod extractors {
     }
 
     /// serde_json names the offending field in messages like "unknown field `role`,
-    /// expected ..." or "missing field `password`"; lift it into the issue path.
+    /// expected ..." or "missing field `password`"; lift it into the issue path. In
+    /// other messages ("unknown variant `x`", "invalid type: integer `5`") the quoted
+    /// text is the value, not a field, and the path stays `body`.
     fn body_path(msg: &str) -> String {
+        let names_a_field = ["unknown field `", "missing field `", "duplicate field `"]
+            .iter()
+            .any(|p| msg.starts_with(p));
         msg.split('`')
             .nth(1)
-            .filter(|f| !f.is_empty() && f.len() < 64)
+            .filter(|f| names_a_field && !f.is_empty() && f.len() < 64)
             .map(|f| format!("body.{f}"))
             .unwrap_or_else(|| "body".to_string())
     }
@@ -399,7 +410,19 @@ pub mod extractors {
                 super::body_path("unknown field `role`, expected one of `a`"),
                 "body.role"
             );
+            assert_eq!(
+                super::body_path("missing field `password`"),
+                "body.password"
+            );
             assert_eq!(super::body_path("invalid type: string"), "body");
+            assert_eq!(
+                super::body_path("unknown variant `root`, expected one of `admin`"),
+                "body"
+            );
+            assert_eq!(
+                super::body_path("invalid type: integer `5`, expected a string"),
+                "body"
+            );
         }
     }
 }

@@ -48,6 +48,12 @@ pub struct ClientCredentialsRequest {
     pub scope: Option<String>,
 }
 
+/// Just the grant type of a token request, read without refusing other fields.
+#[derive(Deserialize)]
+struct GrantTypeOnly {
+    grant_type: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// JWT for `Authorization: Bearer`.
@@ -361,36 +367,51 @@ pub async fn token(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let parsed: ClientCredentialsRequest =
-        if content_type.starts_with("application/x-www-form-urlencoded") {
-            serde_urlencoded::from_bytes(&body).map_err(|e| {
-                oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &format!("malformed form body: {e}"),
-                )
-            })?
-        } else if content_type.starts_with(ContentType::json().essence_str()) {
-            serde_json::from_slice(&body).map_err(|e| {
-                oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &format!("malformed JSON body: {e}"),
-                )
-            })?
-        } else {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send application/x-www-form-urlencoded (or application/json)",
-            ));
-        };
-    if parsed.grant_type != "client_credentials" {
-        return Err(oauth_error(
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    if !is_form && !content_type.starts_with(ContentType::json().essence_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/x-www-form-urlencoded (or application/json)",
+        ));
+    }
+    let unsupported_grant = || {
+        oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "only grant_type=client_credentials is supported here; people use /api/v1/auth/login",
-        ));
+        )
+    };
+    let strict: Result<ClientCredentialsRequest, String> = if is_form {
+        serde_urlencoded::from_bytes(&body).map_err(|e| format!("malformed form body: {e}"))
+    } else {
+        serde_json::from_slice(&body).map_err(|e| format!("malformed JSON body: {e}"))
+    };
+    let parsed = match strict {
+        Ok(p) => p,
+        Err(detail) => {
+            // Another grant brings its own fields (`username`, `password`, `code`), which
+            // the strict parse refuses; answer for the grant, as RFC 6749 §5.2 asks.
+            let grant = if is_form {
+                serde_urlencoded::from_bytes::<GrantTypeOnly>(&body).ok()
+            } else {
+                serde_json::from_slice::<GrantTypeOnly>(&body).ok()
+            };
+            if grant
+                .and_then(|g| g.grant_type)
+                .is_some_and(|g| g != "client_credentials")
+            {
+                return Err(unsupported_grant());
+            }
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &detail,
+            ));
+        }
+    };
+    if parsed.grant_type != "client_credentials" {
+        return Err(unsupported_grant());
     }
     let (client_id, secret) = match (
         basic_credentials(&req),

@@ -39,7 +39,7 @@ fn event(action: &'static str, row: &Row, change: serde_json::Value) -> Event<'s
 }
 
 /// Units in the caller's scope, filtered, sorted by code.
-#[utoipa::path(tag = "org-units", params(OrgUnitQuery), responses((status = 200, body = Page<OrgUnit>)))]
+#[utoipa::path(tag = "org-units", params(OrgUnitQuery), responses((status = 200, body = Page<OrgUnit>), (status = 404, description = "The `parent` unit does not exist or lies outside the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/org-units")]
 pub async fn list(
     state: web::Data<AppState>,

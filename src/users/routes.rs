@@ -43,7 +43,7 @@ fn clean_display_name(field: &str, raw: &str) -> ApiResult<String> {
 }
 
 /// Users, filtered (admins).
-#[utoipa::path(tag = "users", params(UserQuery), responses((status = 200, body = Page<User>)))]
+#[utoipa::path(tag = "users", params(UserQuery), responses((status = 200, body = Page<User>), (status = 422, description = "The `unit` filter names no unit", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/users")]
 pub async fn list(
     state: web::Data<AppState>,

@@ -279,3 +279,287 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     );
     body
 }
+
+// --- identity: people, tokens and a small organisation tree -----------------------
+
+/// The password of the admin made by `seed_admin`.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of every user the tree builder creates.
+pub const PASSWORD: &str = "user-password-for-tests";
+
+/// What login and refresh answer.
+#[derive(serde::Deserialize, Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.authed(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.authed(reqwest::Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.authed(reqwest::Method::PATCH, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST with a JSON body and no token.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A direct connection to the test's database, for checking what was stored.
+    pub async fn db_conn(&self) -> AsyncPgConnection {
+        admin_conn(&self.db.url).await
+    }
+
+    /// Runs `SELECT <bigint> AS n ...` on the test's database.
+    pub async fn db_i64(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db_conn().await;
+        let r: N = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        r.n
+    }
+
+    /// Runs `SELECT <text> AS t ...` on the test's database (one row expected).
+    pub async fn db_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut conn = self.db_conn().await;
+        let r: T = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        r.t
+    }
+}
+
+/// Asserts the status of a JSON response and returns its body.
+pub async fn assert_json(res: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "status; body: {text}");
+    assert!(
+        ct.starts_with("application/json"),
+        "content type {ct:?}; body: {text}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Creates the admin `admin` (and the root unit SVHTT) the way `gereport create-admin`
+/// does, and returns an access token for it.
+pub async fn seed_admin(app: &TestApp) -> String {
+    let mut conn = app.db_conn().await;
+    let created = gereport::demo::create_admin(&mut conn, "admin", ADMIN_PASSWORD.to_string())
+        .await
+        .unwrap();
+    assert!(created);
+    login(app, "admin", ADMIN_PASSWORD).await.access_token
+}
+
+/// POST /api/v1/auth/login, without judging the answer.
+pub async fn try_login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/login",
+        &serde_json::json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+/// Logs in, asserting success.
+pub async fn login(app: &TestApp, username: &str, password: &str) -> TokenPair {
+    let body = assert_json(try_login(app, username, password).await, 200).await;
+    serde_json::from_value(body).unwrap()
+}
+
+/// POST /api/v1/auth/refresh, without judging the answer.
+pub async fn try_refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/refresh",
+        &serde_json::json!({ "refresh_token": refresh_token }),
+    )
+    .await
+}
+
+/// An organisation unit as the tree builder knows it.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub id: String,
+    pub code: String,
+}
+
+/// A user the tree builder created.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+}
+
+/// Creates a unit through the API as admin.
+pub async fn create_unit(
+    app: &TestApp,
+    admin: &str,
+    code: &str,
+    name: &str,
+    kind: &str,
+    parent: Option<&str>,
+) -> Unit {
+    let body = assert_json(
+        app.post_as(
+            "/api/v1/org-units",
+            admin,
+            &serde_json::json!({ "code": code, "name": name, "kind": kind, "parent": parent }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    Unit {
+        id: body["id"].as_str().unwrap().to_string(),
+        code: body["code"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Creates a user with `PASSWORD` through the API as admin.
+pub async fn create_user(
+    app: &TestApp,
+    admin: &str,
+    username: &str,
+    role: &str,
+    unit: &str,
+) -> Person {
+    let body = assert_json(
+        app.post_as(
+            "/api/v1/users",
+            admin,
+            &serde_json::json!({
+                "username": username,
+                "display_name": format!("Người dùng {username}"),
+                "role": role,
+                "unit": unit,
+                "password": PASSWORD,
+            }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    Person {
+        id: body["id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// The root department SVHTT with two offices, A and B, and one user of each role:
+/// `admin` (root), `coordinator_a`, `viewer_a`, `reporter_a` (office A) and
+/// `reporter_b` (office B), all made through the API by the admin.
+pub struct Tree {
+    pub admin: String,
+    pub root: Unit,
+    pub a: Unit,
+    pub b: Unit,
+    pub coordinator_a: Person,
+    pub viewer_a: Person,
+    pub reporter_a: Person,
+    pub reporter_b: Person,
+    tokens: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl Tree {
+    pub async fn build(app: &TestApp) -> Tree {
+        let admin = seed_admin(app).await;
+        let root_body = assert_json(app.get_as("/api/v1/org-units/SVHTT", &admin).await, 200).await;
+        let root = Unit {
+            id: root_body["id"].as_str().unwrap().to_string(),
+            code: "SVHTT".into(),
+        };
+        let a = create_unit(app, &admin, "OFFICE-A", "Phòng A", "office", Some("SVHTT")).await;
+        let b = create_unit(app, &admin, "OFFICE-B", "Phòng B", "office", Some("SVHTT")).await;
+        let coordinator_a = create_user(app, &admin, "coordinator_a", "coordinator", &a.code).await;
+        let viewer_a = create_user(app, &admin, "viewer_a", "viewer", &a.code).await;
+        let reporter_a = create_user(app, &admin, "reporter_a", "reporter", &a.code).await;
+        let reporter_b = create_user(app, &admin, "reporter_b", "reporter", &b.code).await;
+        let tokens = HashMap::from([("admin".to_string(), admin.clone())]);
+        Tree {
+            admin,
+            root,
+            a,
+            b,
+            coordinator_a,
+            viewer_a,
+            reporter_a,
+            reporter_b,
+            tokens: std::sync::Mutex::new(tokens),
+        }
+    }
+
+    /// An access token of one of the tree's users, logging in on first use only.
+    pub async fn token(&self, app: &TestApp, username: &str) -> String {
+        if let Some(t) = self.tokens.lock().unwrap().get(username) {
+            return t.clone();
+        }
+        let t = login(app, username, PASSWORD).await.access_token;
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(username.to_string(), t.clone());
+        t
+    }
+}

@@ -3,9 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod authz;
 mod compile;
+mod errors;
 mod helpers;
 mod openapi;
 mod ops;
+mod org;
 mod outage;
 mod process;
+mod users;

@@ -1,0 +1,831 @@
+//! Who may do what: a matrix of every endpoint of the OpenAPI document against every
+//! role, on an object of the caller's own unit and on one of a foreign unit; then the
+//! ways of raising a role through a request body, and scope in lists.
+
+use std::collections::{BTreeSet, HashMap};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ADMIN_PASSWORD, PASSWORD, TestApp, Tree, Unit, assert_json, assert_problem, create_unit,
+    spawn_app,
+};
+
+const ROLES: [&str; 4] = ["admin", "coordinator", "viewer", "reporter"];
+
+/// Expected statuses for [admin, coordinator, viewer, reporter].
+type Statuses = [u16; 4];
+const ALL_200: Statuses = [200; 4];
+const ALL_204: Statuses = [204; 4];
+const ADMIN_200: Statuses = [200, 403, 403, 403];
+const ADMIN_201: Statuses = [201, 403, 403, 403];
+const ADMIN_204: Statuses = [204, 403, 403, 403];
+/// Readable by all, but a foreign object is invisible (404) to all but the admin.
+const FOREIGN_READ: Statuses = [200, 404, 404, 404];
+
+/// One row of the matrix: an operation of the OpenAPI document, what each role gets
+/// on an object of office A (the caller's own unit; the admin's scope is the root),
+/// and what it gets on an object of office B (foreign to all but the admin) where the
+/// operation takes an object. `public` operations need no token.
+struct Row {
+    method: &'static str,
+    path: &'static str,
+    own: Statuses,
+    foreign: Option<Statuses>,
+    public: bool,
+}
+
+const fn row(
+    method: &'static str,
+    path: &'static str,
+    own: Statuses,
+    foreign: Option<Statuses>,
+) -> Row {
+    Row {
+        method,
+        path,
+        own,
+        foreign,
+        public: false,
+    }
+}
+
+const fn public(method: &'static str, path: &'static str, all: Statuses) -> Row {
+    Row {
+        method,
+        path,
+        own: all,
+        foreign: None,
+        public: true,
+    }
+}
+
+/// The matrix. Rows run in this order; each row's own side runs before its foreign
+/// side, and within a side the admin goes last, so refused writes are tried on
+/// objects no allowed write has changed yet.
+fn matrix() -> Vec<Row> {
+    vec![
+        public("get", "/healthz", ALL_200),
+        public("get", "/readyz", ALL_200),
+        public("get", "/metrics", ALL_200),
+        public("get", "/api/v1/openapi.json", ALL_200),
+        // A bearer token does not stand in for credentials: login checks the body,
+        // refresh its token (here an unknown one), the token grant the client secret.
+        public("post", "/api/v1/auth/login", ALL_200),
+        public("post", "/api/v1/auth/refresh", [401; 4]),
+        public("post", "/api/v1/auth/token", ALL_200),
+        row("post", "/api/v1/auth/logout", ALL_204, None),
+        row("get", "/api/v1/me", ALL_200, None),
+        row("post", "/api/v1/me/password", ALL_204, None),
+        // Lists filtered by a unit: `parent` must itself be visible.
+        row("get", "/api/v1/org-units", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "get",
+            "/api/v1/org-units/{unit}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/org-units/{unit}/subtree",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        // Writes to the tree are the admin's: 403 for the others whatever the object.
+        row("post", "/api/v1/org-units", ADMIN_201, Some(ADMIN_201)),
+        row(
+            "patch",
+            "/api/v1/org-units/{unit}",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        row(
+            "post",
+            "/api/v1/org-units/{unit}/deactivate",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        row(
+            "post",
+            "/api/v1/org-units/{unit}/reactivate",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        row("get", "/api/v1/users", ADMIN_200, Some(ADMIN_200)),
+        row("post", "/api/v1/users", ADMIN_201, Some(ADMIN_201)),
+        row("get", "/api/v1/users/{id}", ADMIN_200, Some(ADMIN_200)),
+        row("patch", "/api/v1/users/{id}", ADMIN_200, Some(ADMIN_200)),
+        row(
+            "post",
+            "/api/v1/users/{id}/password",
+            ADMIN_204,
+            Some(ADMIN_204),
+        ),
+        row("get", "/api/v1/service-clients", ADMIN_200, Some(ADMIN_200)),
+        row(
+            "post",
+            "/api/v1/service-clients",
+            ADMIN_201,
+            Some(ADMIN_201),
+        ),
+        row(
+            "get",
+            "/api/v1/service-clients/{id}",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        row(
+            "post",
+            "/api/v1/service-clients/{id}/rotate",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        row(
+            "post",
+            "/api/v1/service-clients/{id}/revoke",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
+        // The audit log: admins and coordinators (in scope; checked in `audit_*`).
+        row(
+            "get",
+            "/api/v1/audit",
+            [200, 200, 403, 403],
+            Some([200, 200, 403, 403]),
+        ),
+    ]
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Own,
+    Foreign,
+}
+
+/// Objects of each side, made by the admin before the matrix runs.
+struct Fixture {
+    tree: Tree,
+    /// Leaves under A and B, for deactivation (A and B get children during the run).
+    leaf: HashMap<&'static str, Unit>,
+    /// Service clients scoped to A and B (targets of get, rotate and revoke).
+    clients: HashMap<&'static str, String>,
+    /// A service client used for the token grant, and its secret.
+    grant_client: (String, String),
+    tokens: HashMap<&'static str, String>,
+}
+
+impl Fixture {
+    fn pick<'a, T>(&'a self, side: Side, own: &'a T, foreign: &'a T) -> &'a T {
+        match side {
+            Side::Own => own,
+            Side::Foreign => foreign,
+        }
+    }
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Form(Vec<(&'static str, String)>),
+}
+
+/// The concrete request for a row, side, caller and run number (which keeps created
+/// names unique).
+fn request(
+    fx: &Fixture,
+    method: &str,
+    template: &str,
+    side: Side,
+    who: &str,
+    n: usize,
+) -> (String, Body) {
+    let t = &fx.tree;
+    let unit = fx.pick(side, &t.a, &t.b);
+    let user = fx.pick(side, &t.reporter_a, &t.reporter_b);
+    let leaf = &fx.leaf[fx.pick(side, &"a", &"b")];
+    let client = &fx.clients[fx.pick(side, &"a", &"b")];
+    let none = |p: &str| (p.to_string(), Body::None);
+    match (method, template) {
+        ("get", "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/me") => {
+            none(template)
+        }
+        ("post", "/api/v1/auth/login") => (
+            template.into(),
+            Body::Json(json!({ "username": "reporter_b", "password": PASSWORD })),
+        ),
+        ("post", "/api/v1/auth/refresh") => (
+            template.into(),
+            Body::Json(json!({ "refresh_token": "not-a-refresh-token" })),
+        ),
+        ("post", "/api/v1/auth/token") => (
+            template.into(),
+            Body::Form(vec![
+                ("grant_type", "client_credentials".into()),
+                ("client_id", fx.grant_client.0.clone()),
+                ("client_secret", fx.grant_client.1.clone()),
+            ]),
+        ),
+        ("post", "/api/v1/auth/logout") => (template.into(), Body::Json(json!({}))),
+        // Setting the same password again: allowed, and nothing changes for later rows.
+        ("post", "/api/v1/me/password") => {
+            let pw = if who == "admin" {
+                ADMIN_PASSWORD
+            } else {
+                PASSWORD
+            };
+            (
+                template.into(),
+                Body::Json(json!({ "current_password": pw, "new_password": pw })),
+            )
+        }
+        ("get", "/api/v1/org-units") => none(&format!("{template}?parent={}", unit.code)),
+        ("get", "/api/v1/org-units/{unit}") => none(&format!("/api/v1/org-units/{}", unit.code)),
+        ("get", "/api/v1/org-units/{unit}/subtree") => {
+            none(&format!("/api/v1/org-units/{}/subtree", unit.id))
+        }
+        ("post", "/api/v1/org-units") => (
+            template.into(),
+            Body::Json(json!({
+                "code": format!("NEW-{n}"), "name": format!("Đơn vị mới {n}"),
+                "kind": "other", "parent": unit.code,
+            })),
+        ),
+        ("patch", "/api/v1/org-units/{unit}") => (
+            format!("/api/v1/org-units/{}", leaf.code),
+            Body::Json(json!({ "name": format!("Tổ {n}") })),
+        ),
+        ("post", "/api/v1/org-units/{unit}/deactivate") => {
+            none(&format!("/api/v1/org-units/{}/deactivate", leaf.code))
+        }
+        ("post", "/api/v1/org-units/{unit}/reactivate") => {
+            none(&format!("/api/v1/org-units/{}/reactivate", leaf.id))
+        }
+        ("get", "/api/v1/users") => none(&format!("{template}?unit={}", unit.code)),
+        ("post", "/api/v1/users") => (
+            template.into(),
+            Body::Json(json!({
+                "username": format!("new_user_{n}"), "display_name": "Người mới",
+                "role": "reporter", "unit": unit.code, "password": "a-new-users-password",
+            })),
+        ),
+        ("get", "/api/v1/users/{id}") => none(&format!("/api/v1/users/{}", user.id)),
+        ("patch", "/api/v1/users/{id}") => (
+            format!("/api/v1/users/{}", user.id),
+            Body::Json(json!({ "display_name": format!("Cán bộ {n}") })),
+        ),
+        // The same password again, so the target can still log in.
+        ("post", "/api/v1/users/{id}/password") => (
+            format!("/api/v1/users/{}/password", user.id),
+            Body::Json(json!({ "new_password": PASSWORD })),
+        ),
+        ("get", "/api/v1/service-clients") => none(&format!("{template}?active=true")),
+        ("post", "/api/v1/service-clients") => (
+            template.into(),
+            Body::Json(
+                json!({ "name": format!("Script {n}"), "role": "viewer", "unit": unit.code }),
+            ),
+        ),
+        ("get", "/api/v1/service-clients/{id}") => {
+            none(&format!("/api/v1/service-clients/{client}"))
+        }
+        ("post", "/api/v1/service-clients/{id}/rotate") => {
+            none(&format!("/api/v1/service-clients/{client}/rotate"))
+        }
+        ("post", "/api/v1/service-clients/{id}/revoke") => {
+            none(&format!("/api/v1/service-clients/{client}/revoke"))
+        }
+        ("get", "/api/v1/audit") => none(&format!("{template}?object_id={}", unit.id)),
+        other => panic!("no request built for {other:?}: add it to `request`"),
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: &Body,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req = match body {
+        Body::None => req,
+        Body::Json(v) => req.json(v),
+        Body::Form(f) => req.form(f),
+    };
+    req.send().await.unwrap()
+}
+
+/// Every (method, path) of the OpenAPI document with its documented statuses and
+/// whether it declares a security requirement.
+fn documented_operations() -> HashMap<(String, String), (BTreeSet<u16>, bool)> {
+    let doc = serde_json::to_value(gereport::openapi::document()).unwrap();
+    let mut ops = HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|s| s.parse().unwrap())
+                .collect();
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            ops.insert((method.clone(), path.clone()), (statuses, secured));
+        }
+    }
+    ops
+}
+
+#[test]
+fn the_matrix_covers_every_documented_endpoint() {
+    let documented = documented_operations();
+    let rows = matrix();
+    let in_matrix: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(in_matrix.len(), rows.len(), "a row appears twice");
+    let in_doc: BTreeSet<(String, String)> = documented.keys().cloned().collect();
+    let missing: Vec<_> = in_doc.difference(&in_matrix).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without a row in the authorization matrix (tests/api/authz.rs): {missing:?}"
+    );
+    let stale: Vec<_> = in_matrix.difference(&in_doc).collect();
+    assert!(
+        stale.is_empty(),
+        "rows for endpoints that no longer exist: {stale:?}"
+    );
+    for r in &rows {
+        let (_, secured) = &documented[&(r.method.to_string(), r.path.to_string())];
+        assert_eq!(
+            !secured, r.public,
+            "{} {}: public in the matrix but not in the document, or the reverse",
+            r.method, r.path
+        );
+        assert!(
+            !r.public || r.own.iter().all(|s| *s == r.own[0]),
+            "{} {}: a public endpoint answers the same whoever calls",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_role_as_the_matrix_says() {
+    let app = spawn_app().await;
+    let tree = Tree::build(&app).await;
+    let admin = tree.admin.clone();
+    let mut leaf = HashMap::new();
+    leaf.insert(
+        "a",
+        create_unit(&app, &admin, "LEAF-A", "Tổ A", "other", Some("OFFICE-A")).await,
+    );
+    leaf.insert(
+        "b",
+        create_unit(&app, &admin, "LEAF-B", "Tổ B", "other", Some("OFFICE-B")).await,
+    );
+    let mut clients = HashMap::new();
+    let mut grant_client = (String::new(), String::new());
+    for (key, unit) in [("a", "OFFICE-A"), ("b", "OFFICE-B"), ("grant", "OFFICE-A")] {
+        let body = assert_json(
+            app.post_as(
+                "/api/v1/service-clients",
+                &admin,
+                &json!({ "name": format!("client {key}"), "role": "viewer", "unit": unit }),
+            )
+            .await,
+            201,
+        )
+        .await;
+        if key == "grant" {
+            grant_client = (
+                body["client_id"].as_str().unwrap().into(),
+                body["client_secret"].as_str().unwrap().into(),
+            );
+        } else {
+            clients.insert(key, body["id"].as_str().unwrap().to_string());
+        }
+    }
+    let mut tokens = HashMap::new();
+    for (role, username) in [
+        ("admin", "admin"),
+        ("coordinator", "coordinator_a"),
+        ("viewer", "viewer_a"),
+        ("reporter", "reporter_a"),
+    ] {
+        tokens.insert(role, tree.token(&app, username).await);
+    }
+    let fx = Fixture {
+        tree,
+        leaf,
+        clients,
+        grant_client,
+        tokens,
+    };
+
+    let documented = documented_operations();
+    let mut n = 0;
+    let mut failures = Vec::new();
+    for r in matrix() {
+        let (statuses, _) = &documented[&(r.method.to_string(), r.path.to_string())];
+        let mut sides = vec![(Side::Own, r.own)];
+        if let Some(f) = r.foreign {
+            sides.push((Side::Foreign, f));
+        }
+        for (side, expected) in sides {
+            // Anonymous first, then the least privileged role, the admin last.
+            let mut callers: Vec<(&str, Option<String>, u16)> = Vec::new();
+            if side == Side::Own {
+                callers.push(("anonymous", None, if r.public { r.own[0] } else { 401 }));
+            }
+            for i in (0..4).rev() {
+                callers.push((ROLES[i], Some(fx.tokens[ROLES[i]].clone()), expected[i]));
+            }
+            for (who, token, want) in callers {
+                n += 1;
+                let (path, body) = request(&fx, r.method, r.path, side, who, n);
+                let res = send(&app, r.method, &path, &body, token.as_deref()).await;
+                let got = res.status().as_u16();
+                let what = format!("{} {path} as {who} ({side:?})", r.method.to_uppercase());
+                if !statuses.contains(&got) {
+                    failures.push(format!("{what}: {got} is not documented ({statuses:?})"));
+                }
+                if got != want {
+                    let text = res.text().await.unwrap();
+                    failures.push(format!("{what}: got {got}, want {want}: {text}"));
+                    continue;
+                }
+                if got >= 400 {
+                    let code = match (got, who) {
+                        (401, "anonymous") if !r.public => "missing_token",
+                        (401, _) => "invalid_refresh_token",
+                        (403, _) => "forbidden",
+                        (404, _) => "not_found",
+                        _ => unreachable!("{what}: no code expected for {got}"),
+                    };
+                    let body = assert_problem(res, got, code).await;
+                    assert_eq!(body["instance"], path.split('?').next().unwrap(), "{what}");
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // The refused writes changed nothing: the only units, users and clients beyond the
+    // fixture are the admin's (one per side), and every audit event of a write names
+    // the admin as its actor.
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM org_units WHERE code LIKE 'NEW-%'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM users WHERE username LIKE 'new_user_%'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM service_clients")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.db_i64(
+            "SELECT count(*) AS n FROM audit_events WHERE action NOT LIKE 'auth.%' \
+             AND action <> 'user.change_password' AND actor_name <> 'admin' AND actor_kind <> 'system'"
+        )
+        .await,
+        0
+    );
+    // Each actor's own password change was recorded as such, once.
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM audit_events WHERE action = 'user.change_password'")
+            .await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn a_role_cannot_be_raised_through_a_request_body() {
+    let app = spawn_app().await;
+    let tree = Tree::build(&app).await;
+    let reporter = tree.token(&app, "reporter_a").await;
+    let coordinator = tree.token(&app, "coordinator_a").await;
+    let me = format!("/api/v1/users/{}", tree.reporter_a.id);
+
+    // A reporter editing itself.
+    for body in [
+        json!({ "role": "admin" }),
+        json!({ "unit": "SVHTT" }),
+        json!({ "display_name": "harmless" }),
+    ] {
+        assert_problem(app.patch_as(&me, &reporter, &body).await, 403, "forbidden").await;
+    }
+    // A coordinator promoting itself or anyone of its own unit.
+    for id in [
+        &tree.coordinator_a.id,
+        &tree.viewer_a.id,
+        &tree.reporter_a.id,
+    ] {
+        assert_problem(
+            app.patch_as(
+                &format!("/api/v1/users/{id}"),
+                &coordinator,
+                &json!({ "role": "admin" }),
+            )
+            .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    // There is no writable /me, and fields that do not exist are refused, not ignored.
+    let res = app
+        .authed(Method::PATCH, "/api/v1/me", &reporter)
+        .json(&json!({ "role": "admin" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 405, "method_not_allowed").await;
+    let body = assert_problem(
+        app.post_as(
+            "/api/v1/me/password",
+            &reporter,
+            &json!({ "current_password": PASSWORD, "new_password": PASSWORD, "role": "admin" }),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "body.role");
+    let body = assert_problem(
+        app.post_as(
+            "/api/v1/users",
+            &tree.admin,
+            &json!({
+                "username": "sneaky", "display_name": "Sneaky", "role": "viewer",
+                "unit": "OFFICE-A", "password": "long-enough-password", "is_superuser": true,
+            }),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "body.is_superuser");
+    let body = assert_problem(
+        app.patch_as(
+            &me,
+            &tree.admin,
+            &json!({ "display_name": "x", "scope": "SVHTT" }),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "body.scope");
+    // Logging in cannot choose a role either.
+    let body = assert_problem(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({ "username": "reporter_a", "password": PASSWORD, "role": "admin" }),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "body.role");
+
+    // Nothing changed: one admin, the reporter as it was, no `sneaky`, no audit trace.
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM users WHERE role = 'admin'")
+            .await,
+        1
+    );
+    let m = assert_json(app.get_as("/api/v1/me", &reporter).await, 200).await;
+    assert_eq!(m["role"], "reporter");
+    assert_eq!(m["user"]["unit_code"], "OFFICE-A");
+    assert_eq!(m["user"]["display_name"], "Người dùng reporter_a");
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM users WHERE username = 'sneaky'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM audit_events WHERE action = 'user.update'")
+            .await,
+        0
+    );
+    // The admin, for its part, cannot lock itself out by demoting itself.
+    let admin_id = assert_json(app.get_as("/api/v1/me", &tree.admin).await, 200).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for body in [json!({ "role": "viewer" }), json!({ "active": false })] {
+        assert_problem(
+            app.patch_as(&format!("/api/v1/users/{admin_id}"), &tree.admin, &body)
+                .await,
+            409,
+            "self_lockout",
+        )
+        .await;
+    }
+}
+
+fn codes(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn scope_decides_what_each_role_sees_of_the_tree() {
+    let app = spawn_app().await;
+    let tree = Tree::build(&app).await;
+    let admin = &tree.admin;
+    create_unit(&app, admin, "TEAM-A1", "Tổ A1", "other", Some("OFFICE-A")).await;
+    create_unit(
+        &app,
+        admin,
+        "TEAM-A1X",
+        "Nhóm A1X",
+        "other",
+        Some("TEAM-A1"),
+    )
+    .await;
+    create_unit(&app, admin, "TEAM-B1", "Tổ B1", "other", Some("OFFICE-B")).await;
+
+    let everyone = [
+        "OFFICE-A", "OFFICE-B", "SVHTT", "TEAM-A1", "TEAM-A1X", "TEAM-B1",
+    ];
+    let subtree_a = ["OFFICE-A", "TEAM-A1", "TEAM-A1X"];
+    for (user, expected) in [
+        ("admin", &everyone[..]),
+        ("coordinator_a", &subtree_a[..]),
+        ("viewer_a", &subtree_a[..]),
+        ("reporter_a", &["OFFICE-A"][..]),
+        ("reporter_b", &["OFFICE-B"][..]),
+    ] {
+        let token = tree.token(&app, user).await;
+        let page = assert_json(app.get_as("/api/v1/org-units", &token).await, 200).await;
+        assert_eq!(codes(&page), expected, "{user}");
+        assert_eq!(page["total"], expected.len(), "{user}");
+        // Searching does not reach past the scope.
+        let page = assert_json(app.get_as("/api/v1/org-units?q=B", &token).await, 200).await;
+        assert!(
+            codes(&page).iter().all(|c| expected.contains(&c.as_str())),
+            "{user}: {page}"
+        );
+    }
+
+    let reporter_a = tree.token(&app, "reporter_a").await;
+    // A reporter of A cannot see B, by code, by id, as a subtree or as a parent ...
+    for path in [
+        "/api/v1/org-units/OFFICE-B".to_string(),
+        "/api/v1/org-units/office-b".to_string(),
+        format!("/api/v1/org-units/{}", tree.b.id),
+        "/api/v1/org-units/OFFICE-B/subtree".to_string(),
+        "/api/v1/org-units?parent=OFFICE-B".to_string(),
+        // ... nor what is below its own unit, nor the root above it.
+        "/api/v1/org-units/TEAM-A1".to_string(),
+        format!("/api/v1/org-units/{}", tree.root.id),
+    ] {
+        let body = assert_problem(app.get_as(&path, &reporter_a).await, 404, "not_found").await;
+        // The same answer as for a unit that does not exist at all.
+        assert_eq!(body["detail"], "org unit not found", "{path}");
+    }
+    assert_problem(
+        app.get_as("/api/v1/org-units/NO-SUCH-UNIT", &reporter_a)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Its own subtree is its unit alone.
+    let page = assert_json(
+        app.get_as("/api/v1/org-units/OFFICE-A/subtree", &reporter_a)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(codes(&page), ["OFFICE-A"]);
+
+    // A coordinator of A sees A's subtree in tree order, and not B's or the root.
+    let coordinator = tree.token(&app, "coordinator_a").await;
+    let page = assert_json(
+        app.get_as("/api/v1/org-units/OFFICE-A/subtree", &coordinator)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(codes(&page), subtree_a);
+    let page = assert_json(
+        app.get_as("/api/v1/org-units?parent=OFFICE-A", &coordinator)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(codes(&page), ["TEAM-A1"]);
+    for path in [
+        "/api/v1/org-units/TEAM-B1",
+        "/api/v1/org-units/SVHTT",
+        "/api/v1/org-units/SVHTT/subtree",
+    ] {
+        assert_problem(app.get_as(path, &coordinator).await, 404, "not_found").await;
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_for_admins_and_coordinators_within_their_scope() {
+    let app = spawn_app().await;
+    let tree = Tree::build(&app).await;
+    let admin = &tree.admin;
+    // One write in A, one in B.
+    app.patch_as(
+        "/api/v1/org-units/OFFICE-A",
+        admin,
+        &json!({ "name": "Phòng A mới" }),
+    )
+    .await;
+    app.patch_as(
+        "/api/v1/org-units/OFFICE-B",
+        admin,
+        &json!({ "name": "Phòng B mới" }),
+    )
+    .await;
+
+    let all = assert_json(
+        app.get_as("/api/v1/audit?object_type=org_unit&limit=500", admin)
+            .await,
+        200,
+    )
+    .await;
+    let ids = |page: &Value| -> BTreeSet<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["object_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // SVHTT (create-admin), A and B created, A and B updated.
+    assert_eq!(all["total"], 5, "{all}");
+    assert_eq!(
+        ids(&all),
+        BTreeSet::from([tree.root.id.clone(), tree.a.id.clone(), tree.b.id.clone()])
+    );
+
+    let coordinator = tree.token(&app, "coordinator_a").await;
+    let mine = assert_json(
+        app.get_as("/api/v1/audit?object_type=org_unit", &coordinator)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(ids(&mine), BTreeSet::from([tree.a.id.clone()]), "{mine}");
+    assert_eq!(mine["total"], 2);
+    let theirs = assert_json(
+        app.get_as(
+            &format!("/api/v1/audit?object_id={}", tree.b.id),
+            &coordinator,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["total"], 0, "{theirs}");
+    // Users of A (created by the admin) are A's events; reporter_b is not.
+    let users = assert_json(
+        app.get_as("/api/v1/audit?object_type=user&limit=500", &coordinator)
+            .await,
+        200,
+    )
+    .await;
+    let user_ids = ids(&users);
+    assert!(
+        user_ids.contains(&tree.reporter_a.id) && !user_ids.contains(&tree.reporter_b.id),
+        "{users}"
+    );
+
+    for user in ["viewer_a", "reporter_a", "reporter_b"] {
+        let token = tree.token(&app, user).await;
+        assert_problem(app.get_as("/api/v1/audit", &token).await, 403, "forbidden").await;
+    }
+}
