@@ -170,6 +170,21 @@ pub fn without_value(mut data: Value, key: &str) -> Value {
     data
 }
 
+/// `data` with one value of the first activity replaced.
+pub fn with_activity(mut data: Value, key: &str, value: Value) -> Value {
+    data["lists"]["activities"][0][key] = value;
+    data
+}
+
+/// `data` without one value of the first activity.
+pub fn without_activity(mut data: Value, key: &str) -> Value {
+    data["lists"]["activities"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove(key);
+    data
+}
+
 /// What a refused request must leave untouched: row counts, and digests of every row
 /// of the tables a report write could change.
 #[derive(diesel::QueryableByName, Debug, PartialEq, Eq)]
