@@ -9,4 +9,5 @@ mod helpers;
 mod openapi;
 mod ops;
 mod outage;
+mod report_scope;
 mod workflow;
