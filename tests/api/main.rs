@@ -7,6 +7,7 @@ mod concurrency;
 mod fixtures;
 mod form_rules;
 mod helpers;
+mod idempotency;
 mod openapi;
 mod ops;
 mod outage;
