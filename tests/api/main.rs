@@ -11,5 +11,6 @@ mod idempotency;
 mod openapi;
 mod ops;
 mod outage;
+mod periods;
 mod report_scope;
 mod workflow;
