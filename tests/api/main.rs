@@ -12,5 +12,6 @@ mod openapi;
 mod ops;
 mod outage;
 mod periods;
+mod plans;
 mod report_scope;
 mod workflow;
