@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod concurrency;
+mod demo;
 mod fixtures;
 mod form_rules;
 mod helpers;
