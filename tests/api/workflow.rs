@@ -475,3 +475,83 @@ async fn transitions_are_audited_with_actor_role_and_request_id() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn a_malformed_optional_body_is_refused_not_ignored() {
+    let w = World::new().await;
+    let (p, unit) = (&w.open, w.a.code.as_str());
+    let complete = complete_report(p.window_start);
+    let incomplete = without_value(complete.clone(), "narrative_results");
+    let (_, etag) = w.draft(&w.reporter_a, p, unit, &complete).await;
+
+    // A script dry-running its data with a misspelt member must not be told that the
+    // stored report is valid.
+    let typo = json!({ "value": incomplete["values"] });
+    let problem = w
+        .refused(
+            w.act(&w.reporter_a, p, unit, "validate", None, Some(typo)),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["path"], "body.value");
+    w.refused(
+        w.act(
+            &w.reporter_a,
+            p,
+            unit,
+            "validate",
+            None,
+            Some(json!({ "values": [] })),
+        ),
+        422,
+        "validation_failed",
+    )
+    .await;
+    w.refused(
+        w.act(&w.reporter_a, p, unit, "validate", None, None)
+            .header("content-type", "application/json")
+            .body("{\"values\": "),
+        400,
+        "malformed_json",
+    )
+    .await;
+    // An empty body still means "the stored report".
+    let res = w
+        .act(&w.reporter_a, p, unit, "validate", None, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res, 200).await["valid"], true);
+
+    // An accept comment under the wrong name is not silently dropped.
+    let (_, etag) = w
+        .transition(&w.reporter_a, p, unit, "submit", &etag, None)
+        .await;
+    let problem = w
+        .refused(
+            w.act(
+                &w.coordinator,
+                p,
+                unit,
+                "accept",
+                Some(&etag),
+                Some(json!({ "comment": "Đạt yêu cầu" })),
+            ),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["path"], "body.comment");
+    let (accepted, _) = w
+        .transition(
+            &w.coordinator,
+            p,
+            unit,
+            "accept",
+            &etag,
+            Some(json!({ "reason": "Đạt yêu cầu" })),
+        )
+        .await;
+    assert_eq!(accepted["review_comment"], "Đạt yêu cầu");
+}
