@@ -40,7 +40,39 @@ async fn two_writers_with_the_same_etag_exactly_one_wins() {
     let w = World::new().await;
     let (p, unit) = (&w.open, w.a.code.as_str());
     let good = complete_report(p.window_start);
-    let (_, mut etag) = w.draft(&w.reporter_a, p, unit, &good).await;
+
+    // Two first saves race to create the report: one creates it; the other is told
+    // the report now exists — 412 if it raced the insert itself, 428 (now If-Match is
+    // needed) if it arrived just after.
+    let other = with_value(good.clone(), "staff_total", json!(99));
+    let (r1, r2) = tokio::join!(
+        w.put_report(&w.reporter_a, p, unit, &good, None).send(),
+        w.put_report(&w.admin, p, unit, &other, None).send(),
+    );
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    let (created, lost) = match (r1.status().as_u16(), r2.status().as_u16()) {
+        (201, 412 | 428) => (r1, r2),
+        (412 | 428, 201) => (r2, r1),
+        (a, b) => panic!("expected one 201 and one 412 or 428, got {a} and {b}"),
+    };
+    let (first, mut etag) = report_of(created, 201).await;
+    match lost.status().as_u16() {
+        412 => assert_problem(lost, 412, "stale_etag").await,
+        _ => assert_problem(lost, 428, "if_match_required").await,
+    };
+    let (stored, stored_etag) = w.read(&w.viewer, p, unit).await;
+    assert_eq!(stored["data"], first["data"]);
+    assert_eq!(stored_etag, etag);
+    assert_eq!(scalar(&w.app, "SELECT count(*) AS n FROM reports").await, 1);
+    assert_eq!(
+        scalar(
+            &w.app,
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'report.create'"
+        )
+        .await,
+        1
+    );
+
     for round in 0..6_i64 {
         // Alternately two sessions of the reporter, and the reporter against an admin.
         let other = if round % 2 == 0 {

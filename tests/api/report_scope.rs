@@ -61,6 +61,21 @@ async fn a_reporter_cannot_see_or_touch_another_units_report() {
     .await;
     w.refused(w.put_report(a, p, &c.code, &data, None), 404, "not_found")
         .await;
+    // A unit outside the plan's tree has no report for it, not even for an admin.
+    for unit in ["SVHTT", "NO-SUCH-UNIT"] {
+        w.refused(
+            w.put_report(&w.admin, p, unit, &data, None),
+            404,
+            "not_found",
+        )
+        .await;
+        w.refused(
+            w.req(&w.admin, Method::GET, &report_path(p.id, unit)),
+            404,
+            "not_found",
+        )
+        .await;
+    }
 
     // B's report is untouched and B works on it normally.
     let (after, tag) = w.read(&w.reporter_b, p, b).await;

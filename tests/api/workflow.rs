@@ -333,6 +333,27 @@ async fn illegal_transitions_are_409_naming_the_current_status() {
         .await;
     assert_eq!(problem["current_status"], "submitted");
 
+    // A reason is bounded.
+    let long = json!({ "reason": "x".repeat(4001) });
+    let problem = w
+        .refused(
+            w.act(
+                coordinator,
+                p,
+                unit,
+                "return",
+                Some(&submitted_tag),
+                Some(long),
+            ),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue("body.reason", "too_long", None)]
+    );
+
     // Return and reopen need a reason; blank ones do not count.
     for body in [
         json!({}),
