@@ -283,15 +283,31 @@ async fn required_fields_are_needed_to_submit_but_not_to_save() {
     for (data, expected) in cases {
         submit_fails(&w, &mut etag, data, expected).await;
     }
-    // Optional fields may stay empty.
-    let data = without_value(
+    // Optional fields may stay empty; zero and `false` are answers, not blanks.
+    let mut data = without_value(
         without_value(good.clone(), "narrative_difficulties"),
         "culture_integration_description",
     );
+    for key in [
+        "committee_members_total",
+        "committee_members_female",
+        "committee_meetings",
+        "committee_inspections",
+    ] {
+        data = without_value(data, key);
+    }
+    let data = with_value(data, "committee_in_place", json!(false));
+    let data = with_value(data, "appointed_total", json!(0));
+    let data = with_value(data, "appointed_female", json!(0));
+    let data = with_value(data, "budget_allocated_vnd", json!(0));
+    let data = with_value(data, "budget_spent_vnd", json!(0));
     let data = without_activity(data, "cost_vnd");
     let (_, etag) = w.save(&w.reporter_a, p, &w.a.code, &data, &etag).await;
-    w.transition(&w.reporter_a, p, &w.a.code, "submit", &etag, None)
+    let (report, _) = w
+        .transition(&w.reporter_a, p, &w.a.code, "submit", &etag, None)
         .await;
+    assert_eq!(report["data"], data);
+    assert_eq!(report["warnings"], json!([]));
 }
 
 #[tokio::test]

@@ -495,6 +495,16 @@ async fn transitions_are_audited_with_actor_role_and_request_id() {
         w.refused(w.req(who, Method::GET, "/api/v1/audit"), 403, "forbidden")
             .await;
     }
+    // A coordinator of office B does not see office A's report events.
+    let coord_b = w
+        .create_user("coordinator-b", "coordinator", "OFFICE-B")
+        .await;
+    let page = json_of(
+        w.get(&coord_b, "/api/v1/audit?object_type=report").await,
+        200,
+    )
+    .await;
+    assert_eq!(page["total"], 0, "{page}");
 }
 
 #[tokio::test]
