@@ -343,17 +343,25 @@ pub mod extractors {
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
             ),
-            JsonPayloadError::Deserialize(de) if de.is_data() => {
-                let msg = de.to_string();
-                ApiError::invalid_field(&body_path(&msg), "invalid_value", msg)
-            }
-            JsonPayloadError::Deserialize(de) => ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {de}"),
-            ),
+            JsonPayloadError::Deserialize(de) => deserialize(de),
             other => ApiError::bad_request("malformed_body", other.to_string()),
         };
         e.into()
+    }
+
+    /// A JSON body that does not deserialize: 422 naming the member when the JSON is
+    /// well-formed but does not fit, 400 when it is not JSON at all. Also for handlers
+    /// that parse an optional body themselves.
+    pub fn deserialize(de: &serde_json::Error) -> ApiError {
+        if de.is_data() {
+            let msg = de.to_string();
+            ApiError::invalid_field(&body_path(&msg), "invalid_value", msg)
+        } else {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {de}"),
+            )
+        }
     }
 
     pub fn form(err: UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {

@@ -206,6 +206,18 @@ fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
 
 type ReportPath = web::Path<(Uuid, String)>;
 
+/// An optional JSON body: an empty one is absent, anything else must parse. (actix's
+/// `Option<Json<T>>` turns a body that fails to parse into `None`, which would silently
+/// ignore a misspelt member.)
+fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Option<T>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| crate::error::extractors::deserialize(&e))
+}
+
 /// A unit's report for a period, with its `ETag`.
 #[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Report, headers(("ETag" = String)))))]
 #[get("/periods/{period_id}/reports/{unit}")]
@@ -349,9 +361,10 @@ pub async fn validate(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    body: Option<web::Json<ReportData>>,
+    body: web::Bytes,
 ) -> ApiResult<web::Json<ValidationResult>> {
     policy::require(&actor, Action::ReadReports)?;
+    let body: Option<ReportData> = optional_json(&body)?;
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
@@ -365,7 +378,7 @@ pub async fn validate(
         ),
     };
     let data = match (body, &stored) {
-        (Some(b), _) => b.into_inner(),
+        (Some(b), _) => b,
         (None, Some(r)) => r.data()?,
         (None, None) => return Err(ApiError::not_found("report")),
     };
@@ -555,9 +568,9 @@ pub async fn accept(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    body: Option<web::Json<TransitionRequest>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let reason = body.and_then(|b| b.into_inner().reason);
+    let reason = optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
     review(req, state, actor, path, Transition::Accept, reason).await
 }
 

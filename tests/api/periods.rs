@@ -1,0 +1,254 @@
+//! Periods as reporters live them: a locked period takes no writes from reporters
+//! (admins still can, coordinators still review), unlocking opens it again; and a
+//! submission is late exactly when it comes after the end of the due day in Vietnam.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{World, complete_report, days, json_of, today_vn, with_value};
+use gereport::plans::period::{due_instant, vietnam_date, vietnam_offset};
+
+async fn set_lock(
+    w: &World,
+    who: &crate::fixtures::Caller,
+    period: uuid::Uuid,
+    action: &str,
+) -> Value {
+    let res = w
+        .req(
+            who,
+            Method::POST,
+            &format!("/api/v1/periods/{period}/{action}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    json_of(res, 200).await
+}
+
+#[tokio::test]
+async fn a_locked_period_takes_no_writes_from_reporters_until_unlocked() {
+    let w = World::new().await;
+    let (p, a, b) = (&w.open, w.a.code.as_str(), w.b.code.as_str());
+    let good = complete_report(p.window_start);
+    let (_, etag) = w.draft(&w.reporter_a, p, a, &good).await;
+
+    // Only coordinators and admins lock.
+    for who in [&w.reporter_a, &w.viewer] {
+        w.refused(
+            w.req(who, Method::POST, &format!("/api/v1/periods/{}/lock", p.id)),
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let period = set_lock(&w, &w.coordinator, p.id, "lock").await;
+    assert_eq!(period["status"], "locked");
+    let listed = json_of(
+        w.get(
+            &w.reporter_a,
+            &format!("/api/v1/periods?status=locked&plan={}", w.plan_id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["id"], p.id.to_string());
+
+    // Reporters can neither save, create nor submit.
+    let changed = with_value(good.clone(), "committee_meetings", json!(4));
+    let problem = w
+        .refused(
+            w.put_report(&w.reporter_a, p, a, &changed, Some(&etag)),
+            409,
+            "period_locked",
+        )
+        .await;
+    assert_eq!(problem["period_status"], "locked");
+    w.refused(
+        w.put_report(&w.reporter_b, p, b, &good, None),
+        409,
+        "period_locked",
+    )
+    .await;
+    w.refused(
+        w.act(&w.reporter_a, p, a, "submit", Some(&etag), None),
+        409,
+        "period_locked",
+    )
+    .await;
+    // Reading and dry runs still work.
+    let (report, tag) = w.read(&w.reporter_a, p, a).await;
+    assert_eq!(tag, etag);
+    assert_eq!(report["data"], good);
+    let res = w
+        .act(&w.reporter_a, p, a, "validate", None, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res, 200).await["valid"], true);
+
+    // An admin can still correct and submit a unit's report.
+    let (_, etag) = w.save(&w.admin, p, a, &changed, &etag).await;
+    let (report, etag) = w.transition(&w.admin, p, a, "submit", &etag, None).await;
+    assert_eq!(report["submitted_by"], w.admin.username);
+    assert_eq!(report["status"], "submitted");
+    // The coordinating office still reviews in a locked period.
+    let (report, etag) = w
+        .transition(
+            &w.coordinator,
+            p,
+            a,
+            "return",
+            &etag,
+            Some(json!({ "reason": "Đơn vị tự nộp lại" })),
+        )
+        .await;
+    assert_eq!(report["status"], "returned");
+    w.refused(
+        w.act(&w.reporter_a, p, a, "submit", Some(&etag), None),
+        409,
+        "period_locked",
+    )
+    .await;
+
+    // Unlocked, reporters write again.
+    let period = set_lock(&w, &w.coordinator, p.id, "unlock").await;
+    assert_eq!(period["status"], "open");
+    let (_, etag) = w.save(&w.reporter_a, p, a, &good, &etag).await;
+    let (report, _) = w
+        .transition(&w.reporter_a, p, a, "submit", &etag, None)
+        .await;
+    assert_eq!(report["revision"], 2);
+    assert_eq!(report["submitted_by"], w.reporter_a.username);
+    w.draft(&w.reporter_b, p, b, &good).await;
+
+    // Both moves are audited.
+    let page = json_of(
+        w.get(
+            &w.admin,
+            &format!("/api/v1/audit?object_type=period&object_id={}", p.id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["period.unlock", "period.lock", "period.create"]);
+}
+
+fn instant(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn submissions_are_late_after_the_end_of_the_due_day_in_vietnam() {
+    let w = World::new().await;
+    let today = today_vn();
+    let yesterday = w
+        .create_period(
+            "DUE-YESTERDAY",
+            today - days(60),
+            today - days(1),
+            today - days(1),
+        )
+        .await;
+    let due_today = w
+        .create_period("DUE-TODAY", today - days(60), today, today)
+        .await;
+
+    // The period says when it turns late: midnight after the due day, +07:00.
+    let period = json_of(
+        w.get(&w.reporter_a, &format!("/api/v1/periods/{}", due_today.id))
+            .await,
+        200,
+    )
+    .await;
+    let midnight = (today + days(1))
+        .and_time(NaiveTime::MIN)
+        .and_local_timezone(vietnam_offset())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(instant(&period["due_at"]), midnight);
+    assert_eq!(midnight, due_instant(today));
+    assert_eq!(
+        midnight.format("%H:%M:%S").to_string(),
+        "17:00:00",
+        "midnight in Hanoi is 17:00 UTC"
+    );
+
+    // Due yesterday: late, whatever the hour.
+    let (report, _) = w.submitted(&w.reporter_a, &yesterday, &w.a.code).await;
+    assert_eq!(report["late"], true);
+    assert!(instant(&report["submitted_at"]) >= due_instant(yesterday.due_date));
+
+    // Due today: on time — unless Vietnam's midnight fell between reading the date and
+    // submitting, in which case it is late and must say so.
+    let (report, _) = w.submitted(&w.reporter_a, &due_today, &w.a.code).await;
+    let at = instant(&report["submitted_at"]);
+    let crossed_midnight = vietnam_date(at) > today;
+    assert_eq!(report["late"], crossed_midnight, "submitted at {at}");
+    assert_eq!(crossed_midnight, at >= midnight);
+
+    // The fixture's period, due ten days ago: late; its revision says so too.
+    let (report, _) = w.submitted(&w.reporter_b, &w.past, &w.b.code).await;
+    assert_eq!(report["late"], true);
+    let revisions = json_of(
+        w.get(
+            &w.coordinator,
+            &format!(
+                "{}/revisions",
+                crate::fixtures::report_path(w.past.id, &w.b.code)
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(revisions[0]["late"], true);
+
+    // Lateness is decided at submission: a late report returned and resubmitted on a
+    // due date moved into the future is on time the second time.
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::PATCH,
+            &format!("/api/v1/periods/{}", yesterday.id),
+        )
+        .json(&json!({ "due_date": today + days(7) }))
+        .send()
+        .await
+        .unwrap();
+    json_of(res, 200).await;
+    let (_, etag) = w.read(&w.coordinator, &yesterday, &w.a.code).await;
+    let (_, etag) = w
+        .transition(
+            &w.coordinator,
+            &yesterday,
+            &w.a.code,
+            "return",
+            &etag,
+            Some(json!({ "reason": "Gia hạn" })),
+        )
+        .await;
+    let (report, _) = w
+        .transition(&w.reporter_a, &yesterday, &w.a.code, "submit", &etag, None)
+        .await;
+    assert_eq!(report["late"], false);
+    assert_eq!(report["revision"], 2);
+    let path = crate::fixtures::report_path(yesterday.id, &w.a.code);
+    let revisions = json_of(
+        w.get(&w.reporter_a, &format!("{path}/revisions")).await,
+        200,
+    )
+    .await;
+    assert_eq!(revisions[0]["late"], true);
+    assert_eq!(revisions[1]["late"], false);
+}

@@ -1,0 +1,479 @@
+//! Plans, forms, indicators and periods as the coordinating office manages them: form
+//! definitions are checked when saved and versioned rather than changed in place;
+//! indicator formulas are parsed and checked against the form; period codes are
+//! unique within a plan and findable.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{World, complete_report, issue, issues, json_of, scalar, with_value};
+
+fn default_form() -> Value {
+    serde_json::to_value(gereport::plans::form::default_form_2024().unwrap()).unwrap()
+}
+
+async fn count(w: &World, table: &str) -> i64 {
+    scalar(&w.app, &format!("SELECT count(*) AS n FROM {table}")).await
+}
+
+#[tokio::test]
+async fn a_form_rule_naming_an_unknown_field_is_refused() {
+    let w = World::new().await;
+    let mut form = default_form();
+    form["rules"][0]["left"] = json!("leaders_count");
+    let problem = w
+        .refused(
+            w.req(
+                &w.coordinator,
+                Method::PUT,
+                &format!("/api/v1/plans/{}/form", w.plan_id),
+            )
+            .json(&form),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue("body.rules[0].left", "unknown_reference", None)]
+    );
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("leaders_count")
+    );
+    // A list rule is checked in its own scope: `staff_total` is not an activity field.
+    let mut form = default_form();
+    form["sections"][2]["list"]["rules"][0]["right"] = json!("staff_total");
+    let problem = w
+        .refused(
+            w.req(
+                &w.coordinator,
+                Method::PUT,
+                &format!("/api/v1/plans/{}/form", w.plan_id),
+            )
+            .json(&form),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue(
+            "body.sections[2].list.rules[0].right",
+            "unknown_reference",
+            None
+        )]
+    );
+
+    // Sent with a new plan, the path says it is inside `form`; no plan is created.
+    let plans = count(&w, "plans").await;
+    let mut form = default_form();
+    form["rules"][0]["left"] = json!("leaders_count");
+    let problem = w
+        .refused(
+            w.req(&w.coordinator, Method::POST, "/api/v1/plans")
+                .json(&json!({
+                    "year": 2025,
+                    "document_number": "01/KH-SVHTT",
+                    "title": "Kế hoạch năm 2025",
+                    "issuing_unit": "DEPT",
+                    "form": form,
+                })),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue("body.form.rules[0].left", "unknown_reference", None)]
+    );
+    assert_eq!(count(&w, "plans").await, plans);
+    let form = json_of(
+        w.get(&w.reporter_a, &format!("/api/v1/plans/{}/form", w.plan_id))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(form["version"], 1);
+}
+
+#[tokio::test]
+async fn saving_a_form_makes_a_new_version_and_reports_keep_theirs() {
+    let w = World::new().await;
+    let p = &w.open;
+    let good = complete_report(p.window_start);
+    let (report_a, etag_a) = w.draft(&w.reporter_a, p, &w.a.code, &good).await;
+    assert_eq!(report_a["form_version"], 1);
+
+    // Version 2 adds an optional field to section G.
+    let mut form = default_form();
+    form["sections"][6]["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "code": "narrative_good_practices",
+            "label_vi": "Mô hình, cách làm hay",
+            "label_en": "Good practices",
+            "type": "text",
+            "max_length": 4000
+        }));
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::PUT,
+            &format!("/api/v1/plans/{}/form", w.plan_id),
+        )
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    let saved = json_of(res, 201).await;
+    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["created_by"], w.coordinator.username);
+    let plan = json_of(
+        w.get(&w.viewer, &format!("/api/v1/plans/{}", w.plan_id))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(plan["form_version"], 2);
+    let current = json_of(
+        w.get(&w.reporter_a, &format!("/api/v1/plans/{}/form", w.plan_id))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(current["version"], 2);
+    // Stored as parsed: defaults such as `required: false` are spelled out.
+    let normalised: gereport::plans::form::FormDefinition =
+        serde_json::from_value(form.clone()).unwrap();
+    assert_eq!(
+        current["definition"],
+        serde_json::to_value(normalised).unwrap()
+    );
+    assert_eq!(
+        current["definition"]["sections"][6]["fields"][4]["code"],
+        "narrative_good_practices"
+    );
+    let v1 = json_of(
+        w.get(
+            &w.reporter_a,
+            &format!("/api/v1/plans/{}/form?version=1", w.plan_id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["definition"], default_form());
+    assert_eq!(v1["id"], report_a["form_id"]);
+    assert_eq!(count(&w, "forms").await, 2);
+
+    // A's report stays on version 1: the new field is unknown to it.
+    let (read_a, _) = w.read(&w.reporter_a, p, &w.a.code).await;
+    assert_eq!(read_a["form_version"], 1);
+    let with_practices = with_value(
+        good.clone(),
+        "narrative_good_practices",
+        json!("Câu lạc bộ gia đình phát triển bền vững."),
+    );
+    let problem = w
+        .refused(
+            w.put_report(&w.reporter_a, p, &w.a.code, &with_practices, Some(&etag_a)),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue(
+            "values.narrative_good_practices",
+            "unknown_field",
+            None
+        )]
+    );
+    let (submitted_a, _) = w
+        .transition(&w.reporter_a, p, &w.a.code, "submit", &etag_a, None)
+        .await;
+    assert_eq!(submitted_a["form_version"], 1);
+
+    // B's new report is made with version 2 and may use the field.
+    let (report_b, etag_b) = w.draft(&w.reporter_b, p, &w.b.code, &with_practices).await;
+    assert_eq!(report_b["form_version"], 2);
+    assert_eq!(report_b["form_id"], saved["id"]);
+    let (submitted_b, _) = w
+        .transition(&w.reporter_b, p, &w.b.code, "submit", &etag_b, None)
+        .await;
+    assert_eq!(submitted_b["form_version"], 2);
+    // Each revision remembers the form it was validated against.
+    let rev = json_of(
+        w.get(
+            &w.coordinator,
+            &format!(
+                "{}/revisions/1",
+                crate::fixtures::report_path(p.id, &w.a.code)
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(rev["form_id"], report_a["form_id"]);
+
+    // Reporters and viewers do not change forms.
+    for who in [&w.reporter_a, &w.viewer] {
+        w.refused(
+            w.req(
+                who,
+                Method::PUT,
+                &format!("/api/v1/plans/{}/form", w.plan_id),
+            )
+            .json(&form),
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn indicator_formulas_are_parsed_and_checked_against_the_form() {
+    let w = World::new().await;
+    let path = format!("/api/v1/plans/{}/indicators", w.plan_id);
+    let listed = json_of(w.get(&w.viewer, &path).await, 200).await;
+    let targets: Vec<(String, f64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["code"].as_str().unwrap().to_string(),
+                i["target"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            ("leaders_with_woman".to_string(), 1.0),
+            ("trained_female_share".to_string(), 0.5)
+        ]
+    );
+
+    let indicator = |code: &str, formula: &str| {
+        json!({
+            "code": code,
+            "name_vi": "Tỷ lệ nữ trong Ban",
+            "name_en": "Women's share of the committee",
+            "formula": formula,
+            "target": 0.5,
+            "direction": "at_least",
+            "source": "Nghị quyết 28/NQ-CP",
+        })
+    };
+    for (formula, code) in [
+        (
+            "sum(committee_members_female) / sum(committee_total)",
+            "unknown_field",
+        ),
+        ("count(narrative_results >= 1) / count()", "unknown_field"),
+        ("count(participants_female >= 1) / count()", "unknown_field"),
+        ("sum(committee_members_female / sum(", "invalid_formula"),
+        ("avg(committee_members_female)", "invalid_formula"),
+        ("", "invalid_formula"),
+    ] {
+        let problem = w
+            .refused(
+                w.req(&w.coordinator, Method::POST, &path)
+                    .json(&indicator("committee_female_share", formula)),
+                422,
+                "validation_failed",
+            )
+            .await;
+        assert_eq!(
+            issues(&problem["errors"]),
+            vec![issue("body.formula", code, None)],
+            "{formula}"
+        );
+    }
+    let res = w
+        .req(&w.coordinator, Method::POST, &path)
+        .json(&indicator(
+            "committee_female_share",
+            "sum(committee_members_female)/sum(committee_members_total)",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let created = json_of(res, 201).await;
+    assert_eq!(
+        created["formula"],
+        "sum(committee_members_female) / sum(committee_members_total)"
+    );
+    // Codes are unique within the plan; formulas are checked on update too.
+    w.refused(
+        w.req(&w.coordinator, Method::POST, &path)
+            .json(&indicator("committee_female_share", "count() / count()")),
+        422,
+        "validation_failed",
+    )
+    .await;
+    w.refused(
+        w.req(&w.coordinator, Method::POST, &path).json(&indicator(
+            "committee_female_share",
+            "sum(staff_female) / sum(staff_total)",
+        )),
+        409,
+        "indicator_code_taken",
+    )
+    .await;
+    let problem = w
+        .refused(
+            w.req(
+                &w.coordinator,
+                Method::PATCH,
+                &format!("/api/v1/indicators/{}", created["id"].as_str().unwrap()),
+            )
+            .json(&json!({ "formula": "sum(no_such_field) / sum(staff_total)" })),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(
+        issues(&problem["errors"]),
+        vec![issue("body.formula", "unknown_field", None)]
+    );
+    w.refused(
+        w.req(&w.reporter_a, Method::POST, &path)
+            .json(&indicator("mine", "sum(staff_female) / sum(staff_total)")),
+        403,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn period_codes_are_unique_within_a_plan_and_findable() {
+    let w = World::new().await;
+    let s1 = w
+        .create_period(
+            "2024S1",
+            "2024-01-01".parse().unwrap(),
+            "2024-06-30".parse().unwrap(),
+            "2024-05-20".parse().unwrap(),
+        )
+        .await;
+    let periods_path = format!("/api/v1/plans/{}/periods", w.plan_id);
+    let again = json!({
+        "kind": "semi_annual",
+        "code": "2024S1",
+        "window_start": "2024-01-01",
+        "window_end": "2024-06-30",
+        "due_date": "2024-05-20",
+    });
+    w.refused(
+        w.req(&w.coordinator, Method::POST, &periods_path)
+            .json(&again),
+        409,
+        "period_code_taken",
+    )
+    .await;
+    // Bad codes and windows are named.
+    for (field, value, path) in [
+        ("code", json!("2024 S1"), "body.code"),
+        ("window_end", json!("2023-12-31"), "body.window_end"),
+        ("due_date", json!("2023-12-20"), "body.window_end"),
+    ] {
+        let mut body = again.clone();
+        body[field] = value;
+        body["code"] = if field == "code" {
+            body["code"].clone()
+        } else {
+            json!("2024S1B")
+        };
+        let problem = w
+            .refused(
+                w.req(&w.coordinator, Method::POST, &periods_path)
+                    .json(&body),
+                422,
+                "validation_failed",
+            )
+            .await;
+        assert_eq!(problem["errors"][0]["path"], path, "{field}");
+    }
+
+    // Another plan may use the same code.
+    let res = w
+        .req(&w.admin, Method::POST, "/api/v1/plans")
+        .json(&json!({
+            "year": 2024,
+            "document_number": "99/KH-SVHTT",
+            "title": "Kế hoạch khác",
+            "issuing_unit": "OFFICE-A",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let other_plan = json_of(res, 201).await;
+    assert_eq!(other_plan["form_version"], Value::Null);
+    let other_id = other_plan["id"].as_str().unwrap();
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::POST,
+            &format!("/api/v1/plans/{other_id}/periods"),
+        )
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    let other_s1 = json_of(res, 201).await;
+
+    let found = json_of(
+        w.get(&w.reporter_b, "/api/v1/periods?code=2024S1").await,
+        200,
+    )
+    .await;
+    // Reporter B sees the department's plan, not office A's.
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["items"][0]["id"], s1.id.to_string());
+    assert_eq!(found["items"][0]["due_date"], "2024-05-20");
+    assert_eq!(found["items"][0]["due_at"], "2024-05-20T17:00:00Z");
+    let found = json_of(
+        w.get(&w.coordinator, "/api/v1/periods?code=2024S1").await,
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 2);
+    let ids: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&s1.id.to_string().as_str()));
+    assert!(ids.contains(&other_s1["id"].as_str().unwrap()));
+    let found = json_of(
+        w.get(
+            &w.coordinator,
+            &format!("/api/v1/periods?code=2024S1&plan={}", w.plan_id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 1);
+    let found = json_of(
+        w.get(&w.coordinator, "/api/v1/periods?code=2024s1").await,
+        200,
+    )
+    .await;
+    assert_eq!(found["total"], 0, "codes are exact");
+
+    // Office A reports for it; its due date is long past, so the submission is late.
+    let (report, _) = w.submitted(&w.reporter_a, &s1, &w.a.code).await;
+    assert_eq!(report["period_code"], "2024S1");
+    assert_eq!(report["late"], true);
+}
