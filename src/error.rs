@@ -364,6 +364,18 @@ pub mod extractors {
         }
     }
 
+    /// An optional JSON body: an empty one is absent, anything else must parse. (actix's
+    /// `Option<Json<T>>` turns a body that fails to parse into `None`, which would
+    /// silently ignore a misspelt member.)
+    pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Option<T>> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(body)
+            .map(Some)
+            .map_err(|e| deserialize(&e))
+    }
+
     pub fn form(err: UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {
         let e = match &err {
             UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => ApiError::new(

@@ -294,9 +294,10 @@ pub async fn refresh(
 pub async fn logout(
     state: web::Data<AppState>,
     actor: Actor,
-    body: Option<web::Json<LogoutRequest>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    // A misspelt member must not widen "end this session" into "end every session".
+    let body: LogoutRequest = crate::error::extractors::optional_json(&body)?.unwrap_or_default();
     let mut conn = crate::db::conn(&state.pool).await?;
     let by = By::from(&actor);
     conn.transaction::<_, ApiError, _>(async |conn| {

@@ -189,6 +189,7 @@ pub struct CompilationQuery {
     /// `submitted` also counts reports awaiting review; default accepted only.
     pub include: Option<String>,
     /// Overrides the Accept header: json, csv or xlsx.
+    #[param(inline)]
     pub format: Option<Format>,
 }
 

@@ -206,18 +206,6 @@ fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
 
 type ReportPath = web::Path<(Uuid, String)>;
 
-/// An optional JSON body: an empty one is absent, anything else must parse. (actix's
-/// `Option<Json<T>>` turns a body that fails to parse into `None`, which would silently
-/// ignore a misspelt member.)
-fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Option<T>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| crate::error::extractors::deserialize(&e))
-}
-
 /// A unit's report for a period, with its `ETag`.
 #[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Report, headers(("ETag" = String)))))]
 #[get("/periods/{period_id}/reports/{unit}")]
@@ -364,7 +352,7 @@ pub async fn validate(
     body: web::Bytes,
 ) -> ApiResult<web::Json<ValidationResult>> {
     policy::require(&actor, Action::ReadReports)?;
-    let body: Option<ReportData> = optional_json(&body)?;
+    let body: Option<ReportData> = crate::error::extractors::optional_json(&body)?;
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
@@ -570,7 +558,8 @@ pub async fn accept(
     path: ReportPath,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let reason = optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
+    let reason =
+        crate::error::extractors::optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
     review(req, state, actor, path, Transition::Accept, reason).await
 }
 
@@ -636,7 +625,14 @@ pub async fn get_revision(
 
 /// Reports in the caller's scope, filtered by period, unit, status and lateness;
 /// sorted by period (newest first), then unit code.
-#[utoipa::path(tag = "reports", params(ReportQuery), responses((status = 200, body = Page<ReportSummary>)))]
+#[utoipa::path(
+    tag = "reports",
+    params(ReportQuery),
+    responses(
+        (status = 200, body = Page<ReportSummary>),
+        (status = 404, description = "The `unit` filter names no unit in scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 #[get("/reports")]
 pub async fn list(
     state: web::Data<AppState>,
