@@ -106,7 +106,7 @@ pub async fn figures(
     root: &UnitRow,
     include_submitted: bool,
     with_units: bool,
-) -> ApiResult<(Figures, Option<FormDefinition>, Selection)> {
+) -> ApiResult<Figures> {
     let form = plan_store::get_form(conn, plan.id, None)
         .await?
         .map(|f| f.definition);
@@ -125,12 +125,7 @@ pub async fn figures(
             )
         })
         .collect();
-    let sel = Selection {
-        period_id: period.id,
-        prefix: root.path.clone(),
-        issuer: plan.issuing_unit_id,
-        statuses: maths::included_statuses(include_submitted),
-    };
+    let sel = selection(period, plan, root, include_submitted);
 
     let numeric = numeric_fields(form.as_ref());
     let codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
@@ -185,19 +180,15 @@ pub async fn figures(
                 .is_some_and(|st| sel.statuses.iter().any(|x| x == st))
         })
         .count() as i64;
-    Ok((
-        Figures {
-            period: period_ref(period, plan),
-            reports_included,
-            completeness,
-            indicators,
-            totals,
-            pairs,
-            activities,
-        },
-        form,
-        sel,
-    ))
+    Ok(Figures {
+        period: period_ref(period, plan),
+        reports_included,
+        completeness,
+        indicators,
+        totals,
+        pairs,
+        activities,
+    })
 }
 
 /// How a repeatable list is compiled: grouped by its first choice field, summing its
@@ -289,12 +280,7 @@ pub async fn sql_statements(
     let form = plan_store::get_form(conn, plan.id, None)
         .await?
         .map(|f| f.definition);
-    let sel = Selection {
-        period_id: period.id,
-        prefix: root.path.clone(),
-        issuer: plan.issuing_unit_id,
-        statuses: maths::included_statuses(include_submitted),
-    };
+    let sel = selection(period, plan, root, include_submitted);
     let mut out = vec![store::unit_states_with_literals(&sel)];
     let codes: Vec<&str> = numeric_fields(form.as_ref())
         .iter()
@@ -409,46 +395,35 @@ async fn narratives(
         .collect())
 }
 
-/// The whole compilation of `root`'s subtree for a period.
+/// The whole compilation of `root`'s subtree for a period. The figures, the
+/// narratives and the previous period are independent, so each runs on a connection
+/// of its own, concurrently.
 pub async fn compile(
-    conn: &mut AsyncPgConnection,
+    pool: &crate::db::Pool,
     period: &PeriodRow,
     plan: &PlanRow,
     root: &UnitRow,
     include_submitted: bool,
 ) -> ApiResult<Compilation> {
-    let (figures, form, sel) = figures(conn, period, plan, root, include_submitted, true).await?;
-    let narratives = match &form {
-        Some(f) => narratives(conn, &sel, f).await?,
-        None => Vec::new(),
+    let current = async {
+        let mut conn = crate::db::conn(pool).await?;
+        figures(&mut conn, period, plan, root, include_submitted, true).await
     };
-    let previous = match store::previous_period(
-        conn,
-        plan.id,
-        plan.issuing_unit_id,
-        plan.year,
-        &period.kind,
-        period.window_start,
-    )
-    .await?
-    {
-        Some(id) => {
-            let prev = plan_store::get_period(conn, id).await?;
-            match prev {
-                Some(p) => {
-                    let prev_plan = plan_store::get_plan(conn, p.plan_id).await?;
-                    match prev_plan {
-                        Some(pp) => {
-                            Some(figures_only(conn, &p, &pp, root, include_submitted).await?)
-                        }
-                        None => None,
-                    }
-                }
-                None => None,
+    let texts = async {
+        let mut conn = crate::db::conn(pool).await?;
+        match plan_store::get_form(&mut conn, plan.id, None).await? {
+            Some(form) => {
+                let sel = selection(period, plan, root, include_submitted);
+                narratives(&mut conn, &sel, &form.definition).await
             }
+            None => Ok(Vec::new()),
         }
-        None => None,
     };
+    let previous = async {
+        let mut conn = crate::db::conn(pool).await?;
+        previous_figures(&mut conn, period, plan, root, include_submitted).await
+    };
+    let (figures, narratives, previous) = tokio::try_join!(current, texts, previous)?;
     Ok(Compilation {
         unit: unit_ref(root),
         include_submitted,
@@ -459,14 +434,47 @@ pub async fn compile(
     })
 }
 
-async fn figures_only(
+fn selection(
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+) -> Selection {
+    Selection {
+        period_id: period.id,
+        prefix: root.path.clone(),
+        issuer: plan.issuing_unit_id,
+        statuses: maths::included_statuses(include_submitted),
+    }
+}
+
+/// The figures of the previous period of the same kind, if there is one.
+async fn previous_figures(
     conn: &mut AsyncPgConnection,
     period: &PeriodRow,
     plan: &PlanRow,
     root: &UnitRow,
     include_submitted: bool,
-) -> ApiResult<Figures> {
-    Ok(figures(conn, period, plan, root, include_submitted, false)
-        .await?
-        .0)
+) -> ApiResult<Option<Figures>> {
+    let Some(id) = store::previous_period(
+        conn,
+        plan.id,
+        plan.issuing_unit_id,
+        plan.year,
+        &period.kind,
+        period.window_start,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let Some(prev) = plan_store::get_period(conn, id).await? else {
+        return Ok(None);
+    };
+    let Some(prev_plan) = plan_store::get_plan(conn, prev.plan_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        figures(conn, &prev, &prev_plan, root, include_submitted, false).await?,
+    ))
 }

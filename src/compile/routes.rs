@@ -125,8 +125,8 @@ pub async fn compilation(
             .await?
             .ok_or_else(|| ApiError::not_found("org unit"))?
     };
-    let compiled = super::compile(&mut conn, &period, &plan, &root, include).await?;
     drop(conn);
+    let compiled = super::compile(&state.pool, &period, &plan, &root, include).await?;
     let stem = format!("tong-hop-{}-{}", period.code, root.code);
     Ok(match format {
         Format::Json => HttpResponse::Ok().json(compiled),
@@ -215,8 +215,7 @@ pub async fn trend(
         )
         .await?;
         for (period, _) in periods {
-            let (figures, _, _) =
-                super::figures(&mut conn, &period, plan, &scoped, include, false).await?;
+            let figures = super::figures(&mut conn, &period, plan, &scoped, include, false).await?;
             let Some(r) = figures.indicators.iter().find(|i| i.code == ind.code) else {
                 continue;
             };

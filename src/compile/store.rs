@@ -1,8 +1,11 @@
 //! The compilation's queries: one per figure family, each a single pass over the
 //! included reports of a subtree, aggregated in PostgreSQL.
 //!
-//! Field codes come from a checked form definition (`^[a-z][a-z0-9_]*$`), so they are
-//! inlined as SQL string literals; `literal` re-checks them anyway.
+//! Each report's JSON is unpacked once per row with `jsonb_to_record` into one column
+//! per field the query needs (each `->` on the document would copy it again; at city
+//! scale that is most of the cost). Field codes come from a checked form definition
+//! (`^[a-z][a-z0-9_]*$`), so they are inlined as quoted identifiers and literals;
+//! `literal` and `ident` re-check them anyway.
 
 use chrono::NaiveDate;
 use diesel::QueryableByName;
@@ -24,17 +27,29 @@ pub struct Selection {
     pub statuses: Vec<String>,
 }
 
-const FROM_INCLUDED: &str = "FROM reports r JOIN org_units u ON u.id = r.unit_id \
-     WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4";
+const INCLUDED: &str = "reports r JOIN org_units u ON u.id = r.unit_id";
+const WHERE_INCLUDED: &str =
+    "WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4";
 
 /// A field code as a SQL string literal, refusing anything but a plain code.
 fn literal(code: &str) -> ApiResult<String> {
+    check_code(code)?;
+    Ok(format!("'{code}'"))
+}
+
+/// A field code as a quoted SQL identifier (a column of the unpacked record).
+fn ident(code: &str) -> ApiResult<String> {
+    check_code(code)?;
+    Ok(format!("\"{code}\""))
+}
+
+fn check_code(code: &str) -> ApiResult<()> {
     let ok = code.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && code
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
-        Ok(format!("'{code}'"))
+        Ok(())
     } else {
         Err(ApiError::internal(anyhow::anyhow!(
             "unsafe field code {code:?} in a form"
@@ -42,11 +57,32 @@ fn literal(code: &str) -> ApiResult<String> {
     }
 }
 
-/// `sum` of one JSON number field of `obj`, as exact numeric text; non-numbers count nothing.
-fn sum_expr(obj: &str, code: &str) -> ApiResult<String> {
-    let c = literal(code)?;
+/// `jsonb_to_record(<json>) AS <alias>(f1 jsonb, f2 jsonb, …)`: the object unpacked once.
+fn unpack(json: &str, alias: &str, fields: &[&str]) -> ApiResult<String> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for f in fields {
+        if !distinct.contains(f) {
+            distinct.push(f);
+        }
+    }
+    let mut cols = distinct
+        .iter()
+        .map(|f| Ok(format!("{} jsonb", ident(f)?)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if cols.is_empty() {
+        cols.push("\"_\" jsonb".to_string());
+    }
     Ok(format!(
-        "coalesce(sum(CASE WHEN jsonb_typeof({obj}->{c}) = 'number' THEN ({obj}->>{c})::numeric END), 0)::text"
+        "jsonb_to_record({json}) AS {alias}({})",
+        cols.join(", ")
+    ))
+}
+
+/// `sum` of one JSON number field of `obj`, as exact numeric text; non-numbers count nothing.
+fn sum_expr(alias: &str, code: &str) -> ApiResult<String> {
+    let c = format!("{alias}.{}", ident(code)?);
+    Ok(format!(
+        "coalesce(sum(CASE WHEN jsonb_typeof({c}) = 'number' THEN ({c})::numeric END), 0)::text"
     ))
 }
 
@@ -123,11 +159,12 @@ pub async fn field_sums(
 pub fn field_sums_sql(fields: &[&str]) -> ApiResult<String> {
     let exprs = fields
         .iter()
-        .map(|f| sum_expr("r.data->'values'", f))
+        .map(|f| sum_expr("x", f))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(format!(
-        "SELECT ARRAY[{}] AS sums {FROM_INCLUDED}",
-        exprs.join(", ")
+        "SELECT ARRAY[{}] AS sums FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
+        exprs.join(", "),
+        unpack("r.data->'values'", "x", fields)?
     ))
 }
 
@@ -154,13 +191,14 @@ struct Shares {
 pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
     let mut met = Vec::new();
     let mut short = Vec::new();
+    let fields: Vec<&str> = conditions.iter().map(|c| c.field).collect();
     for c in conditions {
-        let f = literal(c.field)?;
+        let f = format!("x.{}", ident(c.field)?);
         if !c.threshold.is_finite() {
             return Err(ApiError::internal(anyhow::anyhow!("non-finite threshold")));
         }
         let cond = format!(
-            "(jsonb_typeof(r.data->'values'->{f}) = 'number' AND (r.data->'values'->>{f})::numeric {} {}::numeric)",
+            "(jsonb_typeof({f}) = 'number' AND ({f})::numeric {} {}::numeric)",
             c.op.sql(),
             c.threshold
         );
@@ -170,9 +208,11 @@ pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
         ));
     }
     Ok(format!(
-        "SELECT count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short {FROM_INCLUDED}",
+        "SELECT count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
         met.join(", "),
-        short.join(", ")
+        short.join(", "),
+        unpack("r.data->'values'", "x", &fields)?
     ))
 }
 
@@ -217,25 +257,31 @@ pub struct GroupSums {
 /// their fields (e.g. activity type), with the sum of each numeric item field.
 pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> ApiResult<String> {
     let l = literal(list)?;
+    let mut unpacked: Vec<&str> = fields.to_vec();
     let grp = match group_by {
-        Some(g) => format!("a.item->>{}", literal(g)?),
+        Some(g) => {
+            unpacked.push(g);
+            format!("y.{} #>> '{{}}'", ident(g)?)
+        }
         None => "NULL::text".to_string(),
     };
     let mut exprs = fields
         .iter()
-        .map(|f| sum_expr("a.item", f))
+        .map(|f| sum_expr("y", f))
         .collect::<ApiResult<Vec<_>>>()?;
     if exprs.is_empty() {
         exprs.push("'0'".into());
     }
     Ok(format!(
         "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}] AS sums \
-         FROM reports r JOIN org_units u ON u.id = r.unit_id \
+         FROM {INCLUDED} \
          CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.data->'lists'->{l}) = 'array' \
               THEN r.data->'lists'->{l} ELSE '[]'::jsonb END) AS a(item) \
-         WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4 \
+         CROSS JOIN LATERAL {} \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
          GROUP BY 1 ORDER BY 1",
-        exprs.join(", ")
+        exprs.join(", "),
+        unpack("a.item", "y", &unpacked)?
     ))
 }
 
@@ -265,18 +311,18 @@ pub struct Narrative {
 
 /// The non-empty text answers of the included reports for the given fields.
 pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
-    let list = fields
+    let pairs = fields
         .iter()
-        .map(|f| literal(f))
+        .map(|f| Ok(format!("({}, x.{})", literal(f)?, ident(f)?)))
         .collect::<ApiResult<Vec<_>>>()?
         .join(", ");
     Ok(format!(
-        "SELECT f.key AS field, u.code AS unit_code, u.name AS unit_name, f.value #>> '{{}}' AS text \
-         FROM reports r JOIN org_units u ON u.id = r.unit_id \
-         CROSS JOIN LATERAL jsonb_each(r.data->'values') AS f \
-         WHERE r.period_id = $1 AND r.status = ANY($2) AND u.path LIKE $3 AND u.id <> $4 \
-           AND f.key IN ({list}) AND jsonb_typeof(f.value) = 'string' AND btrim(f.value #>> '{{}}') <> '' \
-         ORDER BY f.key, u.code"
+        "SELECT n.field, u.code AS unit_code, u.name AS unit_name, n.value #>> '{{}}' AS text \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} \
+         CROSS JOIN LATERAL (VALUES {pairs}) AS n(field, value) \
+         {WHERE_INCLUDED} AND jsonb_typeof(n.value) = 'string' AND btrim(n.value #>> '{{}}') <> '' \
+         ORDER BY n.field, u.code",
+        unpack("r.data->'values'", "x", fields)?
     ))
 }
 
