@@ -159,7 +159,7 @@ pub async fn compilation(
 
 /// One indicator over every period of every plan that defines it (by code), for the
 /// caller's subtree or the one asked for: data for charts, oldest period first.
-#[utoipa::path(tag = "compilation", params(TrendQuery), responses((status = 200, body = Trend)))]
+#[utoipa::path(tag = "compilation", params(TrendQuery), responses((status = 200, body = Trend), (status = 404, description = "No plan the caller can read defines the indicator, or `unit` names no unit in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/indicators/trend")]
 pub async fn trend(
     state: web::Data<AppState>,

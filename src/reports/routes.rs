@@ -636,7 +636,7 @@ pub async fn get_revision(
 
 /// Reports in the caller's scope, filtered by period, unit, status and lateness;
 /// sorted by period (newest first), then unit code.
-#[utoipa::path(tag = "reports", params(ReportQuery), responses((status = 200, body = Page<ReportSummary>)))]
+#[utoipa::path(tag = "reports", params(ReportQuery), responses((status = 200, body = Page<ReportSummary>), (status = 404, description = "The `unit` filter names no unit in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/reports")]
 pub async fn list(
     state: web::Data<AppState>,
