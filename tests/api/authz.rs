@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use gereport::plans::form::default_form_2024;
 
-use crate::fixtures::{days, today_vn};
+use crate::fixtures::{complete_report, days, today_vn};
 use crate::helpers::{
     ADMIN_PASSWORD, PASSWORD, TestApp, Tree, Unit, assert_json, assert_problem, create_unit,
     spawn_app,
@@ -32,6 +32,9 @@ const MANAGE_201: Statuses = [201, 201, 403, 403];
 /// ... and a coordinator's writes stop at its scope (404), after the role check (403).
 const FOREIGN_MANAGE_200: Statuses = [200, 404, 403, 403];
 const FOREIGN_MANAGE_201: Statuses = [201, 404, 403, 403];
+/// Compilations and trends: everyone but reporters, within scope.
+const COMPILE: Statuses = [200, 200, 200, 403];
+const FOREIGN_COMPILE: Statuses = [200, 404, 404, 403];
 
 /// One row of the matrix: an operation of the OpenAPI document, what each role gets
 /// on an object of office A (the caller's own unit; the admin's scope is the root),
@@ -247,6 +250,85 @@ fn matrix() -> Vec<Row> {
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
+        // Reports, in a period of a plan issued by the root (A and B both report under
+        // it): own is A's, foreign B's, both complete drafts at first. Writes send
+        // `If-Match: *`. The rows follow the workflow, so a role past authorization gets
+        // what the sequence leaves: once the reporter has submitted its own report,
+        // the admin's submit is an illegal transition (409), and so on.
+        //
+        // Drafts are written by reporters (their own unit only) and admins.
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/reports/{unit}",
+            [200, 403, 403, 200],
+            Some([200, 403, 403, 404]),
+        ),
+        // A dry run reads, so every reader may.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/validate",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/submit",
+            [409, 403, 403, 200],
+            Some([200, 403, 403, 404]),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/revisions",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/revisions/{number}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        // Filtered by a unit, which must itself be visible.
+        row("get", "/api/v1/reports", ALL_200, Some(FOREIGN_READ)),
+        // Review is for coordinators (in scope) and admins: accept, then reopen, leave
+        // both reports returned, which cannot be returned again.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/accept",
+            [409, 200, 403, 403],
+            Some([200, 404, 403, 403]),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/reopen",
+            [409, 200, 403, 403],
+            Some([200, 404, 403, 403]),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/return",
+            [409, 409, 403, 403],
+            Some([409, 404, 403, 403]),
+        ),
+        // Compiling a subtree (`?unit=`): not for reporters; the unit must be in scope.
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/compilation",
+            COMPILE,
+            Some(FOREIGN_COMPILE),
+        ),
+        row(
+            "get",
+            "/api/v1/indicators/trend",
+            COMPILE,
+            Some(FOREIGN_COMPILE),
+        ),
     ]
 }
 
@@ -267,6 +349,8 @@ struct Fixture {
     grant_client: (String, String),
     /// Plans issued by A and B, with what they own.
     plans: HashMap<&'static str, PlanObjects>,
+    /// An open period of a plan issued by the root, in which A and B report.
+    report_period: String,
     tokens: HashMap<&'static str, String>,
 }
 
@@ -277,7 +361,7 @@ struct PlanObjects {
     period: String,
 }
 
-/// The code of the indicator every fixture plan defines.
+/// The code of the indicator every fixture plan defines (the trend asks for it).
 const INDICATOR: &str = "leaders_with_woman";
 
 impl Fixture {
@@ -293,6 +377,9 @@ enum Body {
     None,
     Json(Value),
     Form(Vec<(&'static str, String)>),
+    /// A report write or transition: `If-Match: *` (any existing version), with an
+    /// optional JSON body.
+    IfMatchAny(Option<Value>),
 }
 
 /// The concrete request for a row, side, caller and run number (which keeps created
@@ -311,6 +398,7 @@ fn request(
     let leaf = &fx.leaf[fx.pick(side, &"a", &"b")];
     let client = &fx.clients[fx.pick(side, &"a", &"b")];
     let plan = &fx.plans[fx.pick(side, &"a", &"b")];
+    let report = format!("/api/v1/periods/{}/reports/{}", fx.report_period, unit.code);
     let today = today_vn();
     let none = |p: &str| (p.to_string(), Body::None);
     match (method, template) {
@@ -461,6 +549,47 @@ fn request(
         ("post", "/api/v1/periods/{id}/unlock") => {
             none(&format!("/api/v1/periods/{}/unlock", plan.period))
         }
+        ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
+            report,
+            Body::IfMatchAny(Some(complete_report(today - days(90)))),
+        ),
+        // No body: the stored report is checked.
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/validate") => {
+            none(&format!("{report}/validate"))
+        }
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/submit") => {
+            (format!("{report}/submit"), Body::IfMatchAny(None))
+        }
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}") => none(&report),
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions") => {
+            none(&format!("{report}/revisions"))
+        }
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions/{number}") => {
+            none(&format!("{report}/revisions/1"))
+        }
+        ("get", "/api/v1/reports") => none(&format!(
+            "{template}?period={}&unit={}",
+            fx.report_period, unit.code
+        )),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/accept") => {
+            (format!("{report}/accept"), Body::IfMatchAny(None))
+        }
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/reopen") => (
+            format!("{report}/reopen"),
+            Body::IfMatchAny(Some(json!({ "reason": "Số liệu cần rà soát lại." }))),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/return") => (
+            format!("{report}/return"),
+            Body::IfMatchAny(Some(json!({ "reason": "Thiếu số liệu mục B." }))),
+        ),
+        ("get", "/api/v1/periods/{period_id}/compilation") => none(&format!(
+            "/api/v1/periods/{}/compilation?unit={}",
+            fx.report_period, unit.code
+        )),
+        ("get", "/api/v1/indicators/trend") => none(&format!(
+            "{template}?indicator={INDICATOR}&unit={}",
+            unit.code
+        )),
         other => panic!("no request built for {other:?}: add it to `request`"),
     }
 }
@@ -481,6 +610,13 @@ async fn send(
         Body::None => req,
         Body::Json(v) => req.json(v),
         Body::Form(f) => req.form(f),
+        Body::IfMatchAny(v) => {
+            let req = req.header("if-match", "*");
+            match v {
+                Some(v) => req.json(v),
+                None => req,
+            }
+        }
     };
     req.send().await.unwrap()
 }
@@ -639,6 +775,21 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     let mut plans = HashMap::new();
     plans.insert("a", plan_with_objects(&app, &admin, "OFFICE-A").await);
     plans.insert("b", plan_with_objects(&app, &admin, "OFFICE-B").await);
+    // Both offices report under the root's plan; their reports start as complete drafts.
+    let report_period = plan_with_objects(&app, &admin, "SVHTT").await.period;
+    for unit in ["OFFICE-A", "OFFICE-B"] {
+        let res = app
+            .authed(
+                Method::PUT,
+                &format!("/api/v1/periods/{report_period}/reports/{unit}"),
+                &admin,
+            )
+            .json(&complete_report(today_vn() - days(90)))
+            .send()
+            .await
+            .unwrap();
+        assert_json(res, 201).await;
+    }
     let mut tokens = HashMap::new();
     for (role, username) in [
         ("admin", "admin"),
@@ -654,6 +805,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         clients,
         grant_client,
         plans,
+        report_period,
         tokens,
     };
 
@@ -695,6 +847,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                         (401, _) => ("invalid_refresh_token", None),
                         (403, _) => ("forbidden", None),
                         (404, _) => ("not_found", None),
+                        // Past authorization, the workflow refused the transition.
+                        (409, _) => ("illegal_transition", None),
                         (422, _) if r.path == "/api/v1/plans" => {
                             ("validation_failed", Some("body.issuing_unit"))
                         }
@@ -747,6 +901,17 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             "{table}"
         );
     }
+    // A's report was submitted by its reporter and B's by the admin, once each; both
+    // were then accepted and reopened.
+    assert_eq!(
+        app.db_text(
+            "SELECT string_agg(u.code || ':' || r.status || ':' || v.submitted_by, ',' \
+             ORDER BY u.code) AS t FROM reports r JOIN org_units u ON u.id = r.unit_id \
+             JOIN report_revisions v ON v.report_id = r.id"
+        )
+        .await,
+        "OFFICE-A:returned:reporter_a,OFFICE-B:returned:admin"
+    );
     assert_eq!(
         app.db_i64(
             "SELECT count(*) AS n FROM audit_events WHERE action NOT LIKE 'auth.%' \
@@ -760,9 +925,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         (
             "coordinator_a",
             "indicator.create,indicator.update,period.create,period.lock,period.unlock,\
-             period.update,plan.create,plan.form.save,plan.update",
+             period.update,plan.create,plan.form.save,plan.update,report.accept,report.reopen",
         ),
-        ("reporter_a", ""),
+        ("reporter_a", "report.save,report.submit"),
     ] {
         assert_eq!(
             app.db_text(&format!(
