@@ -7,6 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use gereport::plans::form::default_form_2024;
+
+use crate::fixtures::{complete_report, days, today_vn};
 use crate::helpers::{
     ADMIN_PASSWORD, PASSWORD, TestApp, Tree, Unit, assert_json, assert_problem, create_unit,
     spawn_app,
@@ -23,6 +26,15 @@ const ADMIN_201: Statuses = [201, 403, 403, 403];
 const ADMIN_204: Statuses = [204, 403, 403, 403];
 /// Readable by all, but a foreign object is invisible (404) to all but the admin.
 const FOREIGN_READ: Statuses = [200, 404, 404, 404];
+/// Plans, forms, indicators and periods are managed by admins and coordinators ...
+const MANAGE_200: Statuses = [200, 200, 403, 403];
+const MANAGE_201: Statuses = [201, 201, 403, 403];
+/// ... and a coordinator's writes stop at its scope (404), after the role check (403).
+const FOREIGN_MANAGE_200: Statuses = [200, 404, 403, 403];
+const FOREIGN_MANAGE_201: Statuses = [201, 404, 403, 403];
+/// Compilations and trends: everyone but reporters, within scope.
+const COMPILE: Statuses = [200, 200, 200, 403];
+const FOREIGN_COMPILE: Statuses = [200, 404, 404, 403];
 
 /// One row of the matrix: an operation of the OpenAPI document, what each role gets
 /// on an object of office A (the caller's own unit; the admin's scope is the root),
@@ -154,6 +166,169 @@ fn matrix() -> Vec<Row> {
             [200, 200, 403, 403],
             Some([200, 200, 403, 403]),
         ),
+        // Plans and what they own. Own is a plan issued by A, foreign one issued by B:
+        // a plan is readable where it applies (issued at or above the caller's unit) or
+        // was issued inside the caller's scope, so B's plan is invisible to A's people.
+        row("get", "/api/v1/plans", ALL_200, None),
+        // Issuing a plan for a unit outside the coordinator's scope is a bad value
+        // (422 naming `body.issuing_unit`), not a missing object.
+        row(
+            "post",
+            "/api/v1/plans",
+            MANAGE_201,
+            Some([201, 422, 403, 403]),
+        ),
+        row("get", "/api/v1/plans/{id}", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "patch",
+            "/api/v1/plans/{id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "get",
+            "/api/v1/plans/{id}/form",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/plans/{id}/form",
+            MANAGE_201,
+            Some(FOREIGN_MANAGE_201),
+        ),
+        row(
+            "get",
+            "/api/v1/plans/{id}/indicators",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "post",
+            "/api/v1/plans/{id}/indicators",
+            MANAGE_201,
+            Some(FOREIGN_MANAGE_201),
+        ),
+        row(
+            "get",
+            "/api/v1/indicators/{id}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "patch",
+            "/api/v1/indicators/{id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        // Filtering by a plan one cannot see hides its periods (an empty page, as for
+        // a plan that does not exist) rather than refusing.
+        row("get", "/api/v1/periods", ALL_200, Some(ALL_200)),
+        row(
+            "post",
+            "/api/v1/plans/{id}/periods",
+            MANAGE_201,
+            Some(FOREIGN_MANAGE_201),
+        ),
+        row("get", "/api/v1/periods/{id}", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "patch",
+            "/api/v1/periods/{id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        // Unlock right after lock, so that nothing later meets a locked period.
+        row(
+            "post",
+            "/api/v1/periods/{id}/lock",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{id}/unlock",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        // Reports, in a period of a plan issued by the root (A and B both report under
+        // it): own is A's, foreign B's, both complete drafts at first. Writes send
+        // `If-Match: *`. The rows follow the workflow, so a role past authorization gets
+        // what the sequence leaves: once the reporter has submitted its own report,
+        // the admin's submit is an illegal transition (409), and so on.
+        //
+        // Drafts are written by reporters (their own unit only) and admins.
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/reports/{unit}",
+            [200, 403, 403, 200],
+            Some([200, 403, 403, 404]),
+        ),
+        // A dry run reads, so every reader may.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/validate",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/submit",
+            [409, 403, 403, 200],
+            Some([200, 403, 403, 404]),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/revisions",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/revisions/{number}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        // Filtered by a unit, which must itself be visible.
+        row("get", "/api/v1/reports", ALL_200, Some(FOREIGN_READ)),
+        // Review is for coordinators (in scope) and admins: accept, then reopen, leave
+        // both reports returned, which cannot be returned again.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/accept",
+            [409, 200, 403, 403],
+            Some([200, 404, 403, 403]),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/reopen",
+            [409, 200, 403, 403],
+            Some([200, 404, 403, 403]),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/return",
+            [409, 409, 403, 403],
+            Some([409, 404, 403, 403]),
+        ),
+        // Compiling a subtree (`?unit=`): not for reporters; the unit must be in scope.
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/compilation",
+            COMPILE,
+            Some(FOREIGN_COMPILE),
+        ),
+        row(
+            "get",
+            "/api/v1/indicators/trend",
+            COMPILE,
+            Some(FOREIGN_COMPILE),
+        ),
     ]
 }
 
@@ -172,8 +347,22 @@ struct Fixture {
     clients: HashMap<&'static str, String>,
     /// A service client used for the token grant, and its secret.
     grant_client: (String, String),
+    /// Plans issued by A and B, with what they own.
+    plans: HashMap<&'static str, PlanObjects>,
+    /// An open period of a plan issued by the root, in which A and B report.
+    report_period: String,
     tokens: HashMap<&'static str, String>,
 }
+
+/// A plan with the default form, one indicator and one open period (ids).
+struct PlanObjects {
+    id: String,
+    indicator: String,
+    period: String,
+}
+
+/// The code of the indicator every fixture plan defines (the trend asks for it).
+const INDICATOR: &str = "leaders_with_woman";
 
 impl Fixture {
     fn pick<'a, T>(&'a self, side: Side, own: &'a T, foreign: &'a T) -> &'a T {
@@ -188,6 +377,9 @@ enum Body {
     None,
     Json(Value),
     Form(Vec<(&'static str, String)>),
+    /// A report write or transition: `If-Match: *` (any existing version), with an
+    /// optional JSON body.
+    IfMatchAny(Option<Value>),
 }
 
 /// The concrete request for a row, side, caller and run number (which keeps created
@@ -205,6 +397,9 @@ fn request(
     let user = fx.pick(side, &t.reporter_a, &t.reporter_b);
     let leaf = &fx.leaf[fx.pick(side, &"a", &"b")];
     let client = &fx.clients[fx.pick(side, &"a", &"b")];
+    let plan = &fx.plans[fx.pick(side, &"a", &"b")];
+    let report = format!("/api/v1/periods/{}/reports/{}", fx.report_period, unit.code);
+    let today = today_vn();
     let none = |p: &str| (p.to_string(), Body::None);
     match (method, template) {
         ("get", "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/me") => {
@@ -296,6 +491,105 @@ fn request(
             none(&format!("/api/v1/service-clients/{client}/revoke"))
         }
         ("get", "/api/v1/audit") => none(&format!("{template}?object_id={}", unit.id)),
+        ("get", "/api/v1/plans") => none(template),
+        ("post", "/api/v1/plans") => (
+            template.into(),
+            Body::Json(json!({
+                "year": 2025, "document_number": format!("NEW-{n}/KH"),
+                "title": format!("Kế hoạch {n}"), "issuing_unit": unit.code,
+            })),
+        ),
+        ("get", "/api/v1/plans/{id}") => none(&format!("/api/v1/plans/{}", plan.id)),
+        ("patch", "/api/v1/plans/{id}") => (
+            format!("/api/v1/plans/{}", plan.id),
+            Body::Json(json!({ "title": format!("Kế hoạch {n}") })),
+        ),
+        ("get", "/api/v1/plans/{id}/form") => none(&format!("/api/v1/plans/{}/form", plan.id)),
+        // The same form again: a new version, which the plan's reports do not use.
+        ("put", "/api/v1/plans/{id}/form") => (
+            format!("/api/v1/plans/{}/form", plan.id),
+            Body::Json(serde_json::to_value(default_form_2024().unwrap()).unwrap()),
+        ),
+        ("get", "/api/v1/plans/{id}/indicators") => {
+            none(&format!("/api/v1/plans/{}/indicators", plan.id))
+        }
+        ("post", "/api/v1/plans/{id}/indicators") => (
+            format!("/api/v1/plans/{}/indicators", plan.id),
+            Body::Json(json!({
+                "code": format!("new_{n}"), "name_vi": format!("Chỉ tiêu {n}"),
+                "name_en": format!("Indicator {n}"),
+                "formula": "sum(staff_female) / sum(staff_total)",
+                "target": 0.5, "direction": "at_least", "source": "Kế hoạch",
+            })),
+        ),
+        ("get", "/api/v1/indicators/{id}") => {
+            none(&format!("/api/v1/indicators/{}", plan.indicator))
+        }
+        ("patch", "/api/v1/indicators/{id}") => (
+            format!("/api/v1/indicators/{}", plan.indicator),
+            Body::Json(json!({ "name_vi": format!("Chỉ tiêu {n}") })),
+        ),
+        ("get", "/api/v1/periods") => none(&format!("{template}?plan={}", plan.id)),
+        ("post", "/api/v1/plans/{id}/periods") => (
+            format!("/api/v1/plans/{}/periods", plan.id),
+            Body::Json(json!({
+                "kind": "ad_hoc", "code": format!("NEW-{n}"), "name": format!("Kỳ {n}"),
+                "window_start": today - days(30), "window_end": today,
+                "due_date": today + days(30),
+            })),
+        ),
+        ("get", "/api/v1/periods/{id}") => none(&format!("/api/v1/periods/{}", plan.period)),
+        ("patch", "/api/v1/periods/{id}") => (
+            format!("/api/v1/periods/{}", plan.period),
+            Body::Json(json!({ "name": format!("Kỳ {n}") })),
+        ),
+        ("post", "/api/v1/periods/{id}/lock") => {
+            none(&format!("/api/v1/periods/{}/lock", plan.period))
+        }
+        ("post", "/api/v1/periods/{id}/unlock") => {
+            none(&format!("/api/v1/periods/{}/unlock", plan.period))
+        }
+        ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
+            report,
+            Body::IfMatchAny(Some(complete_report(today - days(90)))),
+        ),
+        // No body: the stored report is checked.
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/validate") => {
+            none(&format!("{report}/validate"))
+        }
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/submit") => {
+            (format!("{report}/submit"), Body::IfMatchAny(None))
+        }
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}") => none(&report),
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions") => {
+            none(&format!("{report}/revisions"))
+        }
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions/{number}") => {
+            none(&format!("{report}/revisions/1"))
+        }
+        ("get", "/api/v1/reports") => none(&format!(
+            "{template}?period={}&unit={}",
+            fx.report_period, unit.code
+        )),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/accept") => {
+            (format!("{report}/accept"), Body::IfMatchAny(None))
+        }
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/reopen") => (
+            format!("{report}/reopen"),
+            Body::IfMatchAny(Some(json!({ "reason": "Số liệu cần rà soát lại." }))),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/return") => (
+            format!("{report}/return"),
+            Body::IfMatchAny(Some(json!({ "reason": "Thiếu số liệu mục B." }))),
+        ),
+        ("get", "/api/v1/periods/{period_id}/compilation") => none(&format!(
+            "/api/v1/periods/{}/compilation?unit={}",
+            fx.report_period, unit.code
+        )),
+        ("get", "/api/v1/indicators/trend") => none(&format!(
+            "{template}?indicator={INDICATOR}&unit={}",
+            unit.code
+        )),
         other => panic!("no request built for {other:?}: add it to `request`"),
     }
 }
@@ -316,6 +610,13 @@ async fn send(
         Body::None => req,
         Body::Json(v) => req.json(v),
         Body::Form(f) => req.form(f),
+        Body::IfMatchAny(v) => {
+            let req = req.header("if-match", "*");
+            match v {
+                Some(v) => req.json(v),
+                None => req,
+            }
+        }
     };
     req.send().await.unwrap()
 }
@@ -376,6 +677,65 @@ fn the_matrix_covers_every_documented_endpoint() {
     }
 }
 
+/// The `id` of a 201 response's body.
+async fn created_id(res: reqwest::Response) -> String {
+    assert_json(res, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A plan issued by `unit`, made by the admin with the default form, an indicator and
+/// an open period whose data window ends in a month and which is due in two.
+async fn plan_with_objects(app: &TestApp, admin: &str, unit: &str) -> PlanObjects {
+    let today = today_vn();
+    let id = created_id(
+        app.post_as(
+            "/api/v1/plans",
+            admin,
+            &json!({
+                "year": 2025, "document_number": format!("1/KH-{unit}"),
+                "title": format!("Kế hoạch bình đẳng giới của {unit}"),
+                "issuing_unit": unit, "form": default_form_2024().unwrap(),
+            }),
+        )
+        .await,
+    )
+    .await;
+    let indicator = created_id(
+        app.post_as(
+            &format!("/api/v1/plans/{id}/indicators"),
+            admin,
+            &json!({
+                "code": INDICATOR, "name_vi": "Tỷ lệ đơn vị có lãnh đạo nữ",
+                "name_en": "Share of units with a woman among their leaders",
+                "formula": "count(leaders_female >= 1) / count()",
+                "target": 1.0, "direction": "at_least", "source": "Kế hoạch",
+            }),
+        )
+        .await,
+    )
+    .await;
+    let period = created_id(
+        app.post_as(
+            &format!("/api/v1/plans/{id}/periods"),
+            admin,
+            &json!({
+                "kind": "ad_hoc", "code": "CUR", "name": "Kỳ hiện tại",
+                "window_start": today - days(90), "window_end": today + days(30),
+                "due_date": today + days(60),
+            }),
+        )
+        .await,
+    )
+    .await;
+    PlanObjects {
+        id,
+        indicator,
+        period,
+    }
+}
+
 #[tokio::test]
 async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     let app = spawn_app().await;
@@ -412,6 +772,24 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             clients.insert(key, body["id"].as_str().unwrap().to_string());
         }
     }
+    let mut plans = HashMap::new();
+    plans.insert("a", plan_with_objects(&app, &admin, "OFFICE-A").await);
+    plans.insert("b", plan_with_objects(&app, &admin, "OFFICE-B").await);
+    // Both offices report under the root's plan; their reports start as complete drafts.
+    let report_period = plan_with_objects(&app, &admin, "SVHTT").await.period;
+    for unit in ["OFFICE-A", "OFFICE-B"] {
+        let res = app
+            .authed(
+                Method::PUT,
+                &format!("/api/v1/periods/{report_period}/reports/{unit}"),
+                &admin,
+            )
+            .json(&complete_report(today_vn() - days(90)))
+            .send()
+            .await
+            .unwrap();
+        assert_json(res, 201).await;
+    }
     let mut tokens = HashMap::new();
     for (role, username) in [
         ("admin", "admin"),
@@ -426,6 +804,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         leaf,
         clients,
         grant_client,
+        plans,
+        report_period,
         tokens,
     };
 
@@ -462,15 +842,23 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                     continue;
                 }
                 if got >= 400 {
-                    let code = match (got, who) {
-                        (401, "anonymous") if !r.public => "missing_token",
-                        (401, _) => "invalid_refresh_token",
-                        (403, _) => "forbidden",
-                        (404, _) => "not_found",
+                    let (code, field) = match (got, who) {
+                        (401, "anonymous") if !r.public => ("missing_token", None),
+                        (401, _) => ("invalid_refresh_token", None),
+                        (403, _) => ("forbidden", None),
+                        (404, _) => ("not_found", None),
+                        // Past authorization, the workflow refused the transition.
+                        (409, _) => ("illegal_transition", None),
+                        (422, _) if r.path == "/api/v1/plans" => {
+                            ("validation_failed", Some("body.issuing_unit"))
+                        }
                         _ => unreachable!("{what}: no code expected for {got}"),
                     };
                     let body = assert_problem(res, got, code).await;
                     assert_eq!(body["instance"], path.split('?').next().unwrap(), "{what}");
+                    if let Some(field) = field {
+                        assert_eq!(body["errors"][0]["path"], field, "{what}: {body}");
+                    }
                 }
             }
         }
@@ -482,9 +870,10 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         failures.join("\n")
     );
 
-    // The refused writes changed nothing: the only units, users and clients beyond the
-    // fixture are the admin's (one per side), and every audit event of a write names
-    // the admin as its actor.
+    // The refused writes changed nothing: the only units, users, clients, plans,
+    // indicators and periods beyond the fixture are those of the writes the matrix
+    // allowed (the admin's, one per side, and the coordinator's on its own side), and
+    // every audit event of a write is one of those.
     assert_eq!(
         app.db_i64("SELECT count(*) AS n FROM org_units WHERE code LIKE 'NEW-%'")
             .await,
@@ -500,14 +889,57 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             .await,
         5
     );
+    for (table, like) in [
+        ("plans", "document_number LIKE 'NEW-%'"),
+        ("indicators", "code LIKE 'new_%'"),
+        ("periods", "code LIKE 'NEW-%'"),
+    ] {
+        assert_eq!(
+            app.db_i64(&format!("SELECT count(*) AS n FROM {table} WHERE {like}"))
+                .await,
+            3,
+            "{table}"
+        );
+    }
+    // A's report was submitted by its reporter and B's by the admin, once each; both
+    // were then accepted and reopened.
+    assert_eq!(
+        app.db_text(
+            "SELECT string_agg(u.code || ':' || r.status || ':' || v.submitted_by, ',' \
+             ORDER BY u.code) AS t FROM reports r JOIN org_units u ON u.id = r.unit_id \
+             JOIN report_revisions v ON v.report_id = r.id"
+        )
+        .await,
+        "OFFICE-A:returned:reporter_a,OFFICE-B:returned:admin"
+    );
     assert_eq!(
         app.db_i64(
             "SELECT count(*) AS n FROM audit_events WHERE action NOT LIKE 'auth.%' \
-             AND action <> 'user.change_password' AND actor_name <> 'admin' AND actor_kind <> 'system'"
+             AND action <> 'user.change_password' AND actor_kind <> 'system' \
+             AND actor_name NOT IN ('admin', 'coordinator_a', 'reporter_a')"
         )
         .await,
         0
     );
+    for (actor, actions) in [
+        (
+            "coordinator_a",
+            "indicator.create,indicator.update,period.create,period.lock,period.unlock,\
+             period.update,plan.create,plan.form.save,plan.update,report.accept,report.reopen",
+        ),
+        ("reporter_a", "report.save,report.submit"),
+    ] {
+        assert_eq!(
+            app.db_text(&format!(
+                "SELECT coalesce(string_agg(action, ',' ORDER BY action), '') AS t \
+                 FROM audit_events WHERE actor_name = '{actor}' \
+                 AND action NOT LIKE 'auth.%' AND action <> 'user.change_password'"
+            ))
+            .await,
+            actions,
+            "the writes of {actor}"
+        );
+    }
     // Each actor's own password change was recorded as such, once.
     assert_eq!(
         app.db_i64("SELECT count(*) AS n FROM audit_events WHERE action = 'user.change_password'")
