@@ -460,6 +460,20 @@ pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Opt
     Ok(periods::table.find(id).first(conn).await.optional()?)
 }
 
+/// A period with the path of its plan's issuing unit, for scope checks, in one query.
+pub async fn get_period_scope(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> ApiResult<Option<(PeriodRow, String)>> {
+    Ok(periods::table
+        .inner_join(plans::table.inner_join(org_units::table))
+        .filter(periods::id.eq(id))
+        .select((periods::all_columns, org_units::path))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub struct PeriodFilter {
     pub plan_id: Option<Uuid>,
     pub code: Option<String>,

@@ -19,33 +19,42 @@ use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::org::store::{self as org_store, Row as UnitRow};
+use crate::org::store::Row as UnitRow;
 use crate::pagination::{Page, PageRequest};
 use crate::plans::form::{FormDefinition, ReportData, ValidationContext, ValidationResult};
 use crate::plans::period::{self, PeriodStatus};
-use crate::plans::routes::readable_period;
-use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
+use crate::plans::store::{self as plan_store, PeriodRow};
 
-/// The period, plan and unit a report address names, after scope checks.
+/// The period and unit a report address names, after scope checks, with the report
+/// as it stood when read (writes lock and re-read it inside their transaction).
 pub struct Target {
     pub period: PeriodRow,
-    pub plan: PlanRow,
     pub unit: UnitRow,
+    pub report: Option<ReportRow>,
 }
 
+/// Two queries resolve any report address: the period with its plan's scope, and the
+/// unit with its report. Reads are the hot path; they need nothing more.
 async fn target(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     period_id: Uuid,
     unit_ref: &str,
 ) -> ApiResult<Target> {
-    let (period, plan) = readable_period(conn, actor, period_id).await?;
-    let unit = org_store::find(conn, unit_ref)
+    let (period, plan_path) = plan_store::get_period_scope(conn, period_id)
         .await?
-        .filter(|u| u.path.starts_with(&plan.unit_path))
+        .filter(|(_, path)| policy::sees_plan(actor, path))
+        .ok_or_else(|| ApiError::not_found("period"))?;
+    let (unit, report) = store::unit_with_report(conn, unit_ref, period.id)
+        .await?
+        .filter(|(u, _)| u.path.starts_with(&plan_path))
         .ok_or_else(|| ApiError::not_found("report"))?;
     policy::require_in_scope(actor, &unit.path, "report")?;
-    Ok(Target { period, plan, unit })
+    Ok(Target {
+        period,
+        unit,
+        report,
+    })
 }
 
 pub fn etag(row: &ReportRow) -> String {
@@ -218,8 +227,9 @@ pub async fn get_report(
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
-        .await?
+    let row = t
+        .report
+        .clone()
         .ok_or_else(|| ApiError::not_found("report"))?;
     let report = to_api(&mut conn, &state.forms, &row, &t).await?;
     Ok(respond(StatusCode::OK, &row, report))
@@ -268,7 +278,7 @@ pub async fn put_report(
                             "the report does not exist yet; omit If-Match to create it",
                         ));
                     }
-                    let form = plan_store::get_form(conn, t.plan.id, None)
+                    let form = plan_store::get_form(conn, t.period.plan_id, None)
                         .await?
                         .ok_or_else(|| {
                             ApiError::conflict("no_form", "the plan has no report form yet")
@@ -356,11 +366,11 @@ pub async fn validate(
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    let stored = store::find(&mut conn, t.period.id, t.unit.id, false).await?;
+    let stored = t.report.clone();
     let form = match &stored {
         Some(r) => state.forms.get(&mut conn, r.form_id).await?,
         None => std::sync::Arc::new(
-            plan_store::get_form(&mut conn, t.plan.id, None)
+            plan_store::get_form(&mut conn, t.period.plan_id, None)
                 .await?
                 .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
         ),
@@ -596,8 +606,9 @@ pub async fn list_revisions(
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
-        .await?
+    let row = t
+        .report
+        .clone()
         .ok_or_else(|| ApiError::not_found("report"))?;
     Ok(web::Json(store::revisions(&mut conn, row.id).await?))
 }
@@ -614,8 +625,9 @@ pub async fn get_revision(
     let (period_id, unit_ref, number) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    let row = store::find(&mut conn, t.period.id, t.unit.id, false)
-        .await?
+    let row = t
+        .report
+        .clone()
         .ok_or_else(|| ApiError::not_found("report"))?;
     store::revision(&mut conn, row.id, number)
         .await?

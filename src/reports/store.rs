@@ -66,6 +66,32 @@ pub async fn find(
     Ok(row)
 }
 
+/// A unit (by id, or by code in any case) with its report for the period, if any: what
+/// every report address resolves to, in one query.
+pub async fn unit_with_report(
+    conn: &mut AsyncPgConnection,
+    unit_ref: &str,
+    period_id: Uuid,
+) -> ApiResult<Option<(crate::org::store::Row, Option<ReportRow>)>> {
+    let q = org_units::table
+        .left_join(
+            reports::table.on(reports::unit_id
+                .eq(org_units::id)
+                .and(reports::period_id.eq(period_id))),
+        )
+        .select((org_units::all_columns, reports::all_columns.nullable()))
+        .into_boxed();
+    let q = match Uuid::parse_str(unit_ref) {
+        Ok(id) => q.filter(org_units::id.eq(id)),
+        Err(_) => q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(org_units.code) = lower(")
+                .bind::<diesel::sql_types::Text, _>(unit_ref.to_string())
+                .sql(")"),
+        ),
+    };
+    Ok(q.first(conn).await.optional()?)
+}
+
 /// Creates an empty draft unless one appeared meanwhile (then `None`).
 pub async fn insert_draft(
     conn: &mut AsyncPgConnection,
