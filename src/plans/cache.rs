@@ -33,4 +33,17 @@ impl FormCache {
         }
         Ok(form)
     }
+
+    /// The plan's current form version, if any (the lookup of which version is current
+    /// is a query; the form itself comes from memory).
+    pub async fn current(
+        &self,
+        conn: &mut AsyncPgConnection,
+        plan_id: Uuid,
+    ) -> ApiResult<Option<Arc<FormVersion>>> {
+        match store::current_form_id(conn, plan_id).await? {
+            Some(id) => Ok(Some(self.get(conn, id).await?)),
+            None => Ok(None),
+        }
+    }
 }

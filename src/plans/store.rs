@@ -265,6 +265,20 @@ pub async fn get_form(
     row.map(form_from).transpose()
 }
 
+/// The id of a plan's current form version, if it has one.
+pub async fn current_form_id(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+) -> ApiResult<Option<Uuid>> {
+    Ok(forms::table
+        .filter(forms::plan_id.eq(plan_id))
+        .order(forms::version.desc())
+        .select(forms::id)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn get_form_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<FormVersion> {
     form_from(forms::table.find(id).first::<FormRow>(conn).await?)
 }

@@ -278,7 +278,9 @@ pub async fn put_report(
                             "the report does not exist yet; omit If-Match to create it",
                         ));
                     }
-                    let form = plan_store::get_form(conn, t.period.plan_id, None)
+                    let form = state
+                        .forms
+                        .current(conn, t.period.plan_id)
                         .await?
                         .ok_or_else(|| {
                             ApiError::conflict("no_form", "the plan has no report form yet")
@@ -369,11 +371,11 @@ pub async fn validate(
     let stored = t.report.clone();
     let form = match &stored {
         Some(r) => state.forms.get(&mut conn, r.form_id).await?,
-        None => std::sync::Arc::new(
-            plan_store::get_form(&mut conn, t.period.plan_id, None)
-                .await?
-                .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
-        ),
+        None => state
+            .forms
+            .current(&mut conn, t.period.plan_id)
+            .await?
+            .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?,
     };
     let data = match (body, &stored) {
         (Some(b), _) => b,
