@@ -22,7 +22,7 @@ use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
 use model::*;
 use store::{Condition, Selection};
 
-fn period_ref(p: &PeriodRow, plan: &PlanRow) -> PeriodRef {
+pub fn period_ref(p: &PeriodRow, plan: &PlanRow) -> PeriodRef {
     PeriodRef {
         id: p.id,
         code: p.code.clone(),
@@ -393,6 +393,59 @@ async fn narratives(
             entries: by_field.remove(&f.code).unwrap_or_default(),
         })
         .collect())
+}
+
+/// One indicator of one period for a subtree, running only the query that indicator
+/// needs (for trends, which visit many periods). `None` when its formula no longer
+/// parses. Returns the value and the number of reports it was computed over.
+pub async fn one_indicator(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+    row: &plan_store::IndicatorRow,
+) -> ApiResult<Option<(indicator::IndicatorValue, i64)>> {
+    let Ok(formula) = indicator::parse(&row.formula) else {
+        return Ok(None);
+    };
+    let sel = selection(period, plan, root, include_submitted);
+    Ok(Some(match &formula {
+        Formula::RatioOfSums { .. } => {
+            let fields = formula.fields();
+            let sums: HashMap<String, f64> = fields
+                .iter()
+                .zip(store::field_sums(conn, &sel, &fields).await?)
+                .map(|(f, s)| (f.to_string(), maths::parse_sum(&s)))
+                .collect();
+            let reports = store::count_included(conn, &sel).await?;
+            (maths::indicator(&formula, &sums, None), reports)
+        }
+        Formula::UnitShare { .. } => {
+            let parsed = [(0, formula.clone())];
+            let (reports, mut shares) =
+                store::unit_shares(conn, &sel, &conditions(&parsed)).await?;
+            let counts = shares.pop().map(|(met, short)| (met, reports, short));
+            (maths::indicator(&formula, &HashMap::new(), counts), reports)
+        }
+    }))
+}
+
+/// The unit whose subtree a plan's figures cover when `root` is asked for: `root`
+/// itself inside the plan's tree, the plan's issuer when `root` lies above it, and
+/// none when the two trees are apart.
+pub async fn effective_root(
+    conn: &mut AsyncPgConnection,
+    root: &UnitRow,
+    plan: &PlanRow,
+) -> ApiResult<Option<UnitRow>> {
+    if root.path.starts_with(&plan.unit_path) {
+        Ok(Some(root.clone()))
+    } else if plan.unit_path.starts_with(&root.path) {
+        crate::org::store::find_by_id(conn, plan.issuing_unit_id).await
+    } else {
+        Ok(None)
+    }
 }
 
 /// The whole compilation of `root`'s subtree for a period. The figures, the

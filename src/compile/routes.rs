@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::org::store::{self as org_store, Row as UnitRow};
 use crate::plans::indicator::met;
 use crate::plans::routes::readable_period;
-use crate::plans::store::{self as plan_store, PlanRow};
+use crate::plans::store as plan_store;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -30,16 +30,6 @@ async fn root_unit(
     .ok_or_else(|| ApiError::not_found("org unit"))?;
     policy::require_in_scope(actor, &row.path, "org unit")?;
     Ok(row)
-}
-
-/// The subtree must lie inside the plan's tree; a unit above the plan's issuer compiles
-/// the issuer's subtree, which is all the plan covers.
-fn within_plan(root: UnitRow, plan: &PlanRow) -> ApiResult<UnitRow> {
-    if root.path.starts_with(&plan.unit_path) || plan.unit_path.starts_with(&root.path) {
-        Ok(root)
-    } else {
-        Err(ApiError::not_found("org unit"))
-    }
 }
 
 fn include_submitted(include: Option<&str>) -> ApiResult<bool> {
@@ -113,18 +103,11 @@ pub async fn compilation(
     let format = wanted_format(&req, q.format)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let (period, plan) = readable_period(&mut conn, &actor, *period_id).await?;
-    let root = within_plan(
-        root_unit(&mut conn, &actor, q.unit.as_deref()).await?,
-        &plan,
-    )?;
     // A unit above the plan's issuer compiles the issuer's subtree.
-    let root = if root.path.starts_with(&plan.unit_path) {
-        root
-    } else {
-        org_store::find_by_id(&mut conn, plan.issuing_unit_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("org unit"))?
-    };
+    let asked = root_unit(&mut conn, &actor, q.unit.as_deref()).await?;
+    let root = super::effective_root(&mut conn, &asked, &plan)
+        .await?
+        .ok_or_else(|| ApiError::not_found("org unit"))?;
     drop(conn);
     let compiled = super::compile(&state.pool, &period, &plan, &root, include).await?;
     let stem = format!("tong-hop-{}-{}", period.code, root.code);
@@ -193,16 +176,8 @@ pub async fn trend(
             continue;
         };
         found = true;
-        let Ok(scoped) = within_plan(root.clone(), plan) else {
+        let Some(scoped) = super::effective_root(&mut conn, &root, plan).await? else {
             continue;
-        };
-        let scoped = if scoped.path.starts_with(&plan.unit_path) {
-            scoped
-        } else {
-            match org_store::find_by_id(&mut conn, plan.issuing_unit_id).await? {
-                Some(u) => u,
-                None => continue,
-            }
         };
         let periods = plan_store::list_periods(
             &mut conn,
@@ -214,20 +189,22 @@ pub async fn trend(
             },
         )
         .await?;
+        let direction = ind.to_api().direction;
         for (period, _) in periods {
-            let figures = super::figures(&mut conn, &period, plan, &scoped, include, false).await?;
-            let Some(r) = figures.indicators.iter().find(|i| i.code == ind.code) else {
+            let Some((v, reports_included)) =
+                super::one_indicator(&mut conn, &period, plan, &scoped, include, &ind).await?
+            else {
                 continue;
             };
             points.push(TrendPoint {
-                period: figures.period.clone(),
-                name_vi: r.name_vi.clone(),
-                value: r.value,
-                numerator: r.numerator,
-                denominator: r.denominator,
-                target: r.target,
-                met: met(r.value, r.target, ind.to_api().direction),
-                reports_included: figures.reports_included,
+                period: super::period_ref(&period, plan),
+                name_vi: ind.name_vi.clone(),
+                value: v.value,
+                numerator: v.numerator,
+                denominator: v.denominator,
+                target: ind.target,
+                met: met(v.value, ind.target, direction),
+                reports_included,
             });
         }
     }

@@ -168,6 +168,23 @@ pub fn field_sums_sql(fields: &[&str]) -> ApiResult<String> {
     ))
 }
 
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many reports the selection includes.
+pub async fn count_included(conn: &mut AsyncPgConnection, s: &Selection) -> ApiResult<i64> {
+    let row: Count = bind_selection(
+        format!("SELECT count(*) AS n FROM {INCLUDED} {WHERE_INCLUDED}"),
+        s,
+    )
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}
+
 /// One unit-share condition to count.
 pub struct Condition<'a> {
     pub field: &'a str,
