@@ -381,16 +381,17 @@ fn cell(width: u32, content: &str, middle: bool) -> String {
 enum Rows {
     /// The heading row of a data table: repeated on every page.
     Heading,
-    /// A row of data, free to break (a long list of units may not fit on a page).
-    Data,
-    /// The heading and signature blocks: never broken.
+    /// A long row of data, free to break: a list of a hundred units short of a
+    /// target may not fit on a page.
+    Breakable,
+    /// Short rows of data, and the heading and signature blocks: never broken.
     Whole,
 }
 
 fn row(cells: &[String], kind: Rows) -> String {
     let props = match kind {
         Rows::Heading => "<w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>",
-        Rows::Data => "",
+        Rows::Breakable => "",
         Rows::Whole => "<w:trPr><w:cantSplit/></w:trPr>",
     };
     format!("<w:tr>{props}{}</w:tr>", cells.concat())
@@ -444,6 +445,10 @@ const fn col(title: &'static str, width: u32, centred: bool) -> Column {
     }
 }
 
+/// Characters beyond which a data row may break across pages (some ten lines of
+/// the narrowest column).
+const LONG_ROW: usize = 400;
+
 /// A ruled table with a bold heading row that repeats on every page; `bold_last`
 /// sets the last row (a total) in bold.
 fn data_table(columns: &[Column], rows: &[Vec<String>], bold_last: bool) -> String {
@@ -488,7 +493,11 @@ fn data_table(columns: &[Column], rows: &[Vec<String>], bold_last: bool) -> Stri
                     cell(*w, &p.text(v, font), true)
                 })
                 .collect::<Vec<_>>(),
-            Rows::Data,
+            if values.iter().map(|v| v.chars().count()).sum::<usize>() > LONG_ROW {
+                Rows::Breakable
+            } else {
+                Rows::Whole
+            },
         ));
     }
     table(&widths, true, &out)
@@ -884,7 +893,9 @@ fn proposals(c: &Compilation) -> String {
             "[Văn phòng Sở bổ sung các kiến nghị, đề xuất với UBND Thành phố và các sở, ngành trên cơ sở ý kiến của các đơn vị nêu tại mục IV trước khi trình ký.]",
             PLAIN.italic(),
         ),
-        BODY.before(240).text(
+        // The closing sentence goes with the signature onto its page, never a
+        // signature alone.
+        BODY.before(240).keep_next().text(
             &format!(
                 "Trên đây là báo cáo kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {} của {}./.",
                 period_phrase(&c.figures.period.name, &c.figures.period.code),
@@ -914,16 +925,19 @@ fn signature_block() -> String {
         CENTRE.text("KT. GIÁM ĐỐC", PLAIN.bold()),
         CENTRE.text("PHÓ GIÁM ĐỐC", PLAIN.bold()),
     ];
-    // Room for the signature and the seal.
-    signature.extend((0..4).map(|_| CENTRE.with(&[])));
+    // Room for the signature and the seal, about 2.5 cm.
+    signature.extend((0..5).map(|_| CENTRE.with(&[])));
     signature.push(CENTRE.text("(ký, ghi rõ họ tên)", PLAIN.italic()));
     let cells = [
         cell(left, &recipients, false),
         cell(right, &signature.concat(), false),
     ];
     [
-        para("Normal").before(240).with(&[]),
+        para("Normal").before(240).keep_next().with(&[]),
         table(&[left, right], false, &[row(&cells, Rows::Whole)]),
+        // Word ends a body with a paragraph, not a table; this one is 6 pt high so
+        // that it hardly ever needs a page of its own.
+        para("Rule").with(&[]),
     ]
     .concat()
 }
@@ -1039,7 +1053,7 @@ fn styles_xml() -> String {
         style(
             "Rule",
             "Gạch ngang",
-            r#"<w:spacing w:before="40" w:after="0" w:line="120" w:lineRule="exact"/><w:jc w:val="center"/>"#,
+            r#"<w:spacing w:before="100" w:after="0" w:line="120" w:lineRule="exact"/><w:jc w:val="center"/>"#,
             r#"<w:sz w:val="8"/><w:szCs w:val="8"/>"#,
         ),
         "</w:styles>".to_string(),
@@ -1369,6 +1383,25 @@ mod tests {
             "6 tháng đầu năm 2024"
         );
         assert_eq!(period_phrase("  ", "2024S1"), "kỳ 2024S1");
+    }
+
+    #[test]
+    fn only_long_rows_may_break_across_pages() {
+        let columns = [col("TT", 567, true), col("Đơn vị chưa đạt", 0, false)];
+        let many = vec!["Phòng Văn hóa và Thông tin quận"; 40].join(", ");
+        let xml = data_table(
+            &columns,
+            &[
+                vec!["1".to_string(), "Phòng A".to_string()],
+                vec!["2".to_string(), many],
+            ],
+            false,
+        );
+        let rows: Vec<&str> = xml.split("<w:tr>").skip(1).collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].starts_with("<w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"));
+        assert!(rows[1].starts_with("<w:trPr><w:cantSplit/></w:trPr>"));
+        assert!(rows[2].starts_with("<w:tc>"), "a long row may break");
     }
 
     #[test]
