@@ -3,6 +3,7 @@
 //! the previous period beside it — aggregated in PostgreSQL (`store`), finished by pure
 //! arithmetic (`maths`), and exported as JSON, CSV or XLSX (`export`).
 
+pub mod docx;
 pub mod export;
 pub mod maths;
 pub mod model;

@@ -178,6 +178,8 @@ pub enum Format {
     Json,
     Csv,
     Xlsx,
+    /// The draft report (báo cáo) in Word format, laid out per Decree 30/2020/NĐ-CP.
+    Docx,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -188,7 +190,7 @@ pub struct CompilationQuery {
     pub unit: Option<String>,
     /// `submitted` also counts reports awaiting review; default accepted only.
     pub include: Option<String>,
-    /// Overrides the Accept header: json, csv or xlsx.
+    /// Overrides the Accept header: json, csv, xlsx or docx.
     #[param(inline)]
     pub format: Option<Format>,
 }

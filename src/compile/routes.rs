@@ -16,6 +16,7 @@ use crate::plans::routes::readable_period;
 use crate::plans::store as plan_store;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 /// The unit whose subtree is compiled: the one asked for, or the caller's scope root.
 async fn root_unit(
@@ -62,13 +63,15 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
         Ok(Format::Csv)
     } else if accept.contains("spreadsheetml") {
         Ok(Format::Xlsx)
+    } else if accept.contains("wordprocessingml") {
+        Ok(Format::Docx)
     } else if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
         Ok(Format::Json)
     } else {
         Err(ApiError::new(
             actix_web::http::StatusCode::NOT_ACCEPTABLE,
             "not_acceptable",
-            "the compilation is available as application/json, text/csv or the XLSX type",
+            "the compilation is available as application/json, text/csv, or the XLSX or DOCX type",
         ))
     }
 }
@@ -76,7 +79,9 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// The compiled report of a subtree for a period — completeness and timeliness,
 /// indicators against targets, totals, female shares, activities by type and the
 /// narratives — with the previous period of the same kind beside it. Accepted reports
-/// only, unless `include=submitted`. JSON, CSV or XLSX by `Accept` or `?format=`.
+/// only, unless `include=submitted`. JSON, CSV or XLSX by `Accept` or `?format=`; or,
+/// as DOCX, the draft of the compiled report in the administrative format of Decree
+/// 30/2020/NĐ-CP, for the office to edit, number and sign.
 #[utoipa::path(
     tag = "compilation",
     params(("period_id" = Uuid, Path), CompilationQuery),
@@ -85,6 +90,7 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
             (Compilation = "application/json"),
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
         )),
         (status = 406, description = "Unsupported Accept", body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -134,6 +140,19 @@ pub async fn compilation(
                 .insert_header((
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{stem}.xlsx\""),
+                ))
+                .body(bytes)
+        }
+        Format::Docx => {
+            let name = format!("bao-cao-{}-{}.docx", period.code, root.code);
+            let bytes = web::block(move || super::docx::to_docx(&compiled))
+                .await
+                .map_err(ApiError::internal)??;
+            HttpResponse::Ok()
+                .content_type(DOCX)
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
                 ))
                 .body(bytes)
         }

@@ -632,3 +632,71 @@ async fn compilation_respects_role_and_scope() {
     let res = reporter.send(reqwest::Method::GET, &base, None, None).await;
     assert_problem(res, 403, "forbidden").await;
 }
+
+/// The entries of a DOCX package, and its main part as text.
+fn docx_document(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a DOCX is a zip");
+    for part in ["[Content_Types].xml", "_rels/.rels", "word/styles.xml"] {
+        assert!(zip.by_name(part).is_ok(), "{part} missing");
+    }
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
+#[tokio::test]
+async fn docx_draft_report_by_format_or_accept() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let path = format!("/api/v1/periods/{}/compilation?unit=R", w.current);
+    const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+    let by_format = app
+        .client
+        .get(app.url(&format!("{path}&format=docx")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    let by_accept = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&api.token)
+        .header("accept", DOCX)
+        .send()
+        .await
+        .unwrap();
+    for res in [by_format, by_accept] {
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], DOCX);
+        assert_eq!(
+            res.headers()["content-disposition"],
+            "attachment; filename=\"bao-cao-2030S2-R.docx\""
+        );
+        let bytes = res.bytes().await.unwrap();
+        assert_eq!(&bytes[..2], b"PK", "a DOCX is a zip");
+        let xml = docx_document(&bytes);
+        for needle in [
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "SỞ THỬ NGHIỆM",
+            "/BC-R",
+            "BÁO CÁO",
+            "Có lãnh đạo nữ",
+            "Tỷ lệ nữ được đào tạo",
+            // Accepted reports only: C's narrative is not there, A's and B's are.
+            "A kết quả",
+            "B kết quả",
+            "Phòng D",
+            "Nơi nhận",
+        ] {
+            assert!(xml.contains(needle), "{needle} missing in the document");
+        }
+        assert!(!xml.contains("C kết quả"), "C's report is not accepted");
+    }
+}
