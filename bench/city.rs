@@ -425,8 +425,13 @@ async fn main() -> Result<()> {
     let _ = child.wait();
     let report = result?;
     println!("{report}");
+    // The measured table is regenerated; the hand-written analysis after it is kept.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/BENCHMARKS.md");
-    std::fs::write(path, report)?;
+    let notes = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|old| old.find("\n## Notes").map(|i| old[i..].to_string()))
+        .unwrap_or_default();
+    std::fs::write(path, format!("{report}{notes}"))?;
     eprintln!("written to docs/BENCHMARKS.md");
     Ok(())
 }
