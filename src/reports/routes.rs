@@ -240,7 +240,7 @@ pub async fn get_report(
 /// draft may be incomplete. An existing report needs `If-Match`.
 #[utoipa::path(
     tag = "reports",
-    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists")),
+    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
     request_body = ReportData,
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
@@ -394,7 +394,7 @@ pub async fn validate(
 /// when, by whom and whether it came late.
 #[utoipa::path(
     tag = "reports",
-    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)),
+    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
         (status = 409, description = "Illegal transition (`current_status` says why) or locked period", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -540,7 +540,7 @@ async fn review(
 }
 
 /// Returns a submitted report to its unit for changes; a reason is required.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/return")]
 pub async fn return_for_revision(
     req: HttpRequest,
@@ -561,7 +561,7 @@ pub async fn return_for_revision(
 }
 
 /// Accepts a submitted report; an optional comment is kept.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/accept")]
 pub async fn accept(
     req: HttpRequest,
@@ -576,7 +576,7 @@ pub async fn accept(
 }
 
 /// Reopens an accepted report (back to returned); a reason is required.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/reopen")]
 pub async fn reopen(
     req: HttpRequest,
