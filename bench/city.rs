@@ -721,10 +721,10 @@ figure is wall time at the client, including HTTP, JSON encoding of the whole co
         vr = verdict(ratio <= 1.5),
         nreads = read_lat.len(),
         r99 = ms(read_p99),
-        vb = verdict(read_rps >= 3000.0 && ms(read_p99) <= 30.0),
+        vb = verdict(read_rps >= 3000.0 && ms(read_p99) <= 30.0 && read_errors == 0),
         nsub = submit_lat.len(),
         p99s = ms(submit_p99),
         vc = verdict(submit_rate >= 400.0 && ms(submit_p99) <= 100.0 && submit_errors == 0),
-        vd = verdict(rss <= 200.0),
+        vd = verdict(rss > 0.0 && rss <= 200.0),
     ))
 }
