@@ -391,7 +391,11 @@ async fn narratives(
             field: f.code.clone(),
             label_vi: f.label_vi.clone(),
             label_en: f.label_en.clone(),
-            entries: by_field.remove(&f.code).unwrap_or_default(),
+            entries: {
+                let mut entries = by_field.remove(&f.code).unwrap_or_default();
+                entries.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
+                entries
+            },
         })
         .collect())
 }
