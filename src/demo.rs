@@ -131,14 +131,7 @@ pub async fn ensure_user(
     unit: &org_store::Row,
     password_hash: &str,
 ) -> ApiResult<bool> {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    let exists: i64 = crate::schema::users::table
-        .filter(crate::schema::users::username.eq(username))
-        .count()
-        .get_result(conn)
-        .await?;
-    if exists > 0 {
+    if user_store::username_taken(conn, username).await? {
         return Ok(false);
     }
     let id = user_store::insert(

@@ -122,13 +122,17 @@ pub struct NewUserRow<'a> {
     pub password_hash: &'a str,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, u: NewUserRow<'_>) -> ApiResult<Uuid> {
-    let taken: i64 = users::table
-        .filter(users::username.eq(u.username))
+pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> ApiResult<bool> {
+    let n: i64 = users::table
+        .filter(users::username.eq(username))
         .count()
         .get_result(conn)
         .await?;
-    if taken > 0 {
+    Ok(n > 0)
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, u: NewUserRow<'_>) -> ApiResult<Uuid> {
+    if username_taken(conn, u.username).await? {
         return Err(ApiError::conflict(
             "username_taken",
             format!("the username {:?} is taken", u.username),
