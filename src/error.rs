@@ -298,10 +298,18 @@ impl From<diesel::result::Error> for ApiError {
             }
             // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021, `invalid byte sequence
             // for encoding "UTF8": 0x00`); any client-supplied string may carry one.
-            E::DatabaseError(_, info) if info.message().contains("0x00") => ApiError::bad_request(
-                "invalid_character",
-                "text values must not contain the NUL character (U+0000)",
-            ),
+            // In JSON the same character arrives as the escape `\u0000` (SQLSTATE 22P05).
+            E::DatabaseError(_, info)
+                if info.message().contains("0x00")
+                    || info
+                        .message()
+                        .contains("unsupported Unicode escape sequence") =>
+            {
+                ApiError::bad_request(
+                    "invalid_character",
+                    "text values must not contain the NUL character (U+0000)",
+                )
+            }
             _ => ApiError::internal(e),
         }
     }

@@ -993,6 +993,15 @@ fn check_value(field: &Field, value: &Value, path: &str, out: &mut Vec<Issue>) {
             _ => out.push(wrong_type(field, path.to_owned())),
         },
         FieldType::Text => match value {
+            // PostgreSQL cannot store U+0000 in text or JSON; refuse it as a value.
+            Value::String(s) if s.contains('\0') => out.push(
+                Issue::new(
+                    path,
+                    "invalid_character",
+                    format!("\"{}\" must not contain the NUL character", field.label_en),
+                )
+                .vi(format!("\"{}\" không được chứa ký tự NUL", field.label_vi)),
+            ),
             Value::String(s) => {
                 if let Some(max) = field.max_length {
                     // Characters, not bytes: a Vietnamese letter takes two or three bytes.
@@ -1371,6 +1380,18 @@ mod tests {
     }
 
     // --- the default form -------------------------------------------------------------
+
+    #[test]
+    fn nul_characters_in_text_are_refused() {
+        let form = default_form_2024().unwrap();
+        let mut data = ReportData::default();
+        data.values
+            .insert("narrative_results".into(), Value::String("a\0b".into()));
+        let issues = form.check_values(&data);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].code, "invalid_character");
+        assert_eq!(issues[0].path, "values.narrative_results");
+    }
 
     #[test]
     fn default_form_parses_and_passes_check() {

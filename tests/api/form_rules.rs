@@ -357,6 +357,15 @@ async fn wrong_types_are_refused_on_save_and_nothing_is_written() {
             with_value(good.clone(), "favourite_colour", json!("tím")),
             issue("values.favourite_colour", "unknown_field", None),
         ),
+        // PostgreSQL cannot store U+0000; it must be a 422, not a 500 from the database.
+        (
+            with_value(good.clone(), "narrative_results", json!("kết quả\u{0}")),
+            issue("values.narrative_results", "invalid_character", None),
+        ),
+        (
+            with_activity(good.clone(), "title", json!("\u{0}")),
+            issue("lists.activities[0].title", "invalid_character", None),
+        ),
     ];
     // Refused when the draft is created: no report appears.
     for (data, expected) in &cases {
