@@ -17,7 +17,8 @@
 # Any failure fails the stage; the server is stopped on every exit path.
 #
 # Tuning: GEREPORT_ST_MAX_EXAMPLES (default 60 per operation), GEREPORT_ST_SEED (fixed
-# by default, so a failure reproduces), GEREPORT_ST_GENERATION (positive, negative or
+# by default, so a failure reproduces; no example database is kept, so a run here and
+# one on a fresh clone draw the same examples), GEREPORT_ST_GENERATION (positive, negative or
 # all: the default sends invalid requests too).
 
 gr_schemathesis() (
@@ -136,6 +137,7 @@ gr_schemathesis() (
             --checks=not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
             --hypothesis-max-examples="$max_examples" \
             --hypothesis-seed="$seed" \
+            --hypothesis-database=none \
             --data-generation-method="${GEREPORT_ST_GENERATION:-all}" \
             --hypothesis-suppress-health-check=too_slow,filter_too_much \
             --request-timeout=20000 \

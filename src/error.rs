@@ -14,6 +14,11 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The `Content-Type` problems are sent with. The charset is spelled out because
+/// clients that only know `application/json` as UTF-8 otherwise guess the encoding
+/// of a problem body, and a guess such as Shift_JIS corrupts a non-ASCII `detail`.
+pub const PROBLEM_JSON_UTF8: &str = "application/problem+json; charset=utf-8";
+
 /// One problem with one value: `path` points into the request (`values.staff_female`,
 /// `lists.activities[2].date`, `body.username`, `query.limit`).
 #[derive(Serialize, serde::Deserialize, ToSchema, Clone, Debug, PartialEq)]
@@ -232,7 +237,7 @@ impl ApiError {
     /// The full response, with `instance` and `request_id` when the caller knows them.
     pub fn render(&self, instance: Option<String>, request_id: Option<String>) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status);
-        builder.content_type(PROBLEM_JSON);
+        builder.content_type(PROBLEM_JSON_UTF8);
         for (name, value) in &self.headers {
             builder.insert_header((name.clone(), value.clone()));
         }

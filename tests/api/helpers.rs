@@ -262,9 +262,9 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     let has_request_id = res.headers().contains_key("x-request-id");
     let text = res.text().await.unwrap();
     assert_eq!(got, status, "status; body: {text}");
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "content type {ct:?}; body: {text}"
+    assert_eq!(
+        ct, "application/problem+json; charset=utf-8",
+        "content type; body: {text}"
     );
     assert!(has_request_id, "no X-Request-Id header");
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
