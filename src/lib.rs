@@ -44,6 +44,7 @@ pub struct AppState {
     pub principals: auth::PrincipalCache,
     pub limiter: auth::limiter::LoginLimiter,
     pub forms: plans::cache::FormCache,
+    pub compilations: compile::CompilationCache,
 }
 
 /// Every endpoint of the service. Register new features here.
@@ -161,6 +162,7 @@ impl Application {
             principals: auth::PrincipalCache::default(),
             limiter: auth::limiter::LoginLimiter::default(),
             forms: plans::cache::FormCache::default(),
+            compilations: compile::CompilationCache::default(),
         });
 
         spawn_housekeeping(state.clone());

@@ -3,6 +3,7 @@
 //! the previous period beside it — aggregated in PostgreSQL (`store`), finished by pure
 //! arithmetic (`maths`), and exported as JSON, CSV or XLSX (`export`).
 
+pub mod cache;
 pub mod docx;
 pub mod export;
 pub mod maths;
@@ -11,6 +12,7 @@ pub mod routes;
 pub mod store;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
@@ -20,6 +22,7 @@ use crate::org::store::Row as UnitRow;
 use crate::plans::form::{FieldType, FormDefinition};
 use crate::plans::indicator::{self, Formula, met};
 use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
+pub use cache::CompilationCache;
 use model::*;
 use store::{Condition, Selection};
 
@@ -453,33 +456,144 @@ pub async fn effective_root(
     }
 }
 
+/// What a compilation of a subtree for a period stands on: the previous period it is
+/// compared with, and the fingerprints of both periods' data (`cache`).
+pub struct Basis {
+    previous: Option<(PeriodRow, PlanRow)>,
+    current_mark: String,
+    previous_mark: Option<String>,
+}
+
+impl Basis {
+    /// The entity tag of one representation of the compilation: equal as long as none
+    /// of the data under it changes. Weak, because two equal compilations still differ
+    /// in `generated_at`.
+    pub fn etag(&self, root: &UnitRow, include_submitted: bool, format: Format) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            self.current_mark.as_str(),
+            self.previous_mark.as_deref().unwrap_or("-"),
+            &root.id.to_string(),
+            if include_submitted {
+                "submitted"
+            } else {
+                "accepted"
+            },
+            &format!("{format:?}"),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        format!("W/\"c-{}\"", &hex::encode(h.finalize())[..32])
+    }
+}
+
+/// Finds the previous period and reads both fingerprints: two small queries, run
+/// before anything is compiled (a poll answered 304 needs nothing more).
+pub async fn basis(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    plan: &PlanRow,
+) -> ApiResult<Basis> {
+    let previous = previous_of(conn, period, plan).await?;
+    let mut ids = vec![period.id];
+    ids.extend(previous.as_ref().map(|(p, _)| p.id));
+    let mut marks = store::fingerprints(conn, &ids).await?;
+    Ok(Basis {
+        current_mark: marks.remove(&period.id).unwrap_or_default(),
+        previous_mark: previous.as_ref().and_then(|(p, _)| marks.remove(&p.id)),
+        previous,
+    })
+}
+
+/// The figures of one period from the cache, or computed (and then cached).
+#[allow(clippy::too_many_arguments)]
+async fn cached_figures(
+    pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    mark: &str,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+    with_units: bool,
+) -> ApiResult<Figures> {
+    let key = cache::Key {
+        period: period.id,
+        root: root.id,
+        include_submitted,
+        with_units,
+    };
+    if let Some(hit) = cache.figures(&key, mark) {
+        return Ok((*hit).clone());
+    }
+    let mut conn = crate::db::conn(pool).await?;
+    let computed = figures(&mut conn, period, plan, root, include_submitted, with_units).await?;
+    cache.put_figures(key, mark.to_string(), Arc::new(computed.clone()));
+    Ok(computed)
+}
+
 /// The whole compilation of `root`'s subtree for a period. The figures, the
-/// narratives and the previous period are independent, so each runs on a connection
-/// of its own, concurrently.
+/// narratives and the previous period are independent, so each comes from the cache
+/// or runs on a connection of its own, concurrently.
 pub async fn compile(
     pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    basis: &Basis,
     period: &PeriodRow,
     plan: &PlanRow,
     root: &UnitRow,
     include_submitted: bool,
 ) -> ApiResult<Compilation> {
-    let current = async {
-        let mut conn = crate::db::conn(pool).await?;
-        figures(&mut conn, period, plan, root, include_submitted, true).await
-    };
+    let current = cached_figures(
+        pool,
+        cache,
+        &basis.current_mark,
+        period,
+        plan,
+        root,
+        include_submitted,
+        true,
+    );
     let texts = async {
+        let key = cache::Key {
+            period: period.id,
+            root: root.id,
+            include_submitted,
+            with_units: true,
+        };
+        if let Some(hit) = cache.narratives(&key, &basis.current_mark) {
+            return Ok((*hit).clone());
+        }
         let mut conn = crate::db::conn(pool).await?;
-        match plan_store::get_form(&mut conn, plan.id, None).await? {
+        let computed = match plan_store::get_form(&mut conn, plan.id, None).await? {
             Some(form) => {
                 let sel = selection(period, plan, root, include_submitted);
-                narratives(&mut conn, &sel, &form.definition).await
+                narratives(&mut conn, &sel, &form.definition).await?
             }
-            None => Ok(Vec::new()),
-        }
+            None => Vec::new(),
+        };
+        cache.put_narratives(key, basis.current_mark.clone(), Arc::new(computed.clone()));
+        Ok(computed)
     };
     let previous = async {
-        let mut conn = crate::db::conn(pool).await?;
-        previous_figures(&mut conn, period, plan, root, include_submitted).await
+        match (&basis.previous, &basis.previous_mark) {
+            (Some((prev, prev_plan)), Some(mark)) => Ok(Some(
+                cached_figures(
+                    pool,
+                    cache,
+                    mark,
+                    prev,
+                    prev_plan,
+                    root,
+                    include_submitted,
+                    false,
+                )
+                .await?,
+            )),
+            _ => Ok(None),
+        }
     };
     let (figures, narratives, previous) = tokio::try_join!(current, texts, previous)?;
     Ok(Compilation {
@@ -506,14 +620,12 @@ fn selection(
     }
 }
 
-/// The figures of the previous period of the same kind, if there is one.
-async fn previous_figures(
+/// The previous period of the same kind, with its plan, if there is one.
+async fn previous_of(
     conn: &mut AsyncPgConnection,
     period: &PeriodRow,
     plan: &PlanRow,
-    root: &UnitRow,
-    include_submitted: bool,
-) -> ApiResult<Option<Figures>> {
+) -> ApiResult<Option<(PeriodRow, PlanRow)>> {
     let Some(id) = store::previous_period(
         conn,
         plan.id,
@@ -532,7 +644,5 @@ async fn previous_figures(
     let Some(prev_plan) = plan_store::get_plan(conn, prev.plan_id).await? else {
         return Ok(None);
     };
-    Ok(Some(
-        figures(conn, &prev, &prev_plan, root, include_submitted, false).await?,
-    ))
+    Ok(Some((prev, prev_plan)))
 }

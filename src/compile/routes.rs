@@ -82,16 +82,24 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// only, unless `include=submitted`. JSON, CSV or XLSX by `Accept` or `?format=`; or,
 /// as DOCX, the draft of the compiled report in the administrative format of Decree
 /// 30/2020/NĐ-CP, for the office to edit, number and sign.
+///
+/// Each response carries an `ETag`; a caller that polls sends it back in
+/// `If-None-Match` and gets 304 until a report, the tree or the plan changes.
 #[utoipa::path(
     tag = "compilation",
-    params(("period_id" = Uuid, Path), CompilationQuery),
+    params(
+        ("period_id" = Uuid, Path),
+        CompilationQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a compilation already held: 304 while nothing under it changed", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#),
+    ),
     responses(
-        (status = 200, content(
+        (status = 200, headers(("ETag" = String, description = "Weak tag of this representation; send it back in If-None-Match")), content(
             (Compilation = "application/json"),
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
         )),
+        (status = 304, description = "Unchanged since the `ETag` sent in `If-None-Match`: no data under the compilation changed"),
         (status = 406, description = "Unsupported Accept", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -114,10 +122,26 @@ pub async fn compilation(
     let root = super::effective_root(&mut conn, &asked, &plan)
         .await?
         .ok_or_else(|| ApiError::not_found("org unit"))?;
+    let basis = super::basis(&mut conn, &period, &plan).await?;
     drop(conn);
-    let compiled = super::compile(&state.pool, &period, &plan, &root, include).await?;
+    let etag = basis.etag(&root, include, format);
+    if if_none_match(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let compiled = super::compile(
+        &state.pool,
+        &state.compilations,
+        &basis,
+        &period,
+        &plan,
+        &root,
+        include,
+    )
+    .await?;
     let stem = format!("tong-hop-{}-{}", period.code, root.code);
-    Ok(match format {
+    let mut res = match format {
         Format::Json => HttpResponse::Ok().json(compiled),
         Format::Csv => {
             let bytes = web::block(move || super::export::to_csv(&compiled))
@@ -156,7 +180,22 @@ pub async fn compilation(
                 ))
                 .body(bytes)
         }
-    })
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(res)
+}
+
+/// Whether `If-None-Match` names the current tag (weak comparison, RFC 9110 §13.1.2).
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let current = bare(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || bare(t) == current)
 }
 
 /// One indicator over every period of every plan that defines it (by code), for the

@@ -7,6 +7,8 @@
 //! (`^[a-z][a-z0-9_]*$`), so they are inlined as quoted identifiers and literals;
 //! `literal` and `ident` re-check them anyway.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text, Uuid as SqlUuid};
@@ -415,4 +417,45 @@ pub async fn previous_period(
         e => Err(e),
     })?;
     Ok(row.map(|r| r.id))
+}
+
+#[derive(QueryableByName)]
+struct Fingerprint {
+    #[diesel(sql_type = SqlUuid)]
+    period_id: Uuid,
+    #[diesel(sql_type = Text)]
+    fingerprint: String,
+}
+
+/// `count.sum-of-xmin` of a table's rows: every committed insert or update gives a row
+/// a new `xmin` (the writing transaction), so the pair moves whenever a row does.
+const TABLE_MARK: &str = "count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)";
+
+/// For each period, a fingerprint of everything a compilation of it reads: its reports,
+/// and the tree, plans, periods, indicators and forms. Equal fingerprints mean equal
+/// data (`cache` explains how it is used). One statement; the reports part scans only
+/// the period's rows.
+pub async fn fingerprints(
+    conn: &mut AsyncPgConnection,
+    periods: &[Uuid],
+) -> ApiResult<HashMap<Uuid, String>> {
+    let shared = ["org_units", "plans", "periods", "indicators", "forms"]
+        .iter()
+        .map(|t| format!("(SELECT {TABLE_MARK} FROM {t})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<Fingerprint> = diesel::sql_query(format!(
+        "WITH shared AS (SELECT concat_ws(':', {shared}) AS mark) \
+         SELECT p.id AS period_id, \
+                (SELECT mark FROM shared) || ':' || \
+                (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) AS fingerprint \
+         FROM unnest($1) AS p(id)"
+    ))
+    .bind::<Array<SqlUuid>, _>(periods)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.period_id, r.fingerprint))
+        .collect())
 }

@@ -700,3 +700,172 @@ async fn docx_draft_report_by_format_or_accept() {
         assert!(!xml.contains("C kết quả"), "C's report is not accepted");
     }
 }
+
+/// A compilation read with `If-None-Match` and its status, tag and body.
+async fn poll(api: &Api<'_>, path: &str, tag: Option<&str>) -> (u16, String, Value) {
+    let mut req = api
+        .app
+        .client
+        .get(api.app.url(path))
+        .bearer_auth(&api.token);
+    if let Some(t) = tag {
+        req = req.header("if-none-match", t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let etag = res
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    if status == 304 {
+        assert!(text.is_empty(), "a 304 has no body: {text}");
+    }
+    (
+        status,
+        etag,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+fn sum_of(c: &Value, field: &str) -> f64 {
+    c["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["field"] == field)
+        .and_then(|t| t["sum"].as_f64())
+        .unwrap_or_else(|| panic!("no total for {field}"))
+}
+
+#[tokio::test]
+async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let path = format!("/api/v1/periods/{}/compilation?unit=R", w.current);
+
+    let (status, tag, c) = poll(&api, &path, None).await;
+    assert_eq!(status, 200);
+    assert!(tag.starts_with("W/\"c-"), "{tag}");
+    close(&json!(sum_of(&c, "staff_total")), 30.0);
+    assert_eq!(c["previous"]["reports_included"], 1);
+
+    // Nothing changed: 304, with the same tag; a second full read is served equal.
+    let (status, again, _) = poll(&api, &path, Some(&tag)).await;
+    assert_eq!((status, again.as_str()), (304, tag.as_str()));
+    let (status, _, same) = poll(&api, &path, Some("W/\"c-other\", \"x\"")).await;
+    assert_eq!(status, 200);
+    assert_eq!(same["totals"], c["totals"]);
+    assert_eq!(same["narratives"], c["narratives"]);
+    // Another representation, another subtree or `include` has a tag of its own.
+    for other in [
+        format!("{path}&format=csv"),
+        format!("{path}&include=submitted"),
+        format!("/api/v1/periods/{}/compilation?unit=A", w.current),
+    ] {
+        let (status, t, _) = poll(&api, &other, Some(&tag)).await;
+        assert_eq!(status, 200, "{other}");
+        assert_ne!(t, tag, "{other}");
+    }
+
+    // C's report is accepted: the totals move, and so does the tag.
+    let report = format!("/api/v1/periods/{}/reports/C", w.current);
+    let (_, etag) = api.ok(reqwest::Method::GET, &report, None, None).await;
+    api.ok(
+        reqwest::Method::POST,
+        &format!("{report}/accept"),
+        None,
+        etag.as_deref(),
+    )
+    .await;
+    let (status, tag2, c2) = poll(&api, &path, Some(&tag)).await;
+    assert_eq!(status, 200);
+    assert_ne!(tag2, tag);
+    close(&json!(sum_of(&c2, "staff_total")), 35.0);
+    assert_eq!(c2["reports_included"], 3);
+
+    // The previous period's report is reopened: the comparison column follows.
+    let old = format!("/api/v1/periods/{}/reports/A", w.previous);
+    let (_, etag) = api.ok(reqwest::Method::GET, &old, None, None).await;
+    api.ok(
+        reqwest::Method::POST,
+        &format!("{old}/reopen"),
+        Some(json!({"reason": "Sửa số liệu"})),
+        etag.as_deref(),
+    )
+    .await;
+    let (status, tag3, c3) = poll(&api, &path, Some(&tag2)).await;
+    assert_eq!(status, 200);
+    assert_ne!(tag3, tag2);
+    assert_eq!(c3["previous"]["reports_included"], 0);
+
+    // A renamed unit shows under its new name.
+    api.ok(
+        reqwest::Method::PATCH,
+        "/api/v1/org-units/B",
+        Some(json!({"name": "Phòng B mới"})),
+        None,
+    )
+    .await;
+    let (status, tag4, c4) = poll(&api, &path, Some(&tag3)).await;
+    assert_eq!(status, 200);
+    assert_ne!(tag4, tag3);
+    let names: Vec<&str> = c4["narratives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["entries"].as_array().unwrap())
+        .filter(|e| e["unit_code"] == "B")
+        .map(|e| e["unit_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Phòng B mới"]);
+
+    // A new target is compiled at once.
+    let (period, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!("/api/v1/periods/{}", w.current),
+            None,
+            None,
+        )
+        .await;
+    let (indicators, _) = api
+        .ok(
+            reqwest::Method::GET,
+            &format!(
+                "/api/v1/plans/{}/indicators",
+                period["plan_id"].as_str().unwrap()
+            ),
+            None,
+            None,
+        )
+        .await;
+    let share = indicators
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "trained_female_share")
+        .unwrap();
+    api.ok(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/indicators/{}", share["id"].as_str().unwrap()),
+        Some(json!({"target": 0.25})),
+        None,
+    )
+    .await;
+    let (status, tag5, c5) = poll(&api, &path, Some(&tag4)).await;
+    assert_eq!(status, 200);
+    assert_ne!(tag5, tag4);
+    let target = c5["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "trained_female_share")
+        .unwrap()["target"]
+        .clone();
+    close(&target, 0.25);
+    let (status, _, _) = poll(&api, &path, Some(&tag5)).await;
+    assert_eq!(status, 304);
+}

@@ -1,0 +1,232 @@
+//! Compilations in memory, reused while the data under them stands still.
+//!
+//! A root compilation reads every report of a subtree twice (this period and the
+//! previous one) and weighs megabytes; city systems poll it. Its parts — the figures
+//! of a period, the narratives of a period — change only when a report of that period,
+//! the tree, a plan, a period, an indicator or a form changes. Each part is kept under
+//! the fingerprint of that data (`store::fingerprints`) and served again while the
+//! fingerprint is unchanged, so a poll costs one small query, and a compilation after
+//! one report was accepted recomputes only the current period.
+//!
+//! The fingerprint is always read *before* the part is computed, so a part can only be
+//! newer than its fingerprint says, never older: a change committed in between makes the
+//! next fingerprint differ and the part is recomputed. Each process keeps its own
+//! memory; processes behind a load balancer agree because the fingerprint comes from
+//! the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use uuid::Uuid;
+
+use super::model::{Figures, NarrativeSection};
+
+/// Which part of which compilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub period: Uuid,
+    pub root: Uuid,
+    pub include_submitted: bool,
+    /// Figures with the unit lists (the compiled period) or without (as the previous one).
+    pub with_units: bool,
+}
+
+struct Entry<V> {
+    fingerprint: String,
+    value: Arc<V>,
+    weight: usize,
+    used: u64,
+}
+
+/// A map bounded by the estimated bytes of its values; the least recently used go first.
+struct Lru<V> {
+    entries: HashMap<Key, Entry<V>>,
+    weight: usize,
+    budget: usize,
+    clock: u64,
+}
+
+impl<V> Lru<V> {
+    fn new(budget: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            weight: 0,
+            budget,
+            clock: 0,
+        }
+    }
+
+    fn get(&mut self, key: &Key, fingerprint: &str) -> Option<Arc<V>> {
+        self.clock += 1;
+        let clock = self.clock;
+        match self.entries.get_mut(key) {
+            Some(e) if e.fingerprint == fingerprint => {
+                e.used = clock;
+                Some(e.value.clone())
+            }
+            Some(_) => {
+                // Stale: the data changed since. Free its memory now.
+                if let Some(old) = self.entries.remove(key) {
+                    self.weight -= old.weight;
+                }
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, key: Key, fingerprint: String, value: Arc<V>, weight: usize) {
+        if weight > self.budget {
+            return;
+        }
+        self.clock += 1;
+        if let Some(old) = self.entries.remove(&key) {
+            self.weight -= old.weight;
+        }
+        while self.weight + weight > self.budget {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.weight -= e.weight;
+            }
+        }
+        self.weight += weight;
+        self.entries.insert(
+            key,
+            Entry {
+                fingerprint,
+                value,
+                weight,
+                used: self.clock,
+            },
+        );
+    }
+}
+
+/// The cache of compiled figures and narratives, shared by the workers of a process.
+pub struct CompilationCache {
+    figures: Mutex<Lru<Figures>>,
+    narratives: Mutex<Lru<Vec<NarrativeSection>>>,
+}
+
+/// Bytes of figures kept: a root compilation's figures with their unit lists weigh
+/// about 1 MB at 10,000 units.
+const FIGURES_BUDGET: usize = 16 << 20;
+/// Bytes of narratives kept: about 10 MB for 10,000 units' texts.
+const NARRATIVES_BUDGET: usize = 48 << 20;
+
+impl Default for CompilationCache {
+    fn default() -> Self {
+        Self::with_budgets(FIGURES_BUDGET, NARRATIVES_BUDGET)
+    }
+}
+
+impl CompilationCache {
+    pub fn with_budgets(figures: usize, narratives: usize) -> Self {
+        Self {
+            figures: Mutex::new(Lru::new(figures)),
+            narratives: Mutex::new(Lru::new(narratives)),
+        }
+    }
+
+    pub fn figures(&self, key: &Key, fingerprint: &str) -> Option<Arc<Figures>> {
+        self.figures.lock().ok()?.get(key, fingerprint)
+    }
+
+    pub fn put_figures(&self, key: Key, fingerprint: String, value: Arc<Figures>) {
+        let weight = figures_weight(&value);
+        if let Ok(mut lru) = self.figures.lock() {
+            lru.put(key, fingerprint, value, weight);
+        }
+    }
+
+    pub fn narratives(&self, key: &Key, fingerprint: &str) -> Option<Arc<Vec<NarrativeSection>>> {
+        self.narratives.lock().ok()?.get(key, fingerprint)
+    }
+
+    pub fn put_narratives(&self, key: Key, fingerprint: String, value: Arc<Vec<NarrativeSection>>) {
+        let weight = narratives_weight(&value);
+        if let Ok(mut lru) = self.narratives.lock() {
+            lru.put(key, fingerprint, value, weight);
+        }
+    }
+}
+
+/// Heap bytes of a unit reference, roughly: the struct and its two strings.
+const UNIT_REF_BYTES: usize = 96;
+
+fn figures_weight(f: &Figures) -> usize {
+    let listed = f.completeness.units.as_ref().map_or(0, |u| {
+        u.accepted.len()
+            + u.submitted.len()
+            + u.returned.len()
+            + u.draft.len()
+            + u.not_started.len()
+            + u.late.len()
+    });
+    let short: usize = f.indicators.iter().map(|i| i.units_short.len()).sum();
+    4096 + (listed + short) * UNIT_REF_BYTES + (f.totals.len() + f.pairs.len()) * 160
+}
+
+fn narratives_weight(sections: &[NarrativeSection]) -> usize {
+    sections
+        .iter()
+        .map(|s| {
+            256 + s
+                .entries
+                .iter()
+                .map(|e| 72 + e.text.len() + e.unit_code.len() + e.unit_name.len())
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u128) -> Key {
+        Key {
+            period: Uuid::from_u128(n),
+            root: Uuid::from_u128(1),
+            include_submitted: false,
+            with_units: true,
+        }
+    }
+
+    #[test]
+    fn a_value_is_served_only_under_its_fingerprint() {
+        let mut lru = Lru::new(1000);
+        lru.put(key(1), "a".into(), Arc::new(7), 10);
+        assert_eq!(lru.get(&key(1), "a").as_deref(), Some(&7));
+        assert_eq!(lru.get(&key(1), "b"), None);
+        // A stale entry is dropped at once, so it neither serves nor weighs.
+        assert_eq!(lru.get(&key(1), "a"), None);
+        assert_eq!(lru.weight, 0);
+    }
+
+    #[test]
+    fn the_least_recently_used_leave_first_when_over_budget() {
+        let mut lru = Lru::new(100);
+        lru.put(key(1), "f".into(), Arc::new(1), 40);
+        lru.put(key(2), "f".into(), Arc::new(2), 40);
+        assert!(lru.get(&key(1), "f").is_some());
+        lru.put(key(3), "f".into(), Arc::new(3), 40);
+        assert!(lru.get(&key(2), "f").is_none(), "the oldest use leaves");
+        assert!(lru.get(&key(1), "f").is_some());
+        assert!(lru.get(&key(3), "f").is_some());
+        assert_eq!(lru.weight, 80);
+        // Replacing an entry does not count it twice; a value over budget is not kept.
+        lru.put(key(3), "g".into(), Arc::new(4), 40);
+        assert_eq!(lru.weight, 80);
+        lru.put(key(4), "f".into(), Arc::new(5), 101);
+        assert!(lru.get(&key(4), "f").is_none());
+        assert_eq!(lru.weight, 80);
+    }
+}
