@@ -476,7 +476,7 @@ pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Opt
 
 /// A period with the path of its plan's issuing unit, for scope checks, in one query.
 pub async fn get_period_scope(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     id: Uuid,
 ) -> ApiResult<Option<(PeriodRow, String)>> {
     Ok(periods::table

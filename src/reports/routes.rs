@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action, Role};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Issue};
 use crate::org::store::Row as UnitRow;
 use crate::pagination::{Page, PageRequest};
 use crate::plans::form::{FormDefinition, ReportData, ValidationContext, ValidationResult};
@@ -31,29 +31,37 @@ pub struct Target {
     pub period: PeriodRow,
     pub unit: UnitRow,
     pub report: Option<ReportRow>,
+    /// The warnings of `report`'s latest revision, read with it (revisions never change).
+    warnings: Vec<Issue>,
 }
 
-/// Two queries resolve any report address: the period with its plan's scope, and the
-/// unit with its report. Reads are the hot path; they need nothing more.
+/// Two queries, pipelined on one connection, resolve any report address: the period
+/// with its plan's scope, and the unit with its report and the report's latest
+/// warnings. Reads are the hot path; they need nothing more.
 async fn target(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     period_id: Uuid,
     unit_ref: &str,
 ) -> ApiResult<Target> {
-    let (period, plan_path) = plan_store::get_period_scope(conn, period_id)
-        .await?
+    let shared: &AsyncPgConnection = conn;
+    let (mut c1, mut c2) = (shared, shared);
+    let (scope, addressed) = tokio::try_join!(
+        plan_store::get_period_scope(&mut c1, period_id),
+        store::unit_with_report(&mut c2, unit_ref, period_id),
+    )?;
+    let (period, plan_path) = scope
         .filter(|(_, path)| policy::sees_plan(actor, path))
         .ok_or_else(|| ApiError::not_found("period"))?;
-    let (unit, report) = store::unit_with_report(conn, unit_ref, period.id)
-        .await?
-        .filter(|(u, _)| u.path.starts_with(&plan_path))
+    let (unit, report, warnings) = addressed
+        .filter(|(u, _, _)| u.path.starts_with(&plan_path))
         .ok_or_else(|| ApiError::not_found("report"))?;
     policy::require_in_scope(actor, &unit.path, "report")?;
     Ok(Target {
         period,
         unit,
         report,
+        warnings: store::warnings_of(warnings),
     })
 }
 
@@ -120,7 +128,12 @@ async fn to_api(
     t: &Target,
 ) -> ApiResult<Report> {
     let form = forms.get(conn, row.form_id).await?;
+    let read_with_target = t
+        .report
+        .as_ref()
+        .is_some_and(|r| r.id == row.id && r.revision == row.revision);
     let warnings = match row.revision {
+        Some(_) if read_with_target => t.warnings.clone(),
         Some(n) => store::revision_warnings(conn, row.id, n).await?,
         None => Vec::new(),
     };

@@ -66,20 +66,37 @@ pub async fn find(
     Ok(row)
 }
 
-/// A unit (by id, or by code in any case) with its report for the period, if any: what
-/// every report address resolves to, in one query.
+/// A unit (by id, or by code in any case) with its report for the period, if any, and
+/// the warnings of that report's latest revision: what every report address resolves
+/// to, in one query. Takes a shared connection so that it can be pipelined with the
+/// period's query.
 pub async fn unit_with_report(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     unit_ref: &str,
     period_id: Uuid,
-) -> ApiResult<Option<(crate::org::store::Row, Option<ReportRow>)>> {
+) -> ApiResult<
+    Option<(
+        crate::org::store::Row,
+        Option<ReportRow>,
+        Option<serde_json::Value>,
+    )>,
+> {
     let q = org_units::table
         .left_join(
             reports::table.on(reports::unit_id
                 .eq(org_units::id)
                 .and(reports::period_id.eq(period_id))),
         )
-        .select((org_units::all_columns, reports::all_columns.nullable()))
+        .left_join(
+            report_revisions::table.on(report_revisions::report_id
+                .eq(reports::id)
+                .and(reports::revision.eq(report_revisions::number.nullable()))),
+        )
+        .select((
+            org_units::all_columns,
+            reports::all_columns.nullable(),
+            report_revisions::warnings.nullable(),
+        ))
         .into_boxed();
     let q = match Uuid::parse_str(unit_ref) {
         Ok(id) => q.filter(org_units::id.eq(id)),
@@ -90,6 +107,12 @@ pub async fn unit_with_report(
         ),
     };
     Ok(q.first(conn).await.optional()?)
+}
+
+/// Stored revision warnings as issues (an unreadable list reads as none).
+pub fn warnings_of(v: Option<serde_json::Value>) -> Vec<Issue> {
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }
 
 /// Creates an empty draft unless one appeared meanwhile (then `None`).
@@ -208,8 +231,7 @@ pub async fn revision_warnings(
         .first(conn)
         .await
         .optional()?;
-    Ok(v.and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default())
+    Ok(warnings_of(v))
 }
 
 pub async fn revisions(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Vec<RevisionSummary>> {
