@@ -121,21 +121,26 @@ fn illegal(e: workflow::IllegalTransition) -> ApiError {
         .with_extra("current_status", e.from.as_str())
 }
 
+/// The API view of a report row. The latest revision's warnings come from
+/// `fresh_warnings` (a revision the caller just made), from the target when the row is
+/// the one it read, or else from the database.
 async fn to_api(
     conn: &mut AsyncPgConnection,
     forms: &crate::plans::cache::FormCache,
     row: &ReportRow,
     t: &Target,
+    fresh_warnings: Option<Vec<Issue>>,
 ) -> ApiResult<Report> {
     let form = forms.get(conn, row.form_id).await?;
     let read_with_target = t
         .report
         .as_ref()
         .is_some_and(|r| r.id == row.id && r.revision == row.revision);
-    let warnings = match row.revision {
-        Some(_) if read_with_target => t.warnings.clone(),
-        Some(n) => store::revision_warnings(conn, row.id, n).await?,
-        None => Vec::new(),
+    let warnings = match (row.revision, fresh_warnings) {
+        (None, _) => Vec::new(),
+        (Some(_), Some(w)) => w,
+        (Some(_), None) if read_with_target => t.warnings.clone(),
+        (Some(n), None) => store::revision_warnings(conn, row.id, n).await?,
     };
     Ok(Report {
         id: row.id,
@@ -244,7 +249,7 @@ pub async fn get_report(
         .report
         .clone()
         .ok_or_else(|| ApiError::not_found("report"))?;
-    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
@@ -357,7 +362,7 @@ pub async fn put_report(
             }
         })
         .await?;
-    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -474,10 +479,11 @@ pub async fn submit(
                 report_event("report.submit", &row, &t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
             )
             .await?;
-            Ok(row)
+            Ok((row, result.warnings))
         })
         .await?;
-    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
+    let (row, warnings) = row;
+    let report = to_api(&mut conn, &state.forms, &row, &t, Some(warnings)).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
@@ -548,7 +554,7 @@ async fn review(
             Ok(row)
         })
         .await?;
-    let report = to_api(&mut conn, &state.forms, &row, &t).await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 

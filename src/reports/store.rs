@@ -1,6 +1,7 @@
 //! Report and revision queries.
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -38,7 +39,7 @@ impl ReportRow {
     }
 
     pub fn data(&self) -> ApiResult<ReportData> {
-        serde_json::from_value(self.data.clone()).map_err(|e| {
+        ReportData::deserialize(&self.data).map_err(|e| {
             ApiError::internal(anyhow::anyhow!(
                 "stored report {} is unreadable: {e}",
                 self.id
