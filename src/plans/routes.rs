@@ -529,7 +529,7 @@ pub async fn update_indicator(
 }
 
 /// Periods the caller may read; filter by plan, exact code (`2024S1`), kind or status.
-#[utoipa::path(tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>)))]
+#[utoipa::path(tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>), (status = 404, description = "The `plan` filter names no plan in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/periods")]
 pub async fn list_periods(
     state: web::Data<AppState>,
@@ -540,6 +540,11 @@ pub async fn list_periods(
     let q = q.into_inner();
     let page = PageRequest::new(q.limit, q.offset)?;
     let mut conn = crate::db::conn(&state.pool).await?;
+    // A plan filter names an object: like every other such filter, one the caller
+    // cannot see is a 404 rather than an empty page.
+    if let Some(plan) = q.plan {
+        readable_plan(&mut conn, &actor, plan).await?;
+    }
     let filter = PeriodFilter {
         plan_id: q.plan,
         code: q.code,
@@ -701,6 +706,11 @@ async fn set_status(
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let (current, plan) = writable_period(conn, &actor, id).await?;
+            // Locking a locked period (or unlocking an open one) changes nothing, so
+            // a retried script call succeeds and the audit log records no event.
+            if current.status() == status {
+                return Ok(current);
+            }
             let row = store::set_period_status(conn, current.id, status).await?;
             let action = if status == PeriodStatus::Locked {
                 "period.lock"
@@ -724,7 +734,8 @@ async fn set_status(
     Ok(web::Json(row.to_api()))
 }
 
-/// Locks a period: reporters can no longer write to its reports.
+/// Locks a period: reporters can no longer write to its reports. Locking a locked
+/// period answers 200 and changes nothing.
 #[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
 #[post("/periods/{id}/lock")]
 pub async fn lock_period(
@@ -735,7 +746,7 @@ pub async fn lock_period(
     set_status(state, actor, *id, PeriodStatus::Locked).await
 }
 
-/// Unlocks a period.
+/// Unlocks a period. Unlocking an open period answers 200 and changes nothing.
 #[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
 #[post("/periods/{id}/unlock")]
 pub async fn unlock_period(

@@ -29,9 +29,12 @@ pub struct Report {
     pub submitted_by: Option<String>,
     /// Whether the latest submission came after the due date (Vietnam time).
     pub late: Option<bool>,
+    /// When the latest review (return, accept, reopen) happened. A resubmitted report
+    /// keeps its latest review, so the reviewer sees what was asked for; compare with
+    /// `submitted_at` to tell whether the review came before or after this submission.
     pub reviewed_at: Option<DateTime<Utc>>,
     pub reviewed_by: Option<String>,
-    /// The reviewer's reason (return, reopen) or comment (accept).
+    /// The latest reviewer's reason (return, reopen) or comment (accept).
     pub review_comment: Option<String>,
     /// Warnings of the latest submission (rules of severity `warning`).
     pub warnings: Vec<Issue>,

@@ -1,9 +1,9 @@
 //! Report and revision queries.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{ReportSummary, Revision, RevisionSummary};

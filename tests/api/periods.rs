@@ -114,9 +114,13 @@ async fn a_locked_period_takes_no_writes_from_reporters_until_unlocked() {
     )
     .await;
 
-    // Unlocked, reporters write again.
+    // Unlocked, reporters write again. Repeating either move changes nothing.
+    let again = set_lock(&w, &w.admin, p.id, "lock").await;
+    assert_eq!(again["status"], "locked");
     let period = set_lock(&w, &w.coordinator, p.id, "unlock").await;
     assert_eq!(period["status"], "open");
+    let again = set_lock(&w, &w.coordinator, p.id, "unlock").await;
+    assert_eq!(again["status"], "open");
     let (_, etag) = w.save(&w.reporter_a, p, a, &good, &etag).await;
     let (report, _) = w
         .transition(&w.reporter_a, p, a, "submit", &etag, None)
@@ -125,7 +129,7 @@ async fn a_locked_period_takes_no_writes_from_reporters_until_unlocked() {
     assert_eq!(report["submitted_by"], w.reporter_a.username);
     w.draft(&w.reporter_b, p, b, &good).await;
 
-    // Both moves are audited.
+    // Both moves are audited, once each.
     let page = json_of(
         w.get(
             &w.admin,

@@ -471,6 +471,20 @@ async fn period_codes_are_unique_within_a_plan_and_findable() {
     )
     .await;
     assert_eq!(found["total"], 0, "codes are exact");
+    // A plan filter naming a plan the caller cannot see (office A's, for office B's
+    // reporter) or no plan at all is a 404, as it is for other filters naming objects.
+    for plan in [other_id.to_string(), uuid::Uuid::new_v4().to_string()] {
+        w.refused(
+            w.req(
+                &w.reporter_b,
+                Method::GET,
+                &format!("/api/v1/periods?plan={plan}"),
+            ),
+            404,
+            "not_found",
+        )
+        .await;
+    }
 
     // Office A reports for it; its due date is long past, so the submission is late.
     let (report, _) = w.submitted(&w.reporter_a, &s1, &w.a.code).await;
