@@ -221,9 +221,8 @@ fn matrix() -> Vec<Row> {
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
-        // Filtering by a plan one cannot see hides its periods (an empty page, as for
-        // a plan that does not exist) rather than refusing.
-        row("get", "/api/v1/periods", ALL_200, Some(ALL_200)),
+        // Filtering by a plan one cannot see is a 404, as for a plan that does not exist.
+        row("get", "/api/v1/periods", ALL_200, Some(FOREIGN_READ)),
         row(
             "post",
             "/api/v1/plans/{id}/periods",
