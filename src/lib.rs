@@ -110,7 +110,7 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
-/// Hourly upkeep: expired idempotency keys are purged.
+/// Hourly upkeep: expired idempotency keys and day-old login failures are purged.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -123,6 +123,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+                }
+                if let Err(e) = auth::limiter::purge_expired(&mut conn).await {
+                    tracing::warn!(error = %e, "purging old login failures failed");
                 }
             }
         }

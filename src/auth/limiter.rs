@@ -1,16 +1,22 @@
-//! Login throttling: too many failures for one username, or from one client address,
-//! within a window gets 429 with `Retry-After`. Kept in memory: each process throttles
-//! on its own, which bounds guessing per process without a round trip per attempt.
+//! Login throttling: too many failures for one username (or client id), or from one
+//! client address, within a window gets 429 with `Retry-After`.
+//!
+//! Failures are rows in PostgreSQL (`login_failures`), so every process behind a load
+//! balancer counts the same attempts; the check is one indexed query, next to the
+//! ~50 ms a password verification costs anyway.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::error::ApiResult;
 
 pub struct LoginLimiter {
     window: Duration,
-    per_username: usize,
-    per_address: usize,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    per_username: i64,
+    per_address: i64,
 }
 
 impl Default for LoginLimiter {
@@ -19,102 +25,105 @@ impl Default for LoginLimiter {
     }
 }
 
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    failures: i64,
+    /// Milliseconds until the oldest failure in the window leaves it.
+    #[diesel(sql_type = BigInt)]
+    wait_ms: i64,
+}
+
+fn user_key(username: &str) -> String {
+    format!("u:{}", username.to_lowercase())
+}
+
+fn address_key(address: &str) -> String {
+    format!("a:{address}")
+}
+
 impl LoginLimiter {
-    pub fn new(window: Duration, per_username: usize, per_address: usize) -> Self {
+    pub fn new(window: Duration, per_username: i64, per_address: i64) -> Self {
         LoginLimiter {
             window,
             per_username,
             per_address,
-            failures: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(username: &str, address: &str) -> [(String, bool); 2] {
-        [
-            (format!("u:{}", username.to_lowercase()), true),
-            (format!("a:{address}"), false),
-        ]
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// `Some(seconds)` when the caller must wait before trying again.
-    pub fn retry_after(&self, username: &str, address: &str) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().ok()?;
-        let mut wait: Option<Duration> = None;
-        for (key, is_user) in Self::keys(username, address) {
-            let limit = if is_user {
-                self.per_username
-            } else {
-                self.per_address
-            };
-            if let Some(q) = map.get_mut(&key) {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= self.window)
-                {
-                    q.pop_front();
-                }
-                if q.len() >= limit
-                    && let Some(oldest) = q.front()
-                {
-                    let w = self.window.saturating_sub(now.duration_since(*oldest));
-                    wait = Some(wait.map_or(w, |x| x.max(w)));
-                }
-            }
-        }
-        wait.map(|w| w.as_secs().max(1))
+    pub async fn retry_after(
+        &self,
+        conn: &mut AsyncPgConnection,
+        username: &str,
+        address: &str,
+    ) -> ApiResult<Option<u64>> {
+        let (user, addr) = (user_key(username), address_key(address));
+        let counts: Vec<Count> = diesel::sql_query(
+            "SELECT key, count(*) AS failures, \
+                    (ceil(extract(epoch FROM min(failed_at) + $2 * interval '1 millisecond' - now()) \
+                          * 1000))::bigint AS wait_ms \
+             FROM login_failures \
+             WHERE key = ANY($1) AND failed_at > now() - $2 * interval '1 millisecond' \
+             GROUP BY key",
+        )
+        .bind::<Array<Text>, _>(vec![user.clone(), addr])
+        .bind::<BigInt, _>(self.window_ms())
+        .load(conn)
+        .await?;
+        let wait = counts
+            .iter()
+            .filter(|c| {
+                let limit = if c.key == user {
+                    self.per_username
+                } else {
+                    self.per_address
+                };
+                c.failures >= limit
+            })
+            .map(|c| c.wait_ms)
+            .max();
+        Ok(wait.map(|ms| u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)))
     }
 
-    pub fn record_failure(&self, username: &str, address: &str) {
-        let now = Instant::now();
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.clear();
-            }
-            for (key, _) in Self::keys(username, address) {
-                let q = map.entry(key).or_default();
-                q.push_back(now);
-                if q.len() > 1000 {
-                    q.pop_front();
-                }
-            }
-        }
+    pub async fn record_failure(
+        &self,
+        conn: &mut AsyncPgConnection,
+        username: &str,
+        address: &str,
+    ) -> ApiResult<()> {
+        diesel::sql_query("INSERT INTO login_failures (key) SELECT unnest($1)")
+            .bind::<Array<Text>, _>(vec![user_key(username), address_key(address)])
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// A successful login clears the username's failures (not the address's).
-    pub fn record_success(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&format!("u:{}", username.to_lowercase()));
-        }
+    pub async fn record_success(
+        &self,
+        conn: &mut AsyncPgConnection,
+        username: &str,
+    ) -> ApiResult<()> {
+        diesel::sql_query("DELETE FROM login_failures WHERE key = $1")
+            .bind::<Text, _>(user_key(username))
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn username_and_address_limits_apply_separately() {
-        let l = LoginLimiter::new(Duration::from_secs(60), 3, 5);
-        for _ in 0..3 {
-            assert_eq!(l.retry_after("Anna", "1.1.1.1"), None);
-            l.record_failure("anna", "1.1.1.1");
-        }
-        assert!(l.retry_after("anna", "2.2.2.2").is_some(), "username limit");
-        assert_eq!(l.retry_after("bob", "2.2.2.2"), None);
-        l.record_failure("bob", "1.1.1.1");
-        l.record_failure("carl", "1.1.1.1");
-        assert!(l.retry_after("dave", "1.1.1.1").is_some(), "address limit");
-        l.record_success("anna");
-        assert_eq!(l.retry_after("anna", "3.3.3.3"), None);
-    }
-
-    #[test]
-    fn failures_expire_with_the_window() {
-        let l = LoginLimiter::new(Duration::from_millis(50), 1, 10);
-        l.record_failure("x", "a");
-        assert!(l.retry_after("x", "a").is_some());
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(l.retry_after("x", "a"), None);
-    }
+/// Forgets failures older than a day (the window is minutes).
+pub async fn purge_expired(conn: &mut AsyncPgConnection) -> ApiResult<usize> {
+    Ok(
+        diesel::sql_query("DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'")
+            .execute(conn)
+            .await?,
+    )
 }

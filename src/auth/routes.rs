@@ -123,16 +123,20 @@ pub async fn login(
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
     let address = client_address(&req);
-    if let Some(secs) = state.limiter.retry_after(&username, &address) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many failed logins; try again in {secs} seconds"),
-        )
-        .with_header(header::RETRY_AFTER, &secs.to_string()));
-    }
     let row = {
         let mut conn = crate::db::conn(&state.pool).await?;
+        if let Some(secs) = state
+            .limiter
+            .retry_after(&mut conn, &username, &address)
+            .await?
+        {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins; try again in {secs} seconds"),
+            )
+            .with_header(header::RETRY_AFTER, &secs.to_string()));
+        }
         store::login_row(&mut conn, &username).await?
     };
     // The pool connection is released before hashing: a login holds no connection
@@ -142,17 +146,21 @@ pub async fn login(
     let row = match row {
         Some(r) if verified && r.active => r,
         _ => {
-            state.limiter.record_failure(&username, &address);
+            let mut conn = crate::db::conn(&state.pool).await?;
+            state
+                .limiter
+                .record_failure(&mut conn, &username, &address)
+                .await?;
             return Err(invalid_credentials());
         }
     };
-    state.limiter.record_success(&username);
     let (access_token, expires_in) =
         state
             .jwt
             .issue(row.id, PrincipalKind::User, row.role, row.unit_id)?;
     let refresh_token = tokens::new_secret()?;
     let mut conn = crate::db::conn(&state.pool).await?;
+    state.limiter.record_success(&mut conn, &username).await?;
     let by = By {
         kind: "user",
         id: Some(row.id),
@@ -430,7 +438,12 @@ pub async fn token(
         }
     };
     let address = client_address(&req);
-    if let Some(secs) = state.limiter.retry_after(&client_id, &address) {
+    let mut conn = crate::db::conn(&state.pool).await?;
+    if let Some(secs) = state
+        .limiter
+        .retry_after(&mut conn, &client_id, &address)
+        .await?
+    {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -438,14 +451,16 @@ pub async fn token(
         )
         .with_header(header::RETRY_AFTER, &secs.to_string()));
     }
-    let mut conn = crate::db::conn(&state.pool).await?;
     let row = store::client_row(&mut conn, &client_id).await?;
     let presented = tokens::hash_secret(&secret);
     let ok = row
         .as_ref()
         .is_some_and(|r| r.active && constant_time_eq(&r.secret_hash, &presented));
     let Some(row) = row.filter(|_| ok) else {
-        state.limiter.record_failure(&client_id, &address);
+        state
+            .limiter
+            .record_failure(&mut conn, &client_id, &address)
+            .await?;
         return Err(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

@@ -530,6 +530,38 @@ async fn five_failed_logins_for_a_username_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn the_throttle_holds_across_processes_sharing_the_database() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    create_user(&app, &admin, "reporter_x", "reporter", "SVHTT").await;
+    // A second service process on the same database, as behind a load balancer.
+    let other = start_server(test_settings(&app.db.url, &[])).await;
+    let login_at = |base: &str, password: &str| {
+        app.client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({ "username": "reporter_x", "password": password }))
+            .send()
+    };
+    // Failures alternate between the two processes ...
+    for i in 0..5 {
+        let base = if i % 2 == 0 { &app.address } else { &other };
+        let res = login_at(base, "wrong-password!").await.unwrap();
+        assert_problem(res, 401, "invalid_credentials").await;
+    }
+    // ... and both count all five.
+    for base in [&app.address, &other] {
+        let res = login_at(base, PASSWORD).await.unwrap();
+        assert!(res.headers().contains_key("retry-after"));
+        assert_problem(res, 429, "too_many_attempts").await;
+    }
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM login_failures WHERE key = 'u:reporter_x'")
+            .await,
+        5
+    );
+}
+
+#[tokio::test]
 async fn a_deactivated_user_is_locked_out_at_once() {
     let app = spawn_app().await;
     let admin = seed_admin(&app).await;
@@ -857,4 +889,39 @@ async fn service_clients_use_the_client_credentials_grant() {
     );
     let text = audit.to_string();
     assert!(!text.contains(&secret) && !text.contains(&new_secret));
+}
+
+#[tokio::test]
+async fn username_and_address_limits_apply_separately_and_expire() {
+    use gereport::auth::limiter::LoginLimiter;
+    let app = spawn_app().await;
+    let mut conn = app.db_conn().await;
+    let l = LoginLimiter::new(std::time::Duration::from_millis(600), 2, 4);
+    let wait =
+        async |conn: &mut _, user: &str, addr: &str| l.retry_after(conn, user, addr).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(wait(&mut conn, "anna", "10.0.0.1").await, None);
+        l.record_failure(&mut conn, "Anna", "10.0.0.1")
+            .await
+            .unwrap();
+    }
+    // The username is throttled from anywhere, for at least a second.
+    assert_eq!(wait(&mut conn, "ANNA", "10.0.0.2").await, Some(1));
+    assert_eq!(wait(&mut conn, "bob", "10.0.0.2").await, None);
+    // The address is throttled for any username once it reaches its own limit.
+    l.record_failure(&mut conn, "bob", "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(wait(&mut conn, "carl", "10.0.0.1").await, None);
+    l.record_failure(&mut conn, "carl", "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(wait(&mut conn, "dave", "10.0.0.1").await, Some(1));
+    // A success clears the username's failures, not the address's.
+    l.record_success(&mut conn, "anna").await.unwrap();
+    assert_eq!(wait(&mut conn, "anna", "10.0.0.3").await, None);
+    assert_eq!(wait(&mut conn, "anna", "10.0.0.1").await, Some(1));
+    // Failures leave with the window.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(wait(&mut conn, "dave", "10.0.0.1").await, None);
 }
