@@ -11,7 +11,9 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::error::ApiResult;
+use actix_web::http::{StatusCode, header};
+
+use crate::error::{ApiError, ApiResult};
 
 pub struct LoginLimiter {
     window: Duration,
@@ -90,6 +92,24 @@ impl LoginLimiter {
             .map(|c| c.wait_ms)
             .max();
         Ok(wait.map(|ms| u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)))
+    }
+
+    /// 429 with `Retry-After` when the caller must wait before trying again.
+    pub async fn check(
+        &self,
+        conn: &mut AsyncPgConnection,
+        username: &str,
+        address: &str,
+    ) -> ApiResult<()> {
+        match self.retry_after(conn, username, address).await? {
+            None => Ok(()),
+            Some(secs) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed attempts; try again in {secs} seconds"),
+            )
+            .with_header(header::RETRY_AFTER, &secs.to_string())),
+        }
     }
 
     pub async fn record_failure(

@@ -125,18 +125,7 @@ pub async fn login(
     let address = client_address(&req);
     let row = {
         let mut conn = crate::db::conn(&state.pool).await?;
-        if let Some(secs) = state
-            .limiter
-            .retry_after(&mut conn, &username, &address)
-            .await?
-        {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("too many failed logins; try again in {secs} seconds"),
-            )
-            .with_header(header::RETRY_AFTER, &secs.to_string()));
-        }
+        state.limiter.check(&mut conn, &username, &address).await?;
         store::login_row(&mut conn, &username).await?
     };
     // The pool connection is released before hashing: a login holds no connection
@@ -439,18 +428,7 @@ pub async fn token(
     };
     let address = client_address(&req);
     let mut conn = crate::db::conn(&state.pool).await?;
-    if let Some(secs) = state
-        .limiter
-        .retry_after(&mut conn, &client_id, &address)
-        .await?
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("try again in {secs} seconds"),
-        )
-        .with_header(header::RETRY_AFTER, &secs.to_string()));
-    }
+    state.limiter.check(&mut conn, &client_id, &address).await?;
     let row = store::client_row(&mut conn, &client_id).await?;
     let presented = tokens::hash_secret(&secret);
     let ok = row
