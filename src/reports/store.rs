@@ -97,17 +97,24 @@ pub async fn unit_with_report(
             org_units::all_columns,
             reports::all_columns.nullable(),
             report_revisions::warnings.nullable(),
-        ))
-        .into_boxed();
-    let q = match Uuid::parse_str(unit_ref) {
-        Ok(id) => q.filter(org_units::id.eq(id)),
-        Err(_) => q.filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(org_units.code) = lower(")
-                .bind::<diesel::sql_types::Text, _>(unit_ref.to_string())
-                .sql(")"),
-        ),
+        ));
+    // Two fixed shapes (no boxed query, no SQL literal), so diesel keeps each as a
+    // prepared statement and the hot read path skips PostgreSQL's planning.
+    let found = match Uuid::parse_str(unit_ref) {
+        Ok(id) => q.filter(org_units::id.eq(id)).first(conn).await,
+        Err(_) => {
+            q.filter(lower(org_units::code).eq(lower(unit_ref)))
+                .first(conn)
+                .await
+        }
     };
-    Ok(q.first(conn).await.optional()?)
+    Ok(found.optional()?)
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower(text)`: unit codes match in any case (the unique index is
+    /// on `lower(code)`).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 /// Stored revision warnings as issues (an unreadable list reads as none).
