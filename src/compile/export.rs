@@ -299,9 +299,31 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
     out
 }
 
+/// Text as a spreadsheet shows it, never as a formula: units write narratives and
+/// names, and a cell starting with `=`, `+`, `-`, `@` or a control character would
+/// run as a formula when the office opens the CSV in Excel. Such text is prefixed
+/// with an apostrophe, which Excel shows as plain text.
+fn inert_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Excel holds at most 32,767 characters in a cell; longer text is cut with a note.
+const XLSX_CELL_CHARS: usize = 32_000;
+
+fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(XLSX_CELL_CHARS) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}… (cắt bớt)", &s[..at])),
+    }
+}
+
 fn csv_value(cell: &Cell) -> String {
     match cell {
-        Cell::Text(s) => s.clone(),
+        Cell::Text(s) => inert_text(s),
         Cell::Number(v) | Cell::Money(v) => format_number(*v),
         Cell::Percent(Some(v)) => format!("{:.2}%", v * 100.0),
         Cell::Percent(None) | Cell::Empty => String::new(),
@@ -364,7 +386,9 @@ pub fn to_xlsx(c: &Compilation) -> ApiResult<Vec<u8>> {
             for (col, cell) in row.iter().enumerate() {
                 let col = col as u16;
                 match cell {
-                    Cell::Text(s) => ws.write_with_format(r, col, s.as_str(), &wrap).map(|_| ()),
+                    Cell::Text(s) => ws
+                        .write_with_format(r, col, xlsx_text(s).as_ref(), &wrap)
+                        .map(|_| ()),
                     Cell::Number(v) => ws.write_with_format(r, col, *v, &number).map(|_| ()),
                     Cell::Money(v) => ws.write_with_format(r, col, *v, &money).map(|_| ()),
                     Cell::Percent(Some(v)) => {
@@ -377,4 +401,45 @@ pub fn to_xlsx(c: &Compilation) -> ApiResult<Vec<u8>> {
         }
     }
     wb.save_to_buffer().map_err(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_text_never_reads_as_a_formula() {
+        for bad in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let v = csv_value(&Cell::Text(bad.to_string()));
+            assert_eq!(v, format!("'{bad}"));
+        }
+        assert_eq!(
+            csv_value(&Cell::Text("Phòng Văn hóa".into())),
+            "Phòng Văn hóa"
+        );
+        // Numbers stay numbers, negative ones included.
+        assert_eq!(csv_value(&Cell::Number(-3.0)), "-3");
+    }
+
+    #[test]
+    fn text_too_long_for_an_excel_cell_is_cut_with_a_note() {
+        let short = "ă".repeat(100);
+        assert_eq!(xlsx_text(&short), short.as_str());
+        let long = "ă".repeat(40_000);
+        let cut = xlsx_text(&long);
+        assert!(cut.chars().count() < 32_767);
+        assert!(cut.ends_with("(cắt bớt)"));
+        // A workbook with such a cell is written, not refused.
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write(0, 0, cut.as_ref()).unwrap();
+        assert!(wb.save_to_buffer().is_ok());
+    }
 }

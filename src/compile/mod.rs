@@ -54,13 +54,12 @@ pub fn unit_ref(u: &UnitRow) -> UnitRef {
 /// condition; ratios come from the field sums the caller already has.
 async fn indicators(
     conn: &mut AsyncPgConnection,
-    plan: &PlanRow,
+    rows: &[plan_store::IndicatorRow],
     sel: &Selection,
     sums: &HashMap<String, f64>,
     units: &HashMap<String, UnitRef>,
 ) -> ApiResult<Vec<IndicatorResult>> {
-    let rows = plan_store::list_indicators(conn, plan.id).await?;
-    let parsed = parsed_formulas(&rows);
+    let parsed = parsed_formulas(rows);
     let (reports, mut shares) = store::unit_shares(conn, sel, &conditions(&parsed)).await?;
     // Shares come back in condition order; popping from the reversed list pairs them up.
     shares.reverse();
@@ -132,7 +131,21 @@ pub async fn figures(
     let sel = selection(period, plan, root, include_submitted);
 
     let numeric = numeric_fields(form.as_ref());
-    let codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
+    let indicator_rows = plan_store::list_indicators(conn, plan.id).await?;
+    let parsed = parsed_formulas(&indicator_rows);
+    // The form's numeric fields, and any field a ratio names that the current form
+    // lacks (reports made with an older version may hold it): an indicator is never
+    // computed over a sum that was not taken.
+    let mut codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
+    for (_, f) in &parsed {
+        if let Formula::RatioOfSums { .. } = f {
+            for field in f.fields() {
+                if !codes.contains(&field) {
+                    codes.push(field);
+                }
+            }
+        }
+    }
     let sums_text = store::field_sums(conn, &sel, &codes).await?;
     let sums: HashMap<String, f64> = codes
         .iter()
@@ -171,7 +184,7 @@ pub async fn figures(
             }
         })
         .collect();
-    let indicators = indicators(conn, plan, &sel, &sums, &units).await?;
+    let indicators = indicators(conn, &indicator_rows, &sel, &sums, &units).await?;
     let activities = match &form {
         Some(f) => activities(conn, &sel, f).await?,
         None => Vec::new(),
@@ -468,10 +481,19 @@ impl Basis {
     /// The entity tag of one representation of the compilation: equal as long as none
     /// of the data under it changes. Weak, because two equal compilations still differ
     /// in `generated_at`.
-    pub fn etag(&self, root: &UnitRow, include_submitted: bool, format: Format) -> String {
+    pub fn etag(
+        &self,
+        period: &PeriodRow,
+        root: &UnitRow,
+        include_submitted: bool,
+        format: Format,
+    ) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         for part in [
+            // A new release may compile differently: its tags never match older ones.
+            env!("CARGO_PKG_VERSION"),
+            &period.id.to_string(),
             self.current_mark.as_str(),
             self.previous_mark.as_deref().unwrap_or("-"),
             &root.id.to_string(),

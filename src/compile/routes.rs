@@ -116,15 +116,26 @@ pub async fn compilation(
     let include = include_submitted(q.include.as_deref())?;
     let format = wanted_format(&req, q.format)?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    let (period, plan) = readable_period(&mut conn, &actor, *period_id).await?;
-    // A unit above the plan's issuer compiles the issuer's subtree.
-    let asked = root_unit(&mut conn, &actor, q.unit.as_deref()).await?;
-    let root = super::effective_root(&mut conn, &asked, &plan)
-        .await?
-        .ok_or_else(|| ApiError::not_found("org unit"))?;
-    let basis = super::basis(&mut conn, &period, &plan).await?;
+    // The period, plan and root are read in the same snapshot as the fingerprint of
+    // the data, so a cached part can never be older than the fingerprint it is kept
+    // under (a change committed in between would otherwise be in the one, not the other).
+    let (period, plan, root, basis) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| {
+            let (period, plan) = readable_period(conn, &actor, *period_id).await?;
+            // A unit above the plan's issuer compiles the issuer's subtree.
+            let asked = root_unit(conn, &actor, q.unit.as_deref()).await?;
+            let root = super::effective_root(conn, &asked, &plan)
+                .await?
+                .ok_or_else(|| ApiError::not_found("org unit"))?;
+            let basis = super::basis(conn, &period, &plan).await?;
+            Ok::<_, ApiError>((period, plan, root, basis))
+        })
+        .await?;
     drop(conn);
-    let etag = basis.etag(&root, include, format);
+    let etag = basis.etag(&period, &root, include, format);
     if if_none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
@@ -184,6 +195,9 @@ pub async fn compilation(
     if let Ok(v) = header::HeaderValue::from_str(&etag) {
         res.headers_mut().insert(header::ETAG, v);
     }
+    // The representation depends on Accept: caches must key on it.
+    res.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     Ok(res)
 }
 

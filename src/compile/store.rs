@@ -102,7 +102,8 @@ fn bind_selection(
 }
 
 /// Every unit expected to report, with its report's state: the active units of the
-/// subtree (without the issuer), plus inactive ones that reported anyway.
+/// subtree (without the issuer), plus inactive ones whose report was submitted or
+/// accepted (a deactivated unit's abandoned draft is not owed).
 #[derive(QueryableByName, Clone, Debug)]
 pub struct UnitState {
     #[diesel(sql_type = SqlUuid)]
@@ -120,7 +121,8 @@ pub struct UnitState {
 /// Binds: $1 period, $2 path prefix pattern, $3 issuer.
 pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late \
      FROM org_units u LEFT JOIN reports r ON r.unit_id = u.id AND r.period_id = $1 \
-     WHERE u.path LIKE $2 AND u.id <> $3 AND (u.active OR r.id IS NOT NULL) \
+     WHERE u.path LIKE $2 AND u.id <> $3 \
+       AND (u.active OR r.status IN ('submitted', 'accepted')) \
      ORDER BY u.code";
 
 pub async fn unit_states(
@@ -389,7 +391,7 @@ struct PeriodId {
 }
 
 /// The period to compare with: the latest earlier period of the same kind in the same
-/// plan, or else in the issuing unit's plan of the year before.
+/// plan, or else in the issuing unit's plan of the year before (not one still in draft).
 pub async fn previous_period(
     conn: &mut AsyncPgConnection,
     plan_id: Uuid,
@@ -401,7 +403,7 @@ pub async fn previous_period(
     let row: Option<PeriodId> = diesel::sql_query(
         "SELECT p.id FROM periods p JOIN plans pl ON pl.id = p.plan_id \
          WHERE p.kind = $1 AND p.window_start < $2 \
-           AND (p.plan_id = $3 OR (pl.issuing_unit_id = $4 AND pl.year = $5 - 1)) \
+           AND (p.plan_id = $3 OR (pl.issuing_unit_id = $4 AND pl.year = $5 - 1 AND pl.status <> 'draft')) \
          ORDER BY (p.plan_id = $3) DESC, p.window_start DESC LIMIT 1",
     )
     .bind::<Text, _>(kind)

@@ -869,3 +869,47 @@ async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
     let (status, _, _) = poll(&api, &path, Some(&tag5)).await;
     assert_eq!(status, 304);
 }
+
+#[tokio::test]
+async fn a_deactivated_units_unfinished_report_is_not_owed() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let path = format!("/api/v1/periods/{}/compilation?unit=R", w.current);
+    // D starts a draft, then the unit is closed down.
+    api.ok(
+        reqwest::Method::PUT,
+        &format!("/api/v1/periods/{}/reports/D", w.current),
+        Some(json!({"values": {"staff_total": 3}})),
+        None,
+    )
+    .await;
+    let (before, _) = api.ok(reqwest::Method::GET, &path, None, None).await;
+    assert_eq!(before["completeness"]["expected"], 4);
+    assert_eq!(codes(&before["completeness"]["units"]["draft"]), ["D"]);
+    api.ok(
+        reqwest::Method::POST,
+        "/api/v1/org-units/D/deactivate",
+        None,
+        None,
+    )
+    .await;
+    let (after, _) = api.ok(reqwest::Method::GET, &path, None, None).await;
+    let cp = &after["completeness"];
+    assert_eq!(
+        (cp["expected"].as_i64(), cp["missing"].as_i64()),
+        (Some(3), Some(0))
+    );
+    assert!(codes(&cp["units"]["draft"]).is_empty(), "{cp}");
+    // A deactivated unit that did submit still counts: C is closed after submitting.
+    api.ok(
+        reqwest::Method::POST,
+        "/api/v1/org-units/C/deactivate",
+        None,
+        None,
+    )
+    .await;
+    let (last, _) = api.ok(reqwest::Method::GET, &path, None, None).await;
+    assert_eq!(last["completeness"]["expected"], 3);
+    assert_eq!(codes(&last["completeness"]["units"]["submitted"]), ["C"]);
+}
