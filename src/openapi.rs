@@ -152,8 +152,84 @@ fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         for op in ops.into_iter().flatten() {
             add_shared(op, public, has_params);
         }
+        if path.starts_with("/api/v1/")
+            && let Some(op) = item.post.as_mut()
+        {
+            add_idempotency(op);
+        }
     }
+    components.responses.insert(
+        IDEMPOTENCY_CONFLICT.to_string(),
+        RefOr::T(
+            Response::builder()
+                .description(
+                    "`idempotency_in_flight`: a request with this Idempotency-Key is still \
+                     running (retry after `Retry-After`); `idempotent_response_withheld`: it \
+                     already succeeded with a response holding a secret, which is never stored",
+                )
+                .content(
+                    PROBLEM_JSON,
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        ),
+    );
     doc
+}
+
+const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+
+/// Every POST takes `Idempotency-Key` (the middleware in `crate::idempotency`): its
+/// header, the replay marker on answers, and the answers about the key itself.
+fn add_idempotency(op: &mut Operation) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: the first response to a key is stored (for at least 24 \
+             hours, per caller) and replayed to every retry with the same request; the same \
+             key with another request is a 422 `idempotency_key_reused`",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .build();
+    op.parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(key));
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+            r.headers.insert(
+                "Idempotent-Replayed".to_string(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .enum_values(Some(["true"])),
+                        ))
+                        .description(Some("`true` when this is the stored answer to an earlier request with the same Idempotency-Key"))
+                        .build(),
+                ),
+            );
+        }
+    }
+    let responses = &mut op.responses.responses;
+    responses
+        .entry("409".to_string())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(IDEMPOTENCY_CONFLICT)));
+    responses
+        .entry("422".to_string())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name("UnprocessableEntity")));
 }
 
 fn add_shared(op: &mut Operation, public: bool, has_params: bool) {

@@ -4,6 +4,9 @@
 //! are scoped to the caller (the token's subject) and kept at least 24 hours.
 //!
 //! A response of 5xx is not stored — nothing was committed — so the retry runs anew.
+//! A response marked `Cache-Control: no-store` (tokens, a service client's secret) is
+//! recorded without its body, as secrets are never kept: a retry learns that the first
+//! request succeeded (409 `idempotent_response_withheld`) but not the secret again.
 
 pub mod store;
 
@@ -111,6 +114,19 @@ pub async fn middleware(
             let res = render(&req, e);
             return Ok(req.into_response(res));
         }
+        Ok(Claim::Done(stored)) if stored.body.is_none() => {
+            let e = ApiError::conflict(
+                "idempotent_response_withheld",
+                format!(
+                    "the request with this Idempotency-Key already succeeded (status {}); \
+                     its response held a secret, which is shown only once and never stored",
+                    stored.status.unwrap_or(200)
+                ),
+            )
+            .with_extra("first_status", stored.status.unwrap_or(200));
+            let res = render(&req, e);
+            return Ok(req.into_response(res));
+        }
         Ok(Claim::Done(stored)) => {
             let status = stored
                 .status
@@ -170,6 +186,11 @@ pub async fn middleware(
             kept.insert(name.to_string(), v.into());
         }
     }
+    let secret = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"));
     let (head, resp_body) = response.into_parts();
     let bytes = body::to_bytes(resp_body).await.unwrap_or_default();
     if let Err(e) = store::complete(
@@ -179,7 +200,7 @@ pub async fn middleware(
         status.as_u16(),
         content_type.as_deref(),
         &serde_json::Value::Object(kept),
-        &bytes,
+        (!secret).then_some(&bytes[..]),
     )
     .await
     {

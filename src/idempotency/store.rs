@@ -24,6 +24,8 @@ pub enum Claim {
     Done(StoredResponse),
 }
 
+/// A finished request's response. `body` is `None` when it was withheld: the response
+/// carried a secret (`Cache-Control: no-store`), which is never stored.
 #[derive(Queryable)]
 pub struct StoredResponse {
     pub status: Option<i32>,
@@ -39,6 +41,22 @@ pub async fn claim(
     key: &str,
     hash: &[u8],
 ) -> ApiResult<Claim> {
+    // The record can vanish between the failed insert and the read (a failed first
+    // attempt releases its key); then the claim is simply tried again.
+    for _ in 0..3 {
+        if let Some(claim) = try_claim(conn, principal, key, hash).await? {
+            return Ok(claim);
+        }
+    }
+    Ok(Claim::InFlight)
+}
+
+async fn try_claim(
+    conn: &mut AsyncPgConnection,
+    principal: Uuid,
+    key: &str,
+    hash: &[u8],
+) -> ApiResult<Option<Claim>> {
     let inserted = diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::principal_id.eq(principal),
@@ -50,7 +68,7 @@ pub async fn claim(
         .execute(conn)
         .await?;
     if inserted == 1 {
-        return Ok(Claim::Fresh);
+        return Ok(Some(Claim::Fresh));
     }
     let taken_over = diesel::sql_query(format!(
         "UPDATE idempotency_keys SET created_at = now() \
@@ -63,7 +81,7 @@ pub async fn claim(
     .execute(conn)
     .await?;
     if taken_over == 1 {
-        return Ok(Claim::Fresh);
+        return Ok(Some(Claim::Fresh));
     }
     #[derive(Queryable)]
     struct Existing {
@@ -71,7 +89,7 @@ pub async fn claim(
         state: String,
         response: StoredResponse,
     }
-    let existing: Existing = idempotency_keys::table
+    let existing: Option<Existing> = idempotency_keys::table
         .find((principal, key))
         .select((
             idempotency_keys::request_hash,
@@ -84,14 +102,17 @@ pub async fn claim(
             ),
         ))
         .first(conn)
-        .await?;
-    Ok(if existing.hash != hash {
-        Claim::Mismatch
-    } else if existing.state == "in_flight" {
-        Claim::InFlight
-    } else {
-        Claim::Done(existing.response)
-    })
+        .await
+        .optional()?;
+    Ok(existing.map(|existing| {
+        if existing.hash != hash {
+            Claim::Mismatch
+        } else if existing.state == "in_flight" {
+            Claim::InFlight
+        } else {
+            Claim::Done(existing.response)
+        }
+    }))
 }
 
 pub async fn complete(
@@ -101,7 +122,7 @@ pub async fn complete(
     status: u16,
     content_type: Option<&str>,
     headers: &serde_json::Value,
-    body: &[u8],
+    body: Option<&[u8]>,
 ) -> ApiResult<()> {
     diesel::update(idempotency_keys::table.find((principal, key)))
         .set((

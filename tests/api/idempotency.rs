@@ -323,3 +323,34 @@ async fn a_refused_submission_replays_the_same_refusal() {
     assert_eq!(json_of(res, 200).await["status"], "submitted");
     assert_eq!(revisions(&w).await, 1);
 }
+
+#[tokio::test]
+async fn a_response_holding_a_secret_is_never_stored_and_its_retry_says_so() {
+    let w = World::new().await;
+    // A frontend that sends its bearer token and a key with a login: the answer holds
+    // fresh tokens (Cache-Control: no-store).
+    let login = || {
+        w.req(&w.reporter_a, reqwest::Method::POST, "/api/v1/auth/login")
+            .header("idempotency-key", "login-1")
+            .json(&json!({ "username": w.reporter_a.username, "password": crate::fixtures::PASSWORD }))
+            .send()
+    };
+    let first = login().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let tokens: Value = first.json().await.unwrap();
+    assert!(tokens["refresh_token"].is_string());
+    // The key is recorded, its body is not: no token rests in the database.
+    let stored = scalar(
+        &w.app,
+        "SELECT count(*) AS n FROM idempotency_keys \
+         WHERE key = 'login-1' AND state = 'done' AND response_body IS NULL",
+    )
+    .await;
+    assert_eq!(stored, 1);
+    // A retry is told the first attempt succeeded, and gets no tokens.
+    let retry = login().await.unwrap();
+    let body = assert_problem(retry, 409, "idempotent_response_withheld").await;
+    assert_eq!(body["first_status"], 200);
+    assert!(body.get("access_token").is_none());
+}

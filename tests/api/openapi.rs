@@ -50,6 +50,24 @@ fn every_operation_documents_its_errors_and_security() {
                 assert!(responses.contains_key("401"), "{method} {path} lacks 401");
                 assert!(op["security"].is_array(), "{method} {path} lacks security");
             }
+            if method == "post" {
+                let takes_key = op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+                });
+                assert!(
+                    takes_key,
+                    "{method} {path} does not document Idempotency-Key"
+                );
+                for code in ["409", "422"] {
+                    assert!(responses.contains_key(code), "{method} {path} lacks {code}");
+                }
+                let replay_marked = responses
+                    .iter()
+                    .filter(|(k, _)| k.starts_with('2'))
+                    .all(|(_, r)| r["headers"]["Idempotent-Replayed"].is_object());
+                assert!(replay_marked, "{method} {path} lacks Idempotent-Replayed");
+            }
         }
     }
 }
