@@ -712,7 +712,7 @@ fn indicators(c: &Compilation) -> String {
         ),
         PLAIN,
     ));
-    let prev = c.previous.as_ref();
+    let prev = c.previous.as_deref();
     let mut columns = vec![
         col("TT", 567, true),
         col("Chỉ tiêu", 0, false),
@@ -952,7 +952,7 @@ fn document_xml(c: &Compilation) -> String {
         introduction(c),
         completeness(c),
         indicators(c),
-        key_figures(&c.figures, c.previous.as_ref()),
+        key_figures(&c.figures, c.previous.as_deref()),
         narratives(c),
         proposals(c),
         signature_block(),
@@ -1278,7 +1278,7 @@ mod tests {
             unit: unit("SVHTT", "Sở Văn hóa & Thể thao"),
             include_submitted: false,
             generated_at: Utc.with_ymd_and_hms(2024, 3, 4, 20, 30, 0).unwrap(),
-            figures: figures(period("2024S1", "Báo cáo 6 tháng đầu năm 2024"), 0.583_333),
+            figures: figures(period("2024S1", "Báo cáo 6 tháng đầu năm 2024"), 0.583_333).into(),
             narratives: vec![NarrativeSection {
                 section: "G".to_string(),
                 section_title_vi: "Đánh giá chung".to_string(),
@@ -1291,8 +1291,9 @@ mod tests {
                     text: "Tổ chức gặp mặt nữ cán bộ nhân ngày 8/3.\nKhen thưởng 5 cá nhân."
                         .to_string(),
                 }],
-            }],
-            previous: Some(figures(period("2023", "Báo cáo năm 2023"), 0.5)),
+            }]
+            .into(),
+            previous: Some(figures(period("2023", "Báo cáo năm 2023"), 0.5).into()),
         }
     }
 

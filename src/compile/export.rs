@@ -46,7 +46,7 @@ fn previous_of<'a, T>(
 /// The tables of a compilation, in order.
 pub fn tables(c: &Compilation) -> Vec<Table> {
     let f = &c.figures;
-    let prev = c.previous.as_ref();
+    let prev = c.previous.as_deref();
     let mut out = Vec::new();
 
     out.push(Table {

@@ -540,7 +540,7 @@ async fn cached_figures(
     root: &UnitRow,
     include_submitted: bool,
     with_units: bool,
-) -> ApiResult<Figures> {
+) -> ApiResult<Arc<Figures>> {
     let key = cache::Key {
         period: period.id,
         root: root.id,
@@ -548,11 +548,12 @@ async fn cached_figures(
         with_units,
     };
     if let Some(hit) = cache.figures(&key, mark) {
-        return Ok((*hit).clone());
+        return Ok(hit);
     }
     let mut conn = crate::db::conn(pool).await?;
-    let computed = figures(&mut conn, period, plan, root, include_submitted, with_units).await?;
-    cache.put_figures(key, mark.to_string(), Arc::new(computed.clone()));
+    let computed =
+        Arc::new(figures(&mut conn, period, plan, root, include_submitted, with_units).await?);
+    cache.put_figures(key, mark.to_string(), computed.clone());
     Ok(computed)
 }
 
@@ -586,17 +587,19 @@ pub async fn compile(
             with_units: true,
         };
         if let Some(hit) = cache.narratives(&key, &basis.current_mark) {
-            return Ok((*hit).clone());
+            return Ok(hit);
         }
         let mut conn = crate::db::conn(pool).await?;
-        let computed = match plan_store::get_form(&mut conn, plan.id, None).await? {
-            Some(form) => {
-                let sel = selection(period, plan, root, include_submitted);
-                narratives(&mut conn, &sel, &form.definition).await?
-            }
-            None => Vec::new(),
-        };
-        cache.put_narratives(key, basis.current_mark.clone(), Arc::new(computed.clone()));
+        let computed = Arc::new(
+            match plan_store::get_form(&mut conn, plan.id, None).await? {
+                Some(form) => {
+                    let sel = selection(period, plan, root, include_submitted);
+                    narratives(&mut conn, &sel, &form.definition).await?
+                }
+                None => Vec::new(),
+            },
+        );
+        cache.put_narratives(key, basis.current_mark.clone(), computed.clone());
         Ok(computed)
     };
     let previous = async {

@@ -1,5 +1,7 @@
 //! The compiled report (báo cáo tổng hợp) as the API returns it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -164,12 +166,16 @@ pub struct Compilation {
     /// Whether submitted (not yet accepted) reports are counted.
     pub include_submitted: bool,
     pub generated_at: DateTime<Utc>,
+    // The parts are shared with the cache of compiled parts (`compile::cache`), so a
+    // compilation served from memory is not copied.
     #[serde(flatten)]
-    pub figures: Figures,
-    pub narratives: Vec<NarrativeSection>,
+    #[schema(value_type = Figures)]
+    pub figures: Arc<Figures>,
+    #[schema(value_type = Vec<NarrativeSection>)]
+    pub narratives: Arc<Vec<NarrativeSection>>,
     /// The previous period of the same kind, for comparison; null when there is none.
-    #[schema(required = true)]
-    pub previous: Option<Figures>,
+    #[schema(required = true, value_type = Option<Figures>)]
+    pub previous: Option<Arc<Figures>>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
