@@ -397,7 +397,7 @@ async fn main() -> Result<()> {
         .env("DATABASE_URL", &url)
         .env("GEREPORT_BIND", format!("127.0.0.1:{port}"))
         .env("GEREPORT_JWT_SECRET", SECRET)
-        .env("GEREPORT_DB_POOL_SIZE", "32")
+        .env("GEREPORT_DB_POOL_SIZE", pool_size().to_string())
         .env("GEREPORT_LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -453,6 +453,16 @@ fn peak_rss_mb(pid: u32) -> f64 {
         })
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// The service's connection pool for the run: `GEREPORT_BENCH_POOL`, default 32 (one
+/// per concurrent client).
+fn pool_size() -> u32 {
+    std::env::var("GEREPORT_BENCH_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(32)
 }
 
 /// One root compilation, timed from request to the last byte; with its size.
@@ -721,7 +731,7 @@ async fn measure(
     Ok(format!(
         "# Benchmarks\n\n\
 Measured by `scripts/bench` (bench/city.rs) on {date}: {machine}; PostgreSQL {pg}; the release binary \
-on loopback with a pool of 32 connections. Data: a city, {DEPARTMENTS} departments and {UNITS} units, each with \
+on loopback with a pool of {pool} connections. Data: a city, {DEPARTMENTS} departments and {UNITS} units, each with \
 an accepted report (the default 2024 form, realistic values, 1–2 activities) for two semi-annual periods.\n\n\
 | measure | result | target | |\n|---|---|---|---|\n\
 | (a) root compilation, JSON ({size_kib} KiB), polled over unchanged data, {COMPILE_RUNS} runs | p50 {c50:.1} ms, p99 {c99:.1} ms | p50 ≤ 200 ms | {va} |\n\
@@ -737,6 +747,7 @@ figures are wall time at the client, including HTTP, JSON encoding of the whole 
 Between runs of the second and third rows the benchmark rewrites one report row in SQL, which is what any \
 edit, submission or review does to the service's fingerprint of a period.\n",
         date = Utc::now().format("%Y-%m-%d"),
+        pool = pool_size(),
         machine = machine(),
         size_kib = size / 1024,
         c50 = ms(compile_p50),
