@@ -294,6 +294,19 @@ impl From<diesel::result::Error> for ApiError {
                 "referenced_object_missing",
                 "the request refers to an object that does not exist or is still in use",
             ),
+            // The handlers validate every field before writing; a CHECK constraint
+            // that still refuses a row is a value the validation missed, and so the
+            // client's error, never a 500.
+            E::DatabaseError(K::CheckViolation, info) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "constraint_violated",
+                format!(
+                    "a value is outside what the database accepts{}",
+                    info.constraint_name()
+                        .map(|c| format!(" (constraint {c})"))
+                        .unwrap_or_default()
+                ),
+            ),
             E::DatabaseError(K::SerializationFailure, _) => ApiError::conflict(
                 "concurrent_update",
                 "another request changed the same data at the same time; retry",
@@ -457,5 +470,39 @@ pub mod extractors {
                 "body"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+    use actix_web::http::StatusCode;
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+
+    fn from_db(kind: K, message: &str) -> ApiError {
+        ApiError::from(E::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn database_refusals_of_client_values_are_client_errors() {
+        let check = from_db(K::CheckViolation, "new row violates check constraint");
+        assert_eq!(check.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(check.code, "constraint_violated");
+        assert_eq!(
+            from_db(K::UniqueViolation, "duplicate key").status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            from_db(
+                K::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00"
+            )
+            .status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            from_db(K::Unknown, "something else").status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

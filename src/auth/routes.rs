@@ -15,6 +15,7 @@ use super::{Actor, PrincipalKind, password, store, tokens};
 use crate::AppState;
 use crate::audit::{self, By, Event};
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::no_store;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,14 +79,6 @@ fn invalid_credentials() -> ApiError {
         "invalid_credentials",
         "the username or password is not correct",
     )
-}
-
-fn no_store(mut res: HttpResponse) -> HttpResponse {
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    res
 }
 
 fn login_event(

@@ -25,6 +25,14 @@ use store::Claim;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// Marks a response that carries a secret (a token, a client secret) `Cache-Control:
+/// no-store`: no cache keeps it, and this middleware records it without its body.
+pub fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// Headers of the first response worth replaying besides the content type.
 const KEPT_HEADERS: [HeaderName; 2] = [header::ETAG, header::LOCATION];
 

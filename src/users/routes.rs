@@ -12,6 +12,7 @@ use crate::audit::{self, By, Event};
 use crate::auth::policy::{self, Action};
 use crate::auth::{Actor, PrincipalKind, password, tokens};
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::no_store;
 use crate::org::store as org_store;
 use crate::pagination::{Page, PageRequest};
 
@@ -402,15 +403,17 @@ pub async fn create_client(
             Ok(c)
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/service-clients/{}", client.id),
-        ))
-        .json(ServiceClientWithSecret {
-            client,
-            client_secret: secret,
-        }))
+    Ok(no_store(
+        HttpResponse::Created()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                format!("/api/v1/service-clients/{}", client.id),
+            ))
+            .json(ServiceClientWithSecret {
+                client,
+                client_secret: secret,
+            }),
+    ))
 }
 
 /// Replaces a client's secret (admins); the old one stops working at once.
@@ -420,7 +423,7 @@ pub async fn rotate_client(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-) -> ApiResult<web::Json<ServiceClientWithSecret>> {
+) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManageServiceClients)?;
     let id = id.into_inner();
     let secret = tokens::new_secret()?;
@@ -439,10 +442,10 @@ pub async fn rotate_client(
             Ok(c)
         })
         .await?;
-    Ok(web::Json(ServiceClientWithSecret {
+    Ok(no_store(HttpResponse::Ok().json(ServiceClientWithSecret {
         client,
         client_secret: secret,
-    }))
+    })))
 }
 
 /// Revokes a client for good (admins); its tokens stop within a minute.

@@ -354,3 +354,68 @@ async fn a_response_holding_a_secret_is_never_stored_and_its_retry_says_so() {
     assert_eq!(body["first_status"], 200);
     assert!(body.get("access_token").is_none());
 }
+
+#[tokio::test]
+async fn a_service_client_secret_is_never_stored_for_a_retry() {
+    let w = World::new().await;
+    let post = |path: String, key: &'static str, body: Option<Value>| {
+        let req = w
+            .req(&w.admin, reqwest::Method::POST, &path)
+            .header("idempotency-key", key);
+        match body {
+            Some(b) => req.json(&b),
+            None => req,
+        }
+        .send()
+    };
+    let create = json!({ "name": "Cổng dữ liệu thành phố", "role": "viewer", "unit": w.root.code });
+    let first = post(
+        "/api/v1/service-clients".into(),
+        "client-1",
+        Some(create.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let created: Value = first.json().await.unwrap();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let rotate = format!("/api/v1/service-clients/{id}/rotate");
+    let rotated = post(rotate.clone(), "rotate-1", None).await.unwrap();
+    assert_eq!(rotated.status(), 200);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    let new_secret = json_of(rotated, 200).await["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_secret, secret);
+
+    // Both keys are recorded without a body, so neither secret rests in the database.
+    let stored = scalar(
+        &w.app,
+        "SELECT count(*) AS n FROM idempotency_keys \
+         WHERE key IN ('client-1', 'rotate-1') AND state = 'done' AND response_body IS NULL",
+    )
+    .await;
+    assert_eq!(stored, 2);
+    // Retries learn that the first attempts succeeded, without a secret and without
+    // creating a second client or rotating again.
+    let retry = post("/api/v1/service-clients".into(), "client-1", Some(create))
+        .await
+        .unwrap();
+    let body = assert_problem(retry, 409, "idempotent_response_withheld").await;
+    assert_eq!(body["first_status"], 201);
+    assert!(!body.to_string().contains(&secret));
+    let retry = post(rotate, "rotate-1", None).await.unwrap();
+    let body = assert_problem(retry, 409, "idempotent_response_withheld").await;
+    assert_eq!(body["first_status"], 200);
+    assert!(!body.to_string().contains(&new_secret));
+    let clients = scalar(
+        &w.app,
+        "SELECT count(*) AS n FROM service_clients WHERE name = 'Cổng dữ liệu thành phố'",
+    )
+    .await;
+    assert_eq!(clients, 1);
+}
