@@ -474,6 +474,21 @@ pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Opt
     Ok(periods::table.find(id).first(conn).await.optional()?)
 }
 
+/// A period as it stands now, held with `FOR SHARE` until the transaction ends: a
+/// report write checks the lock, window and due date against this row, and a
+/// concurrent lock, unlock or edit of the period waits for that write to commit.
+pub async fn period_for_share(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> ApiResult<Option<PeriodRow>> {
+    Ok(periods::table
+        .find(id)
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 /// A period with the path of its plan's issuing unit, for scope checks, in one query.
 pub async fn get_period_scope(
     conn: &mut &AsyncPgConnection,

@@ -116,6 +116,21 @@ fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
     Ok(())
 }
 
+/// The period re-read inside a report write's transaction and held there (`FOR
+/// SHARE`), so that a lock committed after [`target`] read it still refuses the write,
+/// and a lock that comes later waits for the write to commit.
+async fn period_now(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    t: &Target,
+) -> ApiResult<PeriodRow> {
+    let period = plan_store::period_for_share(conn, t.period.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("period"))?;
+    not_writable_in_locked(actor, &period)?;
+    Ok(period)
+}
+
 fn illegal(e: workflow::IllegalTransition) -> ApiError {
     ApiError::conflict("illegal_transition", e.to_string())
         .with_extra("current_status", e.from.as_str())
@@ -287,6 +302,7 @@ pub async fn put_report(
     not_writable_in_locked(&actor, &t.period)?;
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            period_now(conn, &actor, &t).await?;
             match store::find(conn, t.period.id, t.unit.id, true).await? {
                 None => {
                     if if_match.is_some() {
@@ -436,6 +452,7 @@ pub async fn submit(
     not_writable_in_locked(&actor, &t.period)?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            let period = period_now(conn, &actor, &t).await?;
             let current = store::find(conn, t.period.id, t.unit.id, true)
                 .await?
                 .ok_or_else(|| ApiError::not_found("report"))?;
@@ -446,8 +463,8 @@ pub async fn submit(
             let result = form.definition.validate(
                 &data,
                 &ValidationContext {
-                    window_start: t.period.window_start,
-                    window_end: t.period.window_end,
+                    window_start: period.window_start,
+                    window_end: period.window_end,
                 },
             );
             if !result.valid {
@@ -457,7 +474,7 @@ pub async fn submit(
                     .with_extra("warnings", warnings));
             }
             let now = Utc::now();
-            let late = period::is_late(now, t.period.due_date);
+            let late = period::is_late(now, period.due_date);
             let number = current.revision.unwrap_or(0) + 1;
             let row = store::submit(
                 conn,
