@@ -1,5 +1,7 @@
 //! Login throttling: too many failures for one username (or client id), or from one
-//! client address, within a window gets 429 with `Retry-After`.
+//! client address, within a window gets 429 with `Retry-After`. A wrong current
+//! password on `/me/password` counts as a failed login of that username, so a stolen
+//! access token cannot be used to guess the password behind it.
 //!
 //! Failures are rows in PostgreSQL (`login_failures`), so every process behind a load
 //! balancer counts the same attempts; the check is one indexed query, next to the
@@ -11,6 +13,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use actix_web::HttpRequest;
 use actix_web::http::{StatusCode, header};
 
 use crate::error::{ApiError, ApiResult};
@@ -36,6 +39,14 @@ struct Count {
     /// Milliseconds until the oldest failure in the window leaves it.
     #[diesel(sql_type = BigInt)]
     wait_ms: i64,
+}
+
+/// The address failures are counted against: the TCP peer. (Behind a reverse proxy
+/// this is the proxy; the per-username limit still holds.)
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn user_key(username: &str) -> String {

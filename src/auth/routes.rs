@@ -11,6 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::limiter::client_address;
 use super::{Actor, PrincipalKind, password, store, tokens};
 use crate::AppState;
 use crate::audit::{self, By, Event};
@@ -66,12 +67,6 @@ pub struct TokenResponse {
     /// Opaque, single use, valid 30 days; absent for service clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
-}
-
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn invalid_credentials() -> ApiError {

@@ -1,6 +1,6 @@
 //! `/api/v1/users`, `/api/v1/me` and `/api/v1/service-clients`.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use diesel_async::AsyncConnection;
 use serde_json::json;
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use super::model::*;
 use super::store::{self, NewUserRow, UserChanges, UserFilter};
 use crate::AppState;
 use crate::audit::{self, By, Event};
+use crate::auth::limiter::client_address;
 use crate::auth::policy::{self, Action};
 use crate::auth::{Actor, PrincipalKind, password, tokens};
 use crate::error::{ApiError, ApiResult};
@@ -280,9 +281,20 @@ pub async fn me(state: web::Data<AppState>, actor: Actor) -> ApiResult<web::Json
 }
 
 /// Changes the caller's own password, given the current one; other sessions end.
-#[utoipa::path(tag = "users", request_body = PasswordChange, responses((status = 204, description = "Password changed")))]
+///
+/// A wrong current password counts as a failed login of the caller's username: after
+/// too many, 429 with `Retry-After`, here and at login alike.
+#[utoipa::path(
+    tag = "users",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 429, description = "Too many wrong current passwords; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 #[post("/me/password")]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
     body: web::Json<PasswordChange>,
@@ -294,9 +306,18 @@ pub async fn change_password(
     }
     let body = body.into_inner();
     password::check_strength("body.new_password", &body.new_password)?;
+    let address = client_address(&req);
     let mut conn = crate::db::conn(&state.pool).await?;
+    state
+        .limiter
+        .check(&mut conn, &actor.name, &address)
+        .await?;
     let stored = store::password_hash(&mut conn, actor.id).await?;
     if !password::verify(body.current_password, Some(stored)).await? {
+        state
+            .limiter
+            .record_failure(&mut conn, &actor.name, &address)
+            .await?;
         return Err(ApiError::invalid_field(
             "body.current_password",
             "wrong_password",
@@ -323,6 +344,7 @@ pub async fn change_password(
         Ok(())
     })
     .await?;
+    state.limiter.record_success(&mut conn, &actor.name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -530,6 +530,44 @@ async fn five_failed_logins_for_a_username_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn guessing_the_current_password_with_a_stolen_token_is_throttled_like_login() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    create_user(&app, &admin, "reporter_y", "reporter", "SVHTT").await;
+    let session = login(&app, "reporter_y", PASSWORD).await;
+    let body = |current: &str| json!({ "current_password": current, "new_password": "a-brand-new-password" });
+    let (wrong, right) = (body("guess-number-one"), body(PASSWORD));
+    let change = |body| app.post_as("/api/v1/me/password", &session.access_token, body);
+    // Two wrong guesses here and three at login make five failures for the username.
+    for _ in 0..2 {
+        assert_problem(change(&wrong).await, 422, "validation_failed").await;
+    }
+    for _ in 0..3 {
+        assert_problem(
+            try_login(&app, "reporter_y", "guess-number-two").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Now even the right current password waits, and nothing changes.
+    let res = change(&right).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, 429, "too_many_attempts").await;
+    assert_problem(
+        try_login(&app, "reporter_y", PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM audit_events WHERE action = 'user.change_password'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn the_throttle_holds_across_processes_sharing_the_database() {
     let app = spawn_app().await;
     let admin = seed_admin(&app).await;
