@@ -290,8 +290,18 @@ pub async fn get_form(
 
 /// Saves a form definition as the plan's next version. Reports keep the version they
 /// were made with; new reports use this one. The definition is checked first: a rule
-/// naming an unknown field is a 422 naming it.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = FormDefinition, responses((status = 201, body = FormVersion)))]
+/// naming an unknown field is a 422 naming it. A version that drops a numeric field
+/// one of the plan's indicators uses is a 409 `indicator_fields_missing` listing
+/// them: change or remove those indicators first.
+#[utoipa::path(
+    tag = "plans",
+    params(("id" = Uuid, Path)),
+    request_body = FormDefinition,
+    responses(
+        (status = 201, body = FormVersion),
+        (status = 409, description = "The form drops fields the plan's indicators use (`indicators` lists them)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 #[put("/plans/{id}/form")]
 pub async fn put_form(
     state: web::Data<AppState>,
@@ -306,6 +316,8 @@ pub async fn put_form(
     let saved = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let plan = writable_plan(conn, &actor, *id).await?;
+            store::lock_plan_definitions(conn, plan.id).await?;
+            check_indicators_hold(conn, plan.id, &form).await?;
             let saved = store::insert_form(conn, plan.id, &form, &actor.name).await?;
             audit::append(
                 conn,
@@ -323,6 +335,43 @@ pub async fn put_form(
     Ok(HttpResponse::Created().json(saved))
 }
 
+/// Every indicator of the plan must still find its fields, numeric, in `form`.
+async fn check_indicators_hold(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    form: &FormDefinition,
+) -> ApiResult<()> {
+    let broken: Vec<_> = store::list_indicators(conn, plan_id)
+        .await?
+        .into_iter()
+        .filter_map(|ind| {
+            // Stored formulas were parsed when saved; one that no longer parses is
+            // left to the compilation, which reports it per indicator.
+            let parsed = indicator::parse(&ind.formula).ok()?;
+            parsed
+                .check_fields(|f| form.numeric_fields().any(|n| n.code == f))
+                .err()
+                .map(|problem| json!({ "indicator": ind.code, "problem": problem }))
+        })
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    let codes: Vec<&str> = broken
+        .iter()
+        .filter_map(|b| b["indicator"].as_str())
+        .collect();
+    Err(ApiError::conflict(
+        "indicator_fields_missing",
+        format!(
+            "this form lacks numeric fields that indicators use ({}); change those \
+             indicators first",
+            codes.join(", ")
+        ),
+    )
+    .with_extra("indicators", broken))
+}
+
 async fn check_formula(
     conn: &mut AsyncPgConnection,
     plan_id: Uuid,
@@ -330,6 +379,7 @@ async fn check_formula(
 ) -> ApiResult<String> {
     let parsed = indicator::parse(formula)
         .map_err(|e| ApiError::invalid_field("body.formula", "invalid_formula", e.to_string()))?;
+    store::lock_plan_definitions(conn, plan_id).await?;
     let form = store::get_form(conn, plan_id, None).await?.ok_or_else(|| {
         ApiError::conflict(
             "no_form",

@@ -350,6 +350,20 @@ impl IndicatorRow {
     }
 }
 
+/// Serialises the changes to one plan's form and indicators (`FOR NO KEY UPDATE` on
+/// the plan row, until the transaction ends): a new form version is checked against
+/// the indicators and an indicator against the form, so neither may change meanwhile.
+/// Report writes, which only reference the plan, are not held up.
+pub async fn lock_plan_definitions(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<()> {
+    plans::table
+        .find(id)
+        .select(plans::id)
+        .for_no_key_update()
+        .first::<Uuid>(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn list_indicators(
     conn: &mut AsyncPgConnection,
     plan_id: Uuid,

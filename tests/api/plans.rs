@@ -355,6 +355,77 @@ async fn indicator_formulas_are_parsed_and_checked_against_the_form() {
 }
 
 #[tokio::test]
+async fn a_form_version_cannot_drop_fields_that_indicators_use() {
+    let w = World::new().await;
+    let path = format!("/api/v1/plans/{}/form", w.plan_id);
+    let form_with = |fields: &[&str]| {
+        json!({ "sections": [{
+            "code": "A",
+            "title_vi": "Nhân sự",
+            "title_en": "Staff",
+            "fields": fields.iter().map(|code| json!({
+                "code": code, "label_vi": code, "label_en": code, "type": "integer"
+            })).collect::<Vec<_>>(),
+        }] })
+    };
+    // Only leaders_female is kept: the training share loses all four of its fields.
+    let problem = w
+        .refused(
+            w.req(&w.coordinator, Method::PUT, &path)
+                .json(&form_with(&["leaders_female", "staff_total"])),
+            409,
+            "indicator_fields_missing",
+        )
+        .await;
+    let broken = problem["indicators"].as_array().unwrap();
+    assert_eq!(broken.len(), 1, "{problem}");
+    assert_eq!(broken[0]["indicator"], "trained_female_share");
+    assert!(
+        broken[0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("trained_political_female"),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("trained_female_share")
+    );
+    // Nothing was saved.
+    let current = json_of(w.get(&w.viewer, &path).await, 200).await;
+    assert_eq!(current["version"], 1);
+
+    // A field that changes type away from a number breaks the other indicator too.
+    let mut form = form_with(&[
+        "leaders_female",
+        "trained_political_total",
+        "trained_political_female",
+        "trained_professional_total",
+        "trained_professional_female",
+    ]);
+    form["sections"][0]["fields"][0]["type"] = json!("text");
+    let problem = w
+        .refused(
+            w.req(&w.coordinator, Method::PUT, &path).json(&form),
+            409,
+            "indicator_fields_missing",
+        )
+        .await;
+    assert_eq!(problem["indicators"][0]["indicator"], "leaders_with_woman");
+    // With every field the indicators use, the version is saved.
+    form["sections"][0]["fields"][0]["type"] = json!("integer");
+    let res = w
+        .req(&w.coordinator, Method::PUT, &path)
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res, 201).await["version"], 2);
+}
+
+#[tokio::test]
 async fn period_codes_are_unique_within_a_plan_and_findable() {
     let w = World::new().await;
     let s1 = w
