@@ -12,6 +12,7 @@ use std::time::Duration;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
 
 use actix_web::HttpRequest;
 use actix_web::http::{StatusCode, header};
@@ -49,8 +50,11 @@ pub fn client_address(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// What was typed as a username is kept only as its digest: people sometimes type a
+/// password there, and failures are kept for a day.
 fn user_key(username: &str) -> String {
-    format!("u:{}", username.to_lowercase())
+    let digest = Sha256::digest(username.to_lowercase().as_bytes());
+    format!("u:{}", hex::encode(digest))
 }
 
 fn address_key(address: &str) -> String {

@@ -592,10 +592,19 @@ async fn the_throttle_holds_across_processes_sharing_the_database() {
         assert!(res.headers().contains_key("retry-after"));
         assert_problem(res, 429, "too_many_attempts").await;
     }
+    // The username is counted under its digest, never in clear.
     assert_eq!(
-        app.db_i64("SELECT count(*) AS n FROM login_failures WHERE key = 'u:reporter_x'")
-            .await,
+        app.db_i64(
+            "SELECT count(*) AS n FROM login_failures \
+             WHERE key = 'u:' || encode(sha256('reporter_x'), 'hex')"
+        )
+        .await,
         5
+    );
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM login_failures WHERE key LIKE '%reporter%'")
+            .await,
+        0
     );
 }
 
