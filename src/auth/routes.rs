@@ -76,6 +76,12 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
+fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions()
+        .get::<crate::telemetry::RequestId>()
+        .map(|r| r.0.clone())
+}
+
 fn login_event(
     action: &'static str,
     user_id: Uuid,
@@ -143,10 +149,7 @@ pub async fn login(
         id: Some(row.id),
         name: username.clone(),
         role: Some(row.role.as_str()),
-        request_id: req
-            .extensions()
-            .get::<crate::telemetry::RequestId>()
-            .map(|r| r.0.clone()),
+        request_id: request_id(&req),
     };
     conn.transaction::<_, ApiError, _>(async |conn| {
         store::insert_refresh(
@@ -197,9 +200,11 @@ enum RefreshOutcome {
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
+    let request_id = request_id(&req);
     let presented = tokens::hash_secret(body.refresh_token.trim());
     let next = tokens::new_secret()?;
     let next_hash = tokens::hash_secret(&next);
@@ -213,11 +218,27 @@ pub async fn refresh(
                 // Either a replay by someone holding a stolen token, or by its owner after
                 // the thief used it: end the whole login either way.
                 store::revoke_family(conn, row.family_id).await?;
-                return Ok(if row.used_at.is_some() {
-                    RefreshOutcome::Reused
-                } else {
-                    RefreshOutcome::Invalid("the refresh token has been revoked")
-                });
+                if row.used_at.is_none() {
+                    return Ok(RefreshOutcome::Invalid(
+                        "the refresh token has been revoked",
+                    ));
+                }
+                // A reuse is a sign of theft: the coordinating office's audit shows it.
+                if let Some(p) =
+                    super::store::principal(conn, PrincipalKind::User, row.user_id).await?
+                {
+                    let by = By {
+                        kind: "user",
+                        id: Some(row.user_id),
+                        name: p.name,
+                        role: Some(p.role.as_str()),
+                        request_id: request_id.clone(),
+                    };
+                    let change = json!({ "family_revoked": row.family_id });
+                    let event = login_event("auth.refresh_reused", row.user_id, p.unit_id, change);
+                    audit::append(conn, &by, event).await?;
+                }
+                return Ok(RefreshOutcome::Reused);
             }
             if row.expires_at <= chrono::Utc::now() {
                 return Ok(RefreshOutcome::Invalid("the refresh token has expired"));

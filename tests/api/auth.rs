@@ -367,6 +367,16 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_its_whole_login() {
         // the seed login's token and the other session's new one
         2
     );
+    // The reuse is in the audit log, once, as the user's, naming the ended family.
+    assert_eq!(
+        app.db_i64(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'auth.refresh_reused' \
+             AND actor_name = 'admin' AND object_type = 'user' \
+             AND change ? 'family_revoked' AND request_id IS NOT NULL"
+        )
+        .await,
+        1
+    );
 
     // Unknown and empty tokens.
     for bogus in ["definitely-not-a-token", ""] {
