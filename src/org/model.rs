@@ -124,15 +124,23 @@ pub fn check_code(field: &str, code: &str) -> ApiResult<()> {
         && code
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_field(
+    if !ok {
+        return Err(ApiError::invalid_field(
             field,
             "invalid_code",
             "use 1 to 64 letters, digits, `_`, `.` or `-`, starting with a letter or digit",
-        ))
+        ));
     }
+    // Addresses take a unit's id or its code, an id first: a code that reads as an id
+    // could never be used.
+    if Uuid::parse_str(code).is_ok() {
+        return Err(ApiError::invalid_field(
+            field,
+            "invalid_code",
+            "a code must not have the form of a unit id (a UUID)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -153,5 +161,8 @@ mod tests {
         assert!(check_code("code", "SVHTT-01").is_ok());
         assert!(check_code("code", "-x").is_err());
         assert!(check_code("code", "có dấu").is_err());
+        assert!(check_code("code", "0196a1e2-7b3c-7d4e-8f5a-6b7c8d9e0f1a").is_err());
+        assert!(check_code("code", "0196a1e27b3c7d4e8f5a6b7c8d9e0f1a").is_err());
+        assert!(check_code("code", "0196a1e2-7b3c").is_ok());
     }
 }

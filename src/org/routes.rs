@@ -119,7 +119,7 @@ pub async fn subtree(
     )))
 }
 
-/// Creates a unit (admins).
+/// Creates a unit (admins). Under a deactivated parent: 409 `parent_inactive`.
 #[utoipa::path(tag = "org-units", request_body = NewOrgUnit, responses((status = 201, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/org-units")]
 pub async fn create(
@@ -135,12 +135,16 @@ pub async fn create(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            store::lock_tree(conn).await?;
             let parent = match &body.parent {
                 Some(p) => Some(store::find(conn, p).await?.ok_or_else(|| {
                     ApiError::invalid_field("body.parent", "unknown_unit", format!("no unit {p:?}"))
                 })?),
                 None => None,
             };
+            if let Some(p) = &parent {
+                store::require_active_parent(&body.code, p)?;
+            }
             let row = store::insert(conn, &body.code, &name, body.kind, parent.as_ref()).await?;
             audit::append(
                 conn,
@@ -159,7 +163,8 @@ pub async fn create(
         .json(row.to_api()))
 }
 
-/// Renames, re-kinds or moves a unit (admins). A move into its own subtree is a 409.
+/// Renames, re-kinds or moves a unit (admins). A move into its own subtree is a 409
+/// `cycle`; an active unit moved under a deactivated one, a 409 `parent_inactive`.
 #[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), request_body = UpdateOrgUnit, responses((status = 200, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/org-units/{unit}")]
 pub async fn update(
@@ -179,6 +184,9 @@ pub async fn update(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            if body.parent.is_some() {
+                store::lock_tree(conn).await?;
+            }
             let before = visible_unit(conn, &actor, &unit).await?;
             let mut row = before.clone();
             if let Some(p) = &body.parent {
@@ -186,6 +194,9 @@ pub async fn update(
                     ApiError::invalid_field("body.parent", "unknown_unit", format!("no unit {p:?}"))
                 })?;
                 if Some(parent.id) != row.parent_id {
+                    if row.active {
+                        store::require_active_parent(&row.code, &parent)?;
+                    }
                     row = store::move_under(conn, &row, &parent).await?;
                 }
             }
@@ -221,7 +232,14 @@ async fn set_active(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            store::lock_tree(conn).await?;
             let row = visible_unit(conn, &actor, &unit).await?;
+            if active && let Some(parent_id) = row.parent_id {
+                let parent = store::find_by_id(conn, parent_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("parent unit"))?;
+                store::require_active_parent(&row.code, &parent)?;
+            }
             if !active && store::count_active_children(conn, row.id).await? > 0 {
                 return Err(ApiError::conflict(
                     "has_active_children",
@@ -260,8 +278,8 @@ pub async fn deactivate(
     set_active(state, actor, unit.into_inner(), false).await
 }
 
-/// Reactivates a deactivated unit (admins).
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit)))]
+/// Reactivates a deactivated unit (admins); its parent must be active first.
+#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit), (status = 409, description = "The parent unit is deactivated (`parent_inactive`)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/org-units/{unit}/reactivate")]
 pub async fn reactivate(
     state: web::Data<AppState>,

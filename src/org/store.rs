@@ -139,6 +139,33 @@ pub async fn subtree(
     Ok((rows, total))
 }
 
+/// Serialises every change to the shape of the tree (a unit created, moved,
+/// deactivated or reactivated) until the transaction ends. Paths are derived from the
+/// parent's path, and scope checks rest on them: two moves, or a move and a create
+/// below it, must not both work from a path the other is rewriting. Tree changes are
+/// rare admin actions; readers never take this lock.
+pub async fn lock_tree(conn: &mut AsyncPgConnection) -> ApiResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(i64::from_be_bytes(*b"org-tree"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// 409 `parent_inactive`: nothing is placed or revived under a deactivated unit.
+pub fn require_active_parent(unit_code: &str, parent: &Row) -> ApiResult<()> {
+    if parent.active {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "parent_inactive",
+        format!(
+            "{} is deactivated; {unit_code} cannot be placed or reactivated under it",
+            parent.code
+        ),
+    ))
+}
+
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     code: &str,

@@ -424,17 +424,50 @@ async fn deactivation_needs_inactive_children_and_keeps_the_unit_readable() {
     )
     .await;
     assert_eq!(a["active"], false);
-    let back = assert_json(
+    // Nothing is created, moved or revived under a deactivated unit.
+    create_unit(&app, &admin, "OFFICE-B", "Phòng B", "office", Some("SVHTT")).await;
+    let before = tree_snapshot(&app).await;
+    for res in [
+        app.post_as(
+            "/api/v1/org-units",
+            &admin,
+            &json!({ "code": "TEAM-A2", "name": "Tổ A2", "kind": "other", "parent": "OFFICE-A" }),
+        )
+        .await,
+        app.patch_as(
+            "/api/v1/org-units/OFFICE-B",
+            &admin,
+            &json!({ "parent": "OFFICE-A" }),
+        )
+        .await,
         app.post_as("/api/v1/org-units/TEAM-A1/reactivate", &admin, &json!({}))
             .await,
-        200,
-    )
-    .await;
-    assert_eq!(back["active"], true);
+    ] {
+        let body = assert_problem(res, 409, "parent_inactive").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("OFFICE-A"),
+            "{body}"
+        );
+    }
+    assert_eq!(tree_snapshot(&app).await, before);
+    // The parent first, then the leaf comes back.
+    for code in ["OFFICE-A", "TEAM-A1"] {
+        let back = assert_json(
+            app.post_as(
+                &format!("/api/v1/org-units/{code}/reactivate"),
+                &admin,
+                &json!({}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(back["active"], true);
+    }
     // Never a delete.
-    assert_eq!(app.db_i64("SELECT count(*) AS n FROM org_units").await, 3);
+    assert_eq!(app.db_i64("SELECT count(*) AS n FROM org_units").await, 4);
     assert_eq!(audit_count(&app, "org_unit.deactivate").await, 2);
-    assert_eq!(audit_count(&app, "org_unit.reactivate").await, 1);
+    assert_eq!(audit_count(&app, "org_unit.reactivate").await, 2);
     assert_problem(
         app.post_as("/api/v1/org-units/NOPE/deactivate", &admin, &json!({}))
             .await,
@@ -546,4 +579,50 @@ async fn lists_filter_and_paginate_in_a_stable_order() {
     .await;
     assert_eq!(sub["total"], 14);
     assert_eq!(codes(&sub), ["U12", "U05-1"]);
+}
+
+#[tokio::test]
+async fn concurrent_moves_and_creations_keep_every_path_consistent() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    for (code, parent) in [
+        ("EAST", "SVHTT"),
+        ("WEST", "SVHTT"),
+        ("MOVER", "EAST"),
+        ("MID", "MOVER"),
+    ] {
+        create_unit(&app, &admin, code, code, "office", Some(parent)).await;
+    }
+    // MOVER (with MID below it) swings between EAST and WEST while units are created
+    // under MID: each write rewrites, or derives a path from, a path another one is
+    // changing.
+    let (app, admin) = (&app, &admin);
+    let moves = futures_util::future::join_all((0..12).map(|i| async move {
+        let to = if i % 2 == 0 { "WEST" } else { "EAST" };
+        let body = json!({ "parent": to });
+        app.patch_as("/api/v1/org-units/MOVER", admin, &body).await
+    }));
+    let creations = futures_util::future::join_all((0..12).map(|i| {
+        let body = json!({ "code": format!("LEAF-{i}"), "name": format!("Tổ {i}"), "kind": "other", "parent": "MID" });
+        async move { app.post_as("/api/v1/org-units", admin, &body).await }
+    }));
+    let (moved, created) = tokio::join!(moves, creations);
+    for res in moved.into_iter().chain(created) {
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+    // Every unit's path is its parent's path and its own id; every depth follows.
+    assert_eq!(
+        app.db_i64(
+            "SELECT count(*) AS n FROM org_units c JOIN org_units p ON p.id = c.parent_id \
+             WHERE c.path <> p.path || c.id || '/' OR c.depth <> p.depth + 1"
+        )
+        .await,
+        0
+    );
+    let leaves = assert_json(
+        app.get_as("/api/v1/org-units/MID/subtree", admin).await,
+        200,
+    )
+    .await;
+    assert_eq!(leaves["items"].as_array().unwrap().len(), 13);
 }
