@@ -116,6 +116,18 @@ fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
     Ok(())
 }
 
+/// A deactivated unit's reports stay readable and reviewable, but it drafts and
+/// submits no more.
+fn still_reports(t: &Target) -> ApiResult<()> {
+    if t.unit.active {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "unit_inactive",
+        format!("unit {} is deactivated and reports no more", t.unit.code),
+    ))
+}
+
 /// The period re-read inside a report write's transaction and held there (`FOR
 /// SHARE`), so that a lock committed after [`target`] read it still refuses the write,
 /// and a lock that comes later waits for the write to commit.
@@ -278,7 +290,7 @@ pub async fn get_report(
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
         (status = 201, body = Report, headers(("ETag" = String))),
-        (status = 409, description = "Not editable in its status, or the period is locked", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not editable in its status, the period is locked (`period_locked`) or the unit deactivated (`unit_inactive`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -300,6 +312,7 @@ pub async fn put_report(
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     not_writable_in_locked(&actor, &t.period)?;
+    still_reports(&t)?;
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             period_now(conn, &actor, &t).await?;
@@ -431,7 +444,7 @@ pub async fn validate(
     params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
-        (status = 409, description = "Illegal transition (`current_status` says why) or locked period", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition (`current_status` says why), locked period (`period_locked`) or deactivated unit (`unit_inactive`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -450,6 +463,7 @@ pub async fn submit(
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     not_writable_in_locked(&actor, &t.period)?;
+    still_reports(&t)?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let period = period_now(conn, &actor, &t).await?;

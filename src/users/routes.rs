@@ -22,12 +22,18 @@ async fn unit_id(
     field: &str,
     unit_ref: &str,
 ) -> ApiResult<Uuid> {
-    org_store::find(conn, unit_ref)
-        .await?
-        .map(|u| u.id)
-        .ok_or_else(|| {
-            ApiError::invalid_field(field, "unknown_unit", format!("no unit {unit_ref:?}"))
-        })
+    let unit = org_store::find(conn, unit_ref).await?.ok_or_else(|| {
+        ApiError::invalid_field(field, "unknown_unit", format!("no unit {unit_ref:?}"))
+    })?;
+    // A deactivated unit's history stays readable, but nobody new acts for it.
+    if !unit.active {
+        return Err(ApiError::invalid_field(
+            field,
+            "unit_inactive",
+            format!("unit {} is deactivated", unit.code),
+        ));
+    }
+    Ok(unit.id)
 }
 
 fn user_event(action: &'static str, user: &User, change: serde_json::Value) -> Event<'static> {

@@ -281,6 +281,31 @@ async fn refused_user_creations_name_the_field_and_store_nothing() {
         "body.unit",
         "unknown_unit",
     ));
+    // A deactivated unit takes no new users.
+    create_unit(
+        &app,
+        &admin,
+        "OLD-OFFICE",
+        "Phòng đã giải thể",
+        "office",
+        Some("SVHTT"),
+    )
+    .await;
+    assert_json(
+        app.post_as(
+            "/api/v1/org-units/OLD-OFFICE/deactivate",
+            &admin,
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    cases.push((
+        new_user("new.user", "viewer", "OLD-OFFICE"),
+        "body.unit",
+        "unit_inactive",
+    ));
     let mut b = new_user("new.user", "viewer", "SVHTT");
     b.as_object_mut().unwrap().remove("password");
     cases.push((b, "body.password", "invalid_value"));

@@ -586,3 +586,41 @@ async fn a_malformed_optional_body_is_refused_not_ignored() {
         .await;
     assert_eq!(accepted["review_comment"], "Đạt yêu cầu");
 }
+
+#[tokio::test]
+async fn a_deactivated_unit_drafts_and_submits_no_more_but_its_report_stays_readable() {
+    let w = World::new().await;
+    let (p, a) = (&w.open, w.a.code.as_str());
+    let good = complete_report(p.window_start);
+    let (_, etag) = w.draft(&w.reporter_a, p, a, &good).await;
+    let res = w
+        .req(
+            &w.admin,
+            Method::POST,
+            &format!("/api/v1/org-units/{a}/deactivate"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res, 200).await["active"], false);
+
+    let changed = with_value(good.clone(), "committee_meetings", json!(4));
+    for who in [&w.reporter_a, &w.admin] {
+        w.refused(
+            w.put_report(who, p, a, &changed, Some(&etag)),
+            409,
+            "unit_inactive",
+        )
+        .await;
+        w.refused(
+            w.act(who, p, a, "submit", Some(&etag), None),
+            409,
+            "unit_inactive",
+        )
+        .await;
+    }
+    let (report, tag) = w.read(&w.coordinator, p, a).await;
+    assert_eq!(tag, etag);
+    assert_eq!(report["data"], good);
+    assert_eq!(report["status"], "draft");
+}
