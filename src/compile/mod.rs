@@ -50,17 +50,16 @@ pub fn unit_ref(u: &UnitRow) -> UnitRef {
     }
 }
 
-/// Indicator values of a plan for a selection: one query for every unit-share
-/// condition; ratios come from the field sums the caller already has.
-async fn indicators(
-    conn: &mut AsyncPgConnection,
+/// Indicator values of a plan: unit shares from the one query that counts every
+/// unit-share condition (`reports`, then `shares` in condition order), ratios from the
+/// field sums.
+fn indicators(
     rows: &[plan_store::IndicatorRow],
-    sel: &Selection,
+    parsed: Vec<(usize, Formula)>,
+    (reports, mut shares): (i64, Vec<(i64, Vec<String>)>),
     sums: &HashMap<String, f64>,
     units: &HashMap<String, UnitRef>,
-) -> ApiResult<Vec<IndicatorResult>> {
-    let parsed = parsed_formulas(rows);
-    let (reports, mut shares) = store::unit_shares(conn, sel, &conditions(&parsed)).await?;
+) -> Vec<IndicatorResult> {
     // Shares come back in condition order; popping from the reversed list pairs them up.
     shares.reverse();
     let mut out = Vec::new();
@@ -98,40 +97,30 @@ async fn indicators(
             source: row.source.clone(),
         });
     }
-    Ok(out)
+    out
 }
 
-/// The numeric figures of one period for a subtree.
+/// The numeric figures of one period for a subtree. After two small lookups (form,
+/// indicators), its four queries — unit states, field sums, unit shares, activities —
+/// are independent, CPU-bound passes over the period's reports: each runs on a pool
+/// connection of its own, so PostgreSQL works on them side by side.
 pub async fn figures(
-    conn: &mut AsyncPgConnection,
+    pool: &crate::db::Pool,
     period: &PeriodRow,
     plan: &PlanRow,
     root: &UnitRow,
     include_submitted: bool,
     with_units: bool,
 ) -> ApiResult<Figures> {
-    let form = plan_store::get_form(conn, plan.id, None)
-        .await?
-        .map(|f| f.definition);
-    let states = store::unit_states(conn, period.id, &root.path, plan.issuing_unit_id).await?;
-    let completeness = maths::completeness(&states, with_units);
-    let units: HashMap<String, UnitRef> = states
-        .iter()
-        .map(|s| {
-            (
-                s.code.clone(),
-                UnitRef {
-                    id: s.unit_id,
-                    code: s.code.clone(),
-                    name: s.name.clone(),
-                },
-            )
-        })
-        .collect();
+    let (form, indicator_rows) = {
+        let mut conn = crate::db::conn(pool).await?;
+        let form = plan_store::get_form(&mut conn, plan.id, None)
+            .await?
+            .map(|f| f.definition);
+        (form, plan_store::list_indicators(&mut conn, plan.id).await?)
+    };
     let sel = selection(period, plan, root, include_submitted);
-
     let numeric = numeric_fields(form.as_ref());
-    let indicator_rows = plan_store::list_indicators(conn, plan.id).await?;
     let parsed = parsed_formulas(&indicator_rows);
     // The form's numeric fields, and any field a ratio names that the current form
     // lacks (reports made with an older version may hold it): an indicator is never
@@ -146,7 +135,45 @@ pub async fn figures(
             }
         }
     }
-    let sums_text = store::field_sums(conn, &sel, &codes).await?;
+    let conditions = conditions(&parsed);
+    let states = async {
+        let mut conn = crate::db::conn(pool).await?;
+        store::unit_states(&mut conn, period.id, &root.path, plan.issuing_unit_id).await
+    };
+    let sums = async {
+        let mut conn = crate::db::conn(pool).await?;
+        store::field_sums(&mut conn, &sel, &codes).await
+    };
+    let shares = async {
+        let mut conn = crate::db::conn(pool).await?;
+        store::unit_shares(&mut conn, &sel, &conditions).await
+    };
+    let activities = async {
+        match &form {
+            Some(f) => {
+                let mut conn = crate::db::conn(pool).await?;
+                activities(&mut conn, &sel, f).await
+            }
+            None => Ok(Vec::new()),
+        }
+    };
+    let (states, sums_text, shares, activities) =
+        tokio::try_join!(states, sums, shares, activities)?;
+    let completeness = maths::completeness(&states, with_units);
+    let units: HashMap<String, UnitRef> = states
+        .iter()
+        .map(|s| {
+            (
+                s.code.clone(),
+                UnitRef {
+                    id: s.unit_id,
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                },
+            )
+        })
+        .collect();
+
     let sums: HashMap<String, f64> = codes
         .iter()
         .zip(sums_text.iter())
@@ -184,11 +211,7 @@ pub async fn figures(
             }
         })
         .collect();
-    let indicators = indicators(conn, &indicator_rows, &sel, &sums, &units).await?;
-    let activities = match &form {
-        Some(f) => activities(conn, &sel, f).await?,
-        None => Vec::new(),
-    };
+    let indicators = indicators(&indicator_rows, parsed, shares, &sums, &units);
     let reports_included = states
         .iter()
         .filter(|s| {
@@ -391,13 +414,18 @@ async fn narratives(
 ) -> ApiResult<Vec<NarrativeSection>> {
     let fields: Vec<&str> = form.text_fields().map(|(_, f)| f.code.as_str()).collect();
     let rows = store::narratives(conn, sel, &fields).await?;
-    let mut by_field: HashMap<String, Vec<NarrativeEntry>> = HashMap::new();
+    let mut by_field: HashMap<&str, Vec<NarrativeEntry>> = HashMap::new();
     for r in rows {
-        by_field.entry(r.field).or_default().push(NarrativeEntry {
-            unit_code: r.unit_code,
-            unit_name: r.unit_name,
-            text: r.text,
-        });
+        for (field, text) in fields.iter().zip(r.texts) {
+            // A blank answer (whitespace only) says nothing.
+            if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                by_field.entry(field).or_default().push(NarrativeEntry {
+                    unit_code: r.unit_code.clone(),
+                    unit_name: r.unit_name.clone(),
+                    text,
+                });
+            }
+        }
     }
     Ok(form
         .text_fields()
@@ -408,7 +436,7 @@ async fn narratives(
             label_vi: f.label_vi.clone(),
             label_en: f.label_en.clone(),
             entries: {
-                let mut entries = by_field.remove(&f.code).unwrap_or_default();
+                let mut entries = by_field.remove(f.code.as_str()).unwrap_or_default();
                 entries.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
                 entries
             },
@@ -550,9 +578,8 @@ async fn cached_figures(
     if let Some(hit) = cache.figures(&key, mark) {
         return Ok(hit);
     }
-    let mut conn = crate::db::conn(pool).await?;
     let computed =
-        Arc::new(figures(&mut conn, period, plan, root, include_submitted, with_units).await?);
+        Arc::new(figures(pool, period, plan, root, include_submitted, with_units).await?);
     cache.put_figures(key, mark.to_string(), computed.clone());
     Ok(computed)
 }

@@ -318,32 +318,37 @@ pub async fn list_sums(
         .await?)
 }
 
+/// One included report's text answers, in the order of the fields asked for; `None`
+/// where the answer is missing or not a string.
 #[derive(QueryableByName, Debug)]
-pub struct Narrative {
-    #[diesel(sql_type = Text)]
-    pub field: String,
+pub struct NarrativeRow {
     #[diesel(sql_type = Text)]
     pub unit_code: String,
     #[diesel(sql_type = Text)]
     pub unit_name: String,
-    #[diesel(sql_type = Text)]
-    pub text: String,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    pub texts: Vec<Option<String>>,
 }
 
-/// The non-empty text answers of the included reports for the given fields, in no
-/// particular order (the caller groups and sorts them; sorting 50,000 rows of text in
-/// PostgreSQL cost a third of the query).
+/// The text answers of the included reports for the given fields: one row per report
+/// in no particular order, its answers side by side. The caller drops the blank ones,
+/// groups by field and sorts. (One row per answer, through a lateral `VALUES`, sent
+/// the unit's code and name five times and cost PostgreSQL 160 ms instead of 65 ms
+/// at city scale; sorting in PostgreSQL cost a third more.)
 pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
-    let pairs = fields
+    let texts = fields
         .iter()
-        .map(|f| Ok(format!("({}, x.{})", literal(f)?, ident(f)?)))
+        .map(|f| {
+            let c = ident(f)?;
+            Ok(format!(
+                "CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END"
+            ))
+        })
         .collect::<ApiResult<Vec<_>>>()?
         .join(", ");
     Ok(format!(
-        "SELECT n.field, u.code AS unit_code, u.name AS unit_name, n.value #>> '{{}}' AS text \
-         FROM {INCLUDED} CROSS JOIN LATERAL {} \
-         CROSS JOIN LATERAL (VALUES {pairs}) AS n(field, value) \
-         {WHERE_INCLUDED} AND jsonb_typeof(n.value) = 'string' AND btrim(n.value #>> '{{}}') <> ''",
+        "SELECT u.code AS unit_code, u.name AS unit_name, ARRAY[{texts}]::text[] AS texts \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
         unpack("r.data->'values'", "x", fields)?
     ))
 }
@@ -352,7 +357,7 @@ pub async fn narratives(
     conn: &mut AsyncPgConnection,
     s: &Selection,
     fields: &[&str],
-) -> ApiResult<Vec<Narrative>> {
+) -> ApiResult<Vec<NarrativeRow>> {
     if fields.is_empty() {
         return Ok(Vec::new());
     }
