@@ -457,14 +457,14 @@ fn peak_rss_mb(pid: u32) -> f64 {
         / 1024.0
 }
 
-/// The service's connection pool for the run: `GEREPORT_BENCH_POOL`, default 32 (one
-/// per concurrent client).
+/// The service's connection pool for the run: `GEREPORT_BENCH_POOL`, default 16 (the
+/// service's own default, `GEREPORT_DB_POOL_SIZE`).
 fn pool_size() -> u32 {
     std::env::var("GEREPORT_BENCH_POOL")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(32)
+        .unwrap_or(16)
 }
 
 /// One root compilation, timed from request to the last byte; with its size.
