@@ -169,6 +169,9 @@ impl Application {
         });
 
         spawn_housekeeping(state.clone());
+        // The stand-in hash for unknown usernames is made now, not by the first login
+        // that needs it (which would otherwise take twice as long as any other).
+        tokio::task::spawn_blocking(auth::password::prepare);
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let state = server_state.clone();

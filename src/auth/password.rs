@@ -70,6 +70,14 @@ pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool>
     .await?
 }
 
+/// Computes the stand-in hash that unknown usernames are verified against, so that a
+/// login for an unknown username never costs more than one for a known one.
+pub fn prepare() {
+    if let Err(e) = dummy_hash() {
+        tracing::warn!(error = %e.detail, "could not prepare the stand-in password hash");
+    }
+}
+
 fn dummy_hash() -> ApiResult<&'static str> {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     if let Some(h) = DUMMY.get() {

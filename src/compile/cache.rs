@@ -109,10 +109,22 @@ impl<V> Lru<V> {
     }
 }
 
+/// Which kind of part a computation produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    Figures,
+    Narratives,
+}
+
+/// A lock that one computation of a part holds while it runs.
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
 /// The cache of compiled figures and narratives, shared by the workers of a process.
 pub struct CompilationCache {
     figures: Mutex<Lru<Figures>>,
     narratives: Mutex<Lru<Vec<NarrativeSection>>>,
+    /// One gate per part being computed: see [`CompilationCache::gate`].
+    gates: Mutex<HashMap<(Part, Key), Gate>>,
 }
 
 /// Bytes of figures kept: a root compilation's figures with their unit lists weigh
@@ -132,7 +144,22 @@ impl CompilationCache {
         Self {
             figures: Mutex::new(Lru::new(figures)),
             narratives: Mutex::new(Lru::new(narratives)),
+            gates: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The gate of one part: a caller that missed the cache holds it while computing,
+    /// so that requests arriving together after a change (city systems polling at the
+    /// same minute) wait for one computation and then find its result in the cache,
+    /// instead of each running the same queries on connections of their own. Gates no
+    /// one holds or waits for are dropped on the next call.
+    pub fn gate(&self, part: Part, key: Key) -> Gate {
+        let Ok(mut gates) = self.gates.lock() else {
+            // A poisoned map only costs the sharing of work.
+            return Arc::new(tokio::sync::Mutex::new(()));
+        };
+        gates.retain(|_, g| Arc::strong_count(g) > 1);
+        gates.entry((part, key)).or_default().clone()
     }
 
     pub fn figures(&self, key: &Key, fingerprint: &str) -> Option<Arc<Figures>> {
@@ -209,6 +236,24 @@ mod tests {
         // A stale entry is dropped at once, so it neither serves nor weighs.
         assert_eq!(lru.get(&key(1), "a"), None);
         assert_eq!(lru.weight, 0);
+    }
+
+    #[tokio::test]
+    async fn one_computation_per_part_at_a_time_and_idle_gates_go() {
+        let cache = CompilationCache::default();
+        let first = cache.gate(Part::Figures, key(1));
+        let held = first.clone().lock_owned().await;
+        // The same part waits; another part or key does not.
+        let same = cache.gate(Part::Figures, key(1));
+        assert!(same.try_lock().is_err());
+        assert!(cache.gate(Part::Narratives, key(1)).try_lock().is_ok());
+        assert!(cache.gate(Part::Figures, key(2)).try_lock().is_ok());
+        drop(held);
+        assert!(same.try_lock().is_ok());
+        drop((first, same));
+        // Nobody holds the gates now: the next call keeps only its own.
+        let _next = cache.gate(Part::Figures, key(3));
+        assert_eq!(cache.gates.lock().map(|g| g.len()).unwrap_or(0), 1);
     }
 
     #[test]

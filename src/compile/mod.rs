@@ -578,6 +578,11 @@ async fn cached_figures(
     if let Some(hit) = cache.figures(&key, mark) {
         return Ok(hit);
     }
+    let gate = cache.gate(cache::Part::Figures, key);
+    let _turn = gate.lock().await;
+    if let Some(hit) = cache.figures(&key, mark) {
+        return Ok(hit);
+    }
     let computed =
         Arc::new(figures(pool, period, plan, root, include_submitted, with_units).await?);
     cache.put_figures(key, mark.to_string(), computed.clone());
@@ -613,6 +618,11 @@ pub async fn compile(
             include_submitted,
             with_units: true,
         };
+        if let Some(hit) = cache.narratives(&key, &basis.current_mark) {
+            return Ok(hit);
+        }
+        let gate = cache.gate(cache::Part::Narratives, key);
+        let _turn = gate.lock().await;
         if let Some(hit) = cache.narratives(&key, &basis.current_mark) {
             return Ok(hit);
         }

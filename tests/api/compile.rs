@@ -868,6 +868,25 @@ async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
     close(&target, 0.25);
     let (status, _, _) = poll(&api, &path, Some(&tag5)).await;
     assert_eq!(status, 304);
+
+    // Requests arriving together after a change get one and the same new answer.
+    api.ok(
+        reqwest::Method::PATCH,
+        "/api/v1/org-units/C",
+        Some(json!({"name": "Phòng C mới"})),
+        None,
+    )
+    .await;
+    let polls = futures_util::future::join_all((0..6).map(|_| poll(&api, &path, None))).await;
+    let (_, tag6, first) = &polls[0];
+    assert_ne!(tag6, &tag5);
+    for (status, tag, c) in &polls {
+        assert_eq!(*status, 200);
+        assert_eq!(tag, tag6);
+        assert_eq!(c["totals"], first["totals"]);
+        assert_eq!(c["narratives"], first["narratives"]);
+        assert_eq!(c["completeness"], first["completeness"]);
+    }
 }
 
 #[tokio::test]
