@@ -488,15 +488,20 @@ pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Opt
     Ok(periods::table.find(id).first(conn).await.optional()?)
 }
 
-/// A period as it stands now, held with `FOR SHARE` until the transaction ends: a
-/// report write checks the lock, window and due date against this row, and a
-/// concurrent lock, unlock or edit of the period waits for that write to commit.
-pub async fn period_for_share(
+/// A period, and whether a unit is active, as they stand now, both rows held with
+/// `FOR SHARE` until the transaction ends: a report write checks the period's lock,
+/// window and due date and the unit's active flag against them, and a concurrent lock,
+/// unlock or edit of the period, or deactivation of the unit, waits for that write to
+/// commit. One statement, so the check costs a single round trip.
+pub async fn period_and_unit_for_share(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> ApiResult<Option<PeriodRow>> {
+    period_id: Uuid,
+    unit_id: Uuid,
+) -> ApiResult<Option<(PeriodRow, bool)>> {
     Ok(periods::table
-        .find(id)
+        .inner_join(org_units::table.on(org_units::id.eq(unit_id)))
+        .filter(periods::id.eq(period_id))
+        .select((periods::all_columns, org_units::active))
         .for_share()
         .first(conn)
         .await

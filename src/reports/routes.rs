@@ -118,8 +118,8 @@ fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
 
 /// A deactivated unit's reports stay readable and reviewable, but it drafts and
 /// submits no more.
-fn still_reports(t: &Target) -> ApiResult<()> {
-    if t.unit.active {
+fn still_reports(t: &Target, active: bool) -> ApiResult<()> {
+    if active {
         return Ok(());
     }
     Err(ApiError::conflict(
@@ -128,18 +128,20 @@ fn still_reports(t: &Target) -> ApiResult<()> {
     ))
 }
 
-/// The period re-read inside a report write's transaction and held there (`FOR
-/// SHARE`), so that a lock committed after [`target`] read it still refuses the write,
-/// and a lock that comes later waits for the write to commit.
+/// The period and the unit re-read inside a report write's transaction and held
+/// there (`FOR SHARE`), so that a lock or a deactivation committed after [`target`]
+/// read them still refuses the write, and one that comes later waits for the write to
+/// commit.
 async fn period_now(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     t: &Target,
 ) -> ApiResult<PeriodRow> {
-    let period = plan_store::period_for_share(conn, t.period.id)
+    let (period, active) = plan_store::period_and_unit_for_share(conn, t.period.id, t.unit.id)
         .await?
         .ok_or_else(|| ApiError::not_found("period"))?;
     not_writable_in_locked(actor, &period)?;
+    still_reports(t, active)?;
     Ok(period)
 }
 
@@ -312,7 +314,7 @@ pub async fn put_report(
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     not_writable_in_locked(&actor, &t.period)?;
-    still_reports(&t)?;
+    still_reports(&t, t.unit.active)?;
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             period_now(conn, &actor, &t).await?;
@@ -463,7 +465,7 @@ pub async fn submit(
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     not_writable_in_locked(&actor, &t.period)?;
-    still_reports(&t)?;
+    still_reports(&t, t.unit.active)?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let period = period_now(conn, &actor, &t).await?;
