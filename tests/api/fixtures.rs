@@ -647,3 +647,24 @@ impl World {
         problem
     }
 }
+
+/// Sends `req` while another transaction holds `sql` written but not committed (as a
+/// concurrent request would), checks that `req` waits for that transaction instead of
+/// going past it, commits, and returns `req`'s answer.
+pub async fn send_across_uncommitted(app: &TestApp, sql: &str, req: RequestBuilder) -> Response {
+    let mut other = app.db_conn().await;
+    for statement in ["BEGIN", sql] {
+        diesel::sql_query(statement)
+            .execute(&mut other)
+            .await
+            .unwrap();
+    }
+    let sent = tokio::spawn(req.send());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!sent.is_finished(), "the request did not wait for: {sql}");
+    diesel::sql_query("COMMIT")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sent.await.unwrap().unwrap()
+}
