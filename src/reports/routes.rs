@@ -313,8 +313,6 @@ pub async fn put_report(
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    not_writable_in_locked(&actor, &t.period)?;
-    still_reports(&t, t.unit.active)?;
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             period_now(conn, &actor, &t).await?;
@@ -464,8 +462,6 @@ pub async fn submit(
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    not_writable_in_locked(&actor, &t.period)?;
-    still_reports(&t, t.unit.active)?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let period = period_now(conn, &actor, &t).await?;

@@ -668,3 +668,24 @@ pub async fn send_across_uncommitted(app: &TestApp, sql: &str, req: RequestBuild
         .unwrap();
     sent.await.unwrap().unwrap()
 }
+
+/// Saves a change to unit A's draft in the open period while another transaction
+/// holds `sql` written but uncommitted; the save must wait for it, then be refused
+/// with 409 `code`, leaving the draft as it was. Returns the problem.
+pub async fn save_refused_across_uncommitted(w: &World, sql: &str, code: &str) -> Value {
+    let (p, a) = (&w.open, w.a.code.as_str());
+    let good = complete_report(p.window_start);
+    let (_, etag) = w.draft(&w.reporter_a, p, a, &good).await;
+    let changed = with_value(good.clone(), "committee_meetings", json!(4));
+    let res = send_across_uncommitted(
+        &w.app,
+        sql,
+        w.put_report(&w.reporter_a, p, a, &changed, Some(&etag)),
+    )
+    .await;
+    let problem = assert_problem(res, 409, code).await;
+    let (report, tag) = w.read(&w.coordinator, p, a).await;
+    assert_eq!(tag, etag);
+    assert_eq!(report["data"], good);
+    problem
+}

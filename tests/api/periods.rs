@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{
-    World, complete_report, days, json_of, send_across_uncommitted, today_vn, with_value,
+    World, complete_report, days, json_of, save_refused_across_uncommitted, today_vn, with_value,
 };
 use gereport::plans::period::{due_instant, vietnam_date, vietnam_offset};
 
@@ -262,22 +262,12 @@ async fn submissions_are_late_after_the_end_of_the_due_day_in_vietnam() {
 #[tokio::test]
 async fn a_lock_committed_while_a_save_is_under_way_still_refuses_it() {
     let w = World::new().await;
-    let (p, a) = (&w.open, w.a.code.as_str());
-    let good = complete_report(p.window_start);
-    let (_, etag) = w.draft(&w.reporter_a, p, a, &good).await;
-
     // The coordinating office's lock is written but not yet committed when the
-    // reporter's save reads the period: the save waits for it, then is refused.
-    let changed = with_value(good.clone(), "committee_meetings", json!(4));
-    let res = send_across_uncommitted(
-        &w.app,
-        &format!("UPDATE periods SET status = 'locked' WHERE id = '{}'", p.id),
-        w.put_report(&w.reporter_a, p, a, &changed, Some(&etag)),
-    )
-    .await;
-    let problem = crate::helpers::assert_problem(res, 409, "period_locked").await;
+    // reporter's save reads the period.
+    let sql = format!(
+        "UPDATE periods SET status = 'locked' WHERE id = '{}'",
+        w.open.id
+    );
+    let problem = save_refused_across_uncommitted(&w, &sql, "period_locked").await;
     assert_eq!(problem["period_status"], "locked");
-    let (report, tag) = w.read(&w.reporter_a, p, a).await;
-    assert_eq!(tag, etag);
-    assert_eq!(report["data"], good);
 }

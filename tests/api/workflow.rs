@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{
-    World, complete_report, connect, issue, issues, json_of, report_of, report_path, scalar,
-    send_across_uncommitted, snapshot, with_value, without_value,
+    World, complete_report, connect, issue, issues, json_of, report_of, report_path,
+    save_refused_across_uncommitted, scalar, snapshot, with_value, without_value,
 };
 
 async fn version_in_db(w: &World, id: &str) -> i64 {
@@ -628,24 +628,10 @@ async fn a_deactivated_unit_drafts_and_submits_no_more_but_its_report_stays_read
 #[tokio::test]
 async fn a_deactivation_committed_while_a_save_is_under_way_still_refuses_it() {
     let w = World::new().await;
-    let (p, a) = (&w.open, w.a.code.as_str());
-    let good = complete_report(p.window_start);
-    let (_, etag) = w.draft(&w.reporter_a, p, a, &good).await;
-
-    // The unit's deactivation is written but not yet committed when the save reads
-    // it: the save waits for it, then is refused.
-    let changed = with_value(good.clone(), "committee_meetings", json!(4));
-    let res = send_across_uncommitted(
-        &w.app,
-        &format!(
-            "UPDATE org_units SET active = false WHERE id = '{}'",
-            w.a.id
-        ),
-        w.put_report(&w.reporter_a, p, a, &changed, Some(&etag)),
-    )
-    .await;
-    crate::helpers::assert_problem(res, 409, "unit_inactive").await;
-    let (report, tag) = w.read(&w.coordinator, p, a).await;
-    assert_eq!(tag, etag);
-    assert_eq!(report["data"], good);
+    // The unit's deactivation is written but not yet committed when the save reads it.
+    let sql = format!(
+        "UPDATE org_units SET active = false WHERE id = '{}'",
+        w.a.id
+    );
+    save_refused_across_uncommitted(&w, &sql, "unit_inactive").await;
 }
