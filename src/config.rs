@@ -30,6 +30,12 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub body_limit: usize,
     pub environment: Environment,
+    /// The language of problem texts when `Accept-Language` names neither English nor
+    /// Vietnamese (`GEREPORT_DEFAULT_LANGUAGE`, `en` or `vi`).
+    pub default_language: crate::error::Lang,
+    /// How long a refresh token, once used, may be used again and get a valid pair
+    /// (several browser tabs refreshing at once) before reuse means theft.
+    pub refresh_grace: Duration,
 }
 
 /// A setting that is missing or malformed; its message names the variable.
@@ -143,7 +149,20 @@ impl Settings {
             }
         }
 
+        let default_language = match var("GEREPORT_DEFAULT_LANGUAGE") {
+            None => crate::error::Lang::En,
+            Some(v) => crate::error::Lang::from_tag(&v).ok_or_else(|| {
+                invalid(
+                    "GEREPORT_DEFAULT_LANGUAGE",
+                    format!("must be en or vi, not {v:?}"),
+                )
+            })?,
+        };
+        let refresh_grace_secs = parse_number(&var, "GEREPORT_REFRESH_GRACE_SECS", 10, 0, 300)?;
+
         Ok(Settings {
+            default_language,
+            refresh_grace: Duration::from_secs(refresh_grace_secs as u64),
             database_url,
             bind,
             jwt_secret,
@@ -225,6 +244,10 @@ mod tests {
             ),
             (&[DB, ("GEREPORT_LOG_FORMAT", "xml")], "GEREPORT_LOG_FORMAT"),
             (&[DB, ("GEREPORT_ENV", "staging")], "GEREPORT_ENV"),
+            (
+                &[DB, ("GEREPORT_DEFAULT_LANGUAGE", "fr")],
+                "GEREPORT_DEFAULT_LANGUAGE",
+            ),
             (
                 &[DB, ("GEREPORT_DB_POOL_SIZE", "0")],
                 "GEREPORT_DB_POOL_SIZE",

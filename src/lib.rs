@@ -8,9 +8,12 @@ pub mod audit;
 pub mod auth;
 pub mod compile;
 pub mod config;
+pub mod conneg;
+pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod extract;
 pub mod idempotency;
 pub mod openapi;
 pub mod ops;
@@ -24,9 +27,8 @@ pub mod users;
 
 use std::net::TcpListener;
 
-use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, http, middleware, web};
+use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -81,33 +83,6 @@ fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
     .app_data(web::QueryConfig::default().error_handler(error::extractors::query))
     .app_data(web::PathConfig::default().error_handler(error::extractors::path))
     .app_data(web::PayloadConfig::default().limit(body_limit));
-}
-
-fn cors(settings: &Settings) -> Cors {
-    // Nothing is allowed unless configured; development with no list allows nothing too,
-    // so a misconfigured production deployment can never be wide open.
-    let mut cors = Cors::default()
-        .allowed_methods(vec!["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers(vec![
-            http::header::AUTHORIZATION,
-            http::header::CONTENT_TYPE,
-            http::header::ACCEPT,
-            http::header::IF_MATCH,
-            http::header::HeaderName::from_static("idempotency-key"),
-            http::header::HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers(vec![
-            http::header::ETAG,
-            http::header::LOCATION,
-            http::header::RETRY_AFTER,
-            http::header::CONTENT_DISPOSITION,
-            http::header::HeaderName::from_static("x-request-id"),
-        ])
-        .max_age(3600);
-    for origin in &settings.cors_origins {
-        cors = cors.allowed_origin(origin);
-    }
-    cors
 }
 
 /// Hourly upkeep: expired idempotency keys and day-old login failures are purged.
@@ -179,8 +154,9 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| extractor_configs(cfg, body_limit))
-                .wrap(cors(&state.settings))
                 .wrap(middleware::from_fn(telemetry::request_context))
+                // Outermost, so that every answer passes it (see `cors`).
+                .wrap(middleware::from_fn(cors::middleware))
                 .into_utoipa_app()
                 .configure(routes)
                 .into_app()

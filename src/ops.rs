@@ -16,14 +16,14 @@ pub struct Health {
 }
 
 /// Liveness: 200 while the process runs, whatever the database does.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "getHealth", tag = "operations", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
 /// Readiness: 200 only when the database answers and no migration is pending.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "getReadiness", tag = "operations", responses((status = 200, body = Health)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
     let mut conn = crate::db::conn(&state.pool).await?;
@@ -44,6 +44,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> 
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(
+    operation_id = "getMetrics",
     tag = "operations",
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String))
 )]
@@ -59,7 +60,7 @@ pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// This OpenAPI 3.1 document.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[utoipa::path(operation_id = "getOpenApiDocument", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
 #[get("/openapi.json")]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

@@ -1,7 +1,7 @@
 //! Paginated lists: a hard cap on page size, a total, stable ordering by the caller.
 
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -45,6 +45,21 @@ impl PageRequest {
     }
 }
 
+/// Paging alone, for lists with no filters.
+#[derive(Deserialize, IntoParams, Clone, Copy, Debug)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(self) -> ApiResult<PageRequest> {
+        PageRequest::new(self.limit, self.offset)
+    }
+}
+
 /// One page of a list.
 #[derive(Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
@@ -85,4 +100,11 @@ pub fn like_pattern(text: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+diesel::define_sql_function! {
+    /// Lower case without diacritics (`gr_fold('Thư viện') = 'thu vien'`), the
+    /// migration's IMMUTABLE wrapper around PostgreSQL's `unaccent`; names are searched
+    /// through it on both sides, under a trigram index.
+    fn gr_fold(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }

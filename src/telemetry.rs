@@ -21,7 +21,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::AppState;
 use crate::config::LogFormat;
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::{ApiError, Lang, PROBLEM_JSON};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -151,6 +151,16 @@ pub async fn request_context(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let default_lang = state
+        .as_ref()
+        .map_or(Lang::En, |s| s.settings.default_language);
+    let lang = Lang::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        default_lang,
+    );
+    req.extensions_mut().insert(lang);
     let method = req.method().to_string();
     let path = req.path().to_string();
 
@@ -161,6 +171,10 @@ pub async fn request_context(
         path = %path,
         route = field::Empty,
     );
+    // Handlers' and extractors' errors arrive as responses, and the middlewares inside
+    // this one answer with responses too, so every answer passes the rendering below
+    // and the CORS layer outside. (Holding a clone of the request to turn an `Err` into
+    // a response here is not possible: routing needs the request unshared.)
     let res = next.call(req).instrument(span.clone()).await?;
     let mut res = res.map_into_boxed_body();
 
@@ -180,7 +194,7 @@ pub async fn request_context(
         if api.status.is_server_error() {
             span.in_scope(|| tracing::error!(error = %api, "request failed"));
         }
-        replacement = Some(api.render(Some(path.clone()), Some(request_id.clone())));
+        replacement = Some(api.render(Some(path.clone()), Some(request_id.clone()), lang));
     }
     let status = res.status();
     if replacement.is_none() && (status.is_client_error() || status.is_server_error()) {
@@ -190,23 +204,27 @@ pub async fn request_context(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_JSON));
         if !is_problem {
-            let detail = res
-                .response()
-                .error()
-                .map(|e| e.to_string())
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+            // A framework error's own text is not for clients (it can quote parser
+            // internals); the code's sentence is, and the cause goes to the log.
+            if let Some(e) = res.response().error() {
+                span.in_scope(|| tracing::info!(error = %e, "framework error"));
+            }
             let code = match status.as_u16() {
                 404 => "not_found",
                 405 => "method_not_allowed",
+                408 => "body_timeout",
                 413 => "body_too_large",
                 415 => "unsupported_media_type",
                 s if s >= 500 => "internal_error",
                 _ => "bad_request",
             };
-            replacement = Some(
-                ApiError::new(status, code, detail).render(Some(path), Some(request_id.clone())),
-            );
+            let detail =
+                crate::error::texts::problem(code).map_or("the request failed", |t| t.meaning_en);
+            replacement = Some(ApiError::new(status, code, detail).render(
+                Some(path),
+                Some(request_id.clone()),
+                lang,
+            ));
         }
     }
     if let Some(new) = replacement {
@@ -216,6 +234,11 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
+    // Browsers must not guess a type other than the one sent (a JSON body read as HTML).
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(state) = &state {

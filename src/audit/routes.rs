@@ -40,21 +40,69 @@ pub struct AuditQuery {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub actor_id: Option<Uuid>,
-    /// Events at or after this instant (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Events before this instant (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// Events at or after this instant (RFC 3339) or date (`2024-01-01`: from the start
+    /// of that day in Vietnam time).
+    #[param(value_type = Option<String>, example = "2024-01-01")]
+    pub from: Option<Instant>,
+    /// Events before this instant or date (`2024-12-31`: up to the end of that day in
+    /// Vietnam time).
+    #[param(value_type = Option<String>, example = "2024-12-31")]
+    pub to: Option<Instant>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
+/// A bound of the audit filter: an RFC 3339 instant, or a whole day in Vietnam time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Instant {
+    At(DateTime<Utc>),
+    Day(chrono::NaiveDate),
+}
+
+impl Instant {
+    fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
+        d.and_time(chrono::NaiveTime::MIN)
+            .and_local_timezone(crate::plans::period::vietnam_offset())
+            .single()
+            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+    }
+    /// The first moment the bound admits, as a lower bound.
+    fn start(self) -> DateTime<Utc> {
+        match self {
+            Instant::At(t) => t,
+            Instant::Day(d) => Self::day_start(d),
+        }
+    }
+    /// The first moment past the bound, as an exclusive upper bound.
+    fn end(self) -> DateTime<Utc> {
+        match self {
+            Instant::At(t) => t,
+            Instant::Day(d) => crate::plans::period::due_instant(d),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+            return Ok(Instant::At(t.with_timezone(&Utc)));
+        }
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map(Instant::Day)
+            .map_err(|_| {
+                serde::de::Error::custom("expected a date (2024-01-01) or an RFC 3339 instant")
+            })
+    }
+}
+
 /// The audit log, newest first.
-#[utoipa::path(tag = "audit", params(AuditQuery), responses((status = 200, body = Page<AuditEvent>)))]
+#[utoipa::path(operation_id = "listAuditEvents", tag = "audit", params(AuditQuery), responses((status = 200, body = Page<AuditEvent>)))]
 #[get("/audit")]
 pub async fn list(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<AuditQuery>,
+    q: crate::extract::Query<AuditQuery>,
 ) -> ApiResult<web::Json<Page<AuditEvent>>> {
     policy::require(&actor, Action::ReadAudit)?;
     let q = q.into_inner();
@@ -63,8 +111,8 @@ pub async fn list(
         object_type: q.object_type,
         object_id: q.object_id,
         actor_id: q.actor_id,
-        from: q.from,
-        to: q.to,
+        from: q.from.map(|i| i.start()),
+        to: q.to.map(|i| i.end()),
         scope_prefix: policy::scope_prefix(&actor).map(str::to_string),
     };
     let mut conn = crate::db::conn(&state.pool).await?;

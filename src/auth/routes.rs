@@ -64,8 +64,7 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque, single use, valid 30 days; absent for service clients.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Opaque, single use, valid 30 days; null for service clients.
     pub refresh_token: Option<String>,
 }
 
@@ -100,6 +99,7 @@ fn login_event(
 /// Exchanges a username and password for an access token and a refresh token.
 /// Repeated failures for one username or from one address get 429 with Retry-After.
 #[utoipa::path(
+    operation_id = "login",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -112,7 +112,7 @@ fn login_event(
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: crate::extract::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
@@ -191,6 +191,7 @@ enum RefreshOutcome {
 /// Trades a refresh token for a new access token and a new refresh token. Each refresh
 /// token works once: presenting a spent one revokes every token of its login.
 #[utoipa::path(
+    operation_id = "refreshToken",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -202,19 +203,26 @@ enum RefreshOutcome {
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: crate::extract::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let request_id = request_id(&req);
     let presented = tokens::hash_secret(body.refresh_token.trim());
     let next = tokens::new_secret()?;
     let next_hash = tokens::hash_secret(&next);
+    let grace = chrono::Duration::from_std(state.settings.refresh_grace).unwrap_or_default();
     let mut conn = crate::db::conn(&state.pool).await?;
     let outcome = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let Some(row) = store::lock_refresh(conn, &presented).await? else {
                 return Ok(RefreshOutcome::Invalid("the refresh token is not valid"));
             };
-            if row.used_at.is_some() || row.revoked_at.is_some() {
+            let now = chrono::Utc::now();
+            // Several tabs of one browser refresh the same token at once: within the
+            // grace window a second use gets its own pair in the same family.
+            let in_grace = row.revoked_at.is_none()
+                && row.expires_at > now
+                && row.used_at.is_some_and(|used| now - used <= grace);
+            if !in_grace && (row.used_at.is_some() || row.revoked_at.is_some()) {
                 // Either a replay by someone holding a stolen token, or by its owner after
                 // the thief used it: end the whole login either way.
                 store::revoke_family(conn, row.family_id).await?;
@@ -240,10 +248,12 @@ pub async fn refresh(
                 }
                 return Ok(RefreshOutcome::Reused);
             }
-            if row.expires_at <= chrono::Utc::now() {
+            if row.expires_at <= now {
                 return Ok(RefreshOutcome::Invalid("the refresh token has expired"));
             }
-            store::mark_refresh_used(conn, row.id).await?;
+            if !in_grace {
+                store::mark_refresh_used(conn, row.id).await?;
+            }
             store::insert_refresh(
                 conn,
                 row.user_id,
@@ -295,7 +305,7 @@ pub async fn refresh(
 }
 
 /// Ends the session of the given refresh token, or every session of the caller.
-#[utoipa::path(tag = "auth", request_body = LogoutRequest, responses((status = 204, description = "Logged out")))]
+#[utoipa::path(operation_id = "logout", tag = "auth", request_body = LogoutRequest, responses((status = 204, description = "Logged out")))]
 #[post("/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -352,6 +362,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 
 /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for service clients.
 #[utoipa::path(
+    operation_id = "issueClientToken",
     tag = "auth",
     request_body(content(
         (ClientCredentialsRequest = "application/x-www-form-urlencoded"),

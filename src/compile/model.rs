@@ -50,7 +50,6 @@ pub struct Completeness {
     #[schema(required = true)]
     pub submitted_share: Option<f64>,
     /// The units in each state (omitted in the previous-period comparison).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub units: Option<CompletenessUnits>,
 }
 
@@ -82,7 +81,6 @@ pub struct IndicatorResult {
     /// Whether the value meets the target; null when there is no value.
     #[schema(required = true)]
     pub met: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// For unit-share indicators: the units that fall short.
     pub units_short: Vec<UnitRef>,
@@ -188,6 +186,16 @@ pub enum Format {
     Docx,
 }
 
+/// Which reports a compilation counts.
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    /// Accepted reports only (the default).
+    Accepted,
+    /// Submitted reports awaiting review as well.
+    Submitted,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -195,7 +203,8 @@ pub struct CompilationQuery {
     /// Root of the subtree (id or code); default the root of the caller's scope.
     pub unit: Option<String>,
     /// `submitted` also counts reports awaiting review; default accepted only.
-    pub include: Option<String>,
+    #[param(inline)]
+    pub include: Option<Include>,
     /// Overrides the Accept header: json, csv, xlsx or docx.
     #[param(inline)]
     pub format: Option<Format>,
@@ -210,7 +219,8 @@ pub struct TrendQuery {
     /// Indicator code, e.g. `leaders_with_woman`.
     pub indicator: String,
     /// `submitted` also counts reports awaiting review.
-    pub include: Option<String>,
+    #[param(inline)]
+    pub include: Option<Include>,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]

@@ -33,22 +33,6 @@ async fn root_unit(
     Ok(row)
 }
 
-fn include_submitted(include: Option<&str>) -> ApiResult<bool> {
-    match include {
-        None | Some("") | Some("accepted") => Ok(false),
-        Some("submitted") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("include must be `submitted`, not {other:?}"),
-        )
-        .with_errors(vec![crate::error::Issue::new(
-            "query.include",
-            "invalid_value",
-            "must be `submitted`",
-        )])),
-    }
-}
-
 fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Format> {
     if let Some(f) = explicit {
         return Ok(f);
@@ -56,23 +40,19 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
     let accept = req
         .headers()
         .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if accept.contains("text/csv") {
-        Ok(Format::Csv)
-    } else if accept.contains("spreadsheetml") {
-        Ok(Format::Xlsx)
-    } else if accept.contains("wordprocessingml") {
-        Ok(Format::Docx)
-    } else if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
-        Ok(Format::Json)
-    } else {
-        Err(ApiError::new(
+        .and_then(|v| v.to_str().ok());
+    let offered = ["application/json", "text/csv", XLSX, DOCX];
+    match crate::conneg::choose(accept, &offered) {
+        Some("text/csv") => Ok(Format::Csv),
+        Some(t) if t == offered[2] => Ok(Format::Xlsx),
+        Some(t) if t == offered[3] => Ok(Format::Docx),
+        Some(_) => Ok(Format::Json),
+        None => Err(ApiError::new(
             actix_web::http::StatusCode::NOT_ACCEPTABLE,
             "not_acceptable",
             "the compilation is available as application/json, text/csv, or the XLSX or DOCX type",
-        ))
+        )
+        .vi("Báo cáo tổng hợp chỉ có ở dạng JSON, CSV, XLSX hoặc DOCX")),
     }
 }
 
@@ -86,9 +66,10 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// Each response carries an `ETag`; a caller that polls sends it back in
 /// `If-None-Match` and gets 304 until a report, the tree or the plan changes.
 #[utoipa::path(
+    operation_id = "getCompilation",
     tag = "compilation",
     params(
-        ("period_id" = Uuid, Path),
+        ("period_id" = Uuid, Path, description = "Period id"),
         CompilationQuery,
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a compilation already held: 304 while nothing under it changed", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#),
     ),
@@ -109,11 +90,11 @@ pub async fn compilation(
     state: web::Data<AppState>,
     actor: Actor,
     period_id: web::Path<Uuid>,
-    q: web::Query<CompilationQuery>,
+    q: crate::extract::Query<CompilationQuery>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::Compile)?;
     let q = q.into_inner();
-    let include = include_submitted(q.include.as_deref())?;
+    let include = q.include == Some(Include::Submitted);
     let format = wanted_format(&req, q.format)?;
     let mut conn = crate::db::conn(&state.pool).await?;
     // The period, plan and root are read in the same snapshot as the fingerprint of
@@ -215,6 +196,7 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
 /// One indicator over every period of every plan that defines it (by code), for the
 /// caller's subtree or the one asked for: data for charts, oldest period first.
 #[utoipa::path(
+    operation_id = "getIndicatorTrend",
     tag = "compilation",
     params(TrendQuery),
     responses(
@@ -226,11 +208,11 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
 pub async fn trend(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<TrendQuery>,
+    q: crate::extract::Query<TrendQuery>,
 ) -> ApiResult<web::Json<Trend>> {
     policy::require(&actor, Action::Compile)?;
     let q = q.into_inner();
-    let include = include_submitted(q.include.as_deref())?;
+    let include = q.include == Some(Include::Submitted);
     let mut conn = crate::db::conn(&state.pool).await?;
     let root = root_unit(&mut conn, &actor, q.unit.as_deref()).await?;
     let mut points = Vec::new();

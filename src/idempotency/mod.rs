@@ -15,12 +15,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::telemetry::RequestId;
 use store::Claim;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -50,8 +49,7 @@ fn principal_of(req: &ServiceRequest, state: &AppState) -> Option<uuid::Uuid> {
 }
 
 fn render(req: &ServiceRequest, e: ApiError) -> HttpResponse {
-    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    e.render(Some(req.path().to_string()), id)
+    e.render_for(req.request())
 }
 
 pub async fn middleware(
@@ -82,7 +80,12 @@ pub async fn middleware(
         return Ok(req.into_response(res));
     };
 
-    let payload = req.extract::<web::Bytes>().await?;
+    // Every failure is answered as a response, never returned as an `Err`, so that the
+    // outer layers (problem rendering, CORS) see it.
+    let payload = match req.extract::<web::Bytes>().await {
+        Ok(p) => p,
+        Err(e) => return Ok(req.error_response(e)),
+    };
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str().as_bytes());
     hasher.update([0]);
@@ -163,8 +166,6 @@ pub async fn middleware(
     // The connection goes back to the pool while the handler runs.
     drop(conn);
 
-    let path = req.path().to_string();
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
 
@@ -180,7 +181,7 @@ pub async fn middleware(
     // very body the client received.
     let (http_req, response) = res.into_parts();
     let response = match response.error().and_then(|e| e.as_error::<ApiError>()) {
-        Some(api) => api.render(Some(path), request_id),
+        Some(api) => api.render_for(&http_req),
         None => response,
     };
     let content_type = response

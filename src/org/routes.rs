@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AllFields, ApiError, ApiResult};
 use crate::pagination::{Page, PageRequest};
 
 /// Loads a unit the caller may see, or 404.
@@ -39,12 +39,12 @@ fn event(action: &'static str, row: &Row, change: serde_json::Value) -> Event<'s
 }
 
 /// Units in the caller's scope, filtered, sorted by code.
-#[utoipa::path(tag = "org-units", params(OrgUnitQuery), responses((status = 200, body = Page<OrgUnit>), (status = 404, description = "The `parent` unit does not exist or lies outside the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "listOrgUnits", tag = "org-units", params(OrgUnitQuery), responses((status = 200, body = Page<OrgUnit>), (status = 404, description = "The `parent` unit does not exist or lies outside the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/org-units")]
 pub async fn list(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<OrgUnitQuery>,
+    q: crate::extract::Query<OrgUnitQuery>,
 ) -> ApiResult<web::Json<Page<OrgUnit>>> {
     policy::require(&actor, Action::ReadOrgUnits)?;
     let q = q.into_inner();
@@ -73,7 +73,7 @@ pub async fn list(
 }
 
 /// One unit, by id or code.
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit)))]
+#[utoipa::path(operation_id = "getOrgUnit", tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit)))]
 #[get("/org-units/{unit}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -88,13 +88,13 @@ pub async fn get_one(
 }
 
 /// The unit and all units below it, in tree order (depth, then code).
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code"), SubtreeQuery), responses((status = 200, body = Page<OrgUnit>)))]
+#[utoipa::path(operation_id = "getOrgUnitSubtree", tag = "org-units", params(("unit" = String, Path, description = "Unit id or code"), SubtreeQuery), responses((status = 200, body = Page<OrgUnit>)))]
 #[get("/org-units/{unit}/subtree")]
 pub async fn subtree(
     state: web::Data<AppState>,
     actor: Actor,
     unit: web::Path<String>,
-    q: web::Query<SubtreeQuery>,
+    q: crate::extract::Query<SubtreeQuery>,
 ) -> ApiResult<web::Json<Page<OrgUnit>>> {
     policy::require(&actor, Action::ReadOrgUnits)?;
     let page = PageRequest::new(q.limit, q.offset)?;
@@ -120,17 +120,20 @@ pub async fn subtree(
 }
 
 /// Creates a unit (admins). Under a deactivated parent: 409 `parent_inactive`.
-#[utoipa::path(tag = "org-units", request_body = NewOrgUnit, responses((status = 201, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "createOrgUnit", tag = "org-units", request_body = NewOrgUnit, responses((status = 201, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/org-units")]
 pub async fn create(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewOrgUnit>,
+    body: crate::extract::Json<NewOrgUnit>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManageOrgUnits)?;
     let body = body.into_inner();
-    check_code("body.code", &body.code)?;
-    let name = clean_name("body.name", &body.name)?;
+    let (_, name) = (
+        check_code("body.code", &body.code),
+        clean_name("body.name", &body.name),
+    )
+        .all_fields()?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
@@ -165,13 +168,13 @@ pub async fn create(
 
 /// Renames, re-kinds or moves a unit (admins). A move into its own subtree is a 409
 /// `cycle`; an active unit moved under a deactivated one, a 409 `parent_inactive`.
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), request_body = UpdateOrgUnit, responses((status = 200, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "updateOrgUnit", tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), request_body = UpdateOrgUnit, responses((status = 200, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/org-units/{unit}")]
 pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     unit: web::Path<String>,
-    body: web::Json<UpdateOrgUnit>,
+    body: crate::extract::Json<UpdateOrgUnit>,
 ) -> ApiResult<web::Json<OrgUnit>> {
     policy::require(&actor, Action::ManageOrgUnits)?;
     let body = body.into_inner();
@@ -268,7 +271,7 @@ async fn set_active(
 }
 
 /// Deactivates a unit (admins). Never a delete: its reports and history stay readable.
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "deactivateOrgUnit", tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit), (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/org-units/{unit}/deactivate")]
 pub async fn deactivate(
     state: web::Data<AppState>,
@@ -279,7 +282,7 @@ pub async fn deactivate(
 }
 
 /// Reactivates a deactivated unit (admins); its parent must be active first.
-#[utoipa::path(tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit), (status = 409, description = "The parent unit is deactivated (`parent_inactive`)", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "reactivateOrgUnit", tag = "org-units", params(("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = OrgUnit), (status = 409, description = "The parent unit is deactivated (`parent_inactive`)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/org-units/{unit}/reactivate")]
 pub async fn reactivate(
     state: web::Data<AppState>,

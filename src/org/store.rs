@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::model::{OrgUnit, UnitKind};
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{PageRequest, like_pattern};
+use crate::pagination::{PageRequest, gr_fold, like_pattern};
 use crate::schema::org_units;
 
 #[derive(Queryable, Clone, Debug)]
@@ -91,8 +91,8 @@ pub async fn list(
         if let Some(t) = &f.text {
             let pat = like_pattern(t);
             q = q.filter(
-                org_units::name
-                    .ilike(pat.clone())
+                gr_fold(org_units::name)
+                    .like(gr_fold(pat.clone()))
                     .or(org_units::code.ilike(pat)),
             );
         }

@@ -2057,11 +2057,12 @@ mod tests {
     }
 
     #[test]
-    fn issue_json_leaves_out_absent_parts() {
+    fn issue_json_always_carries_every_member() {
+        // Absent parts are null, not missing: a generated client types them `T | null`.
         let issue = Issue::new("values.n", "wrong_type", "bad");
         assert_eq!(
             serde_json::to_value(&issue).unwrap(),
-            json!({"path": "values.n", "code": "wrong_type", "message": "bad"})
+            json!({"path": "values.n", "code": "wrong_type", "message": "bad", "message_vi": null, "rule": null})
         );
     }
 

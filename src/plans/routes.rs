@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action};
-use crate::error::{ApiError, ApiResult, Issue};
+use crate::error::{AllFields, ApiError, ApiResult, Issue};
 use crate::pagination::{Page, PageRequest};
 
 /// A plan the caller may read, or 404.
@@ -111,12 +111,12 @@ fn check_form(form: &FormDefinition) -> ApiResult<()> {
 }
 
 /// Plans the caller may read, newest year first.
-#[utoipa::path(tag = "plans", params(PlanQuery), responses((status = 200, body = Page<Plan>)))]
+#[utoipa::path(operation_id = "listPlans", tag = "plans", params(PlanQuery), responses((status = 200, body = Page<Plan>)))]
 #[get("/plans")]
 pub async fn list_plans(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<PlanQuery>,
+    q: crate::extract::Query<PlanQuery>,
 ) -> ApiResult<web::Json<Page<Plan>>> {
     policy::require(&actor, Action::ReadPlans)?;
     let page = PageRequest::new(q.limit, q.offset)?;
@@ -131,8 +131,8 @@ pub async fn list_plans(
 }
 
 /// One plan.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Plan)))]
-#[get("/plans/{id}")]
+#[utoipa::path(operation_id = "getPlan", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), responses((status = 200, body = Plan)))]
+#[get("/plans/{plan_id}")]
 pub async fn get_plan(
     state: web::Data<AppState>,
     actor: Actor,
@@ -146,26 +146,29 @@ pub async fn get_plan(
 }
 
 /// Creates a plan (coordinators within their scope, admins), optionally with its form.
-#[utoipa::path(tag = "plans", request_body = NewPlan, responses((status = 201, body = Plan), (status = 409, description = "Document number taken", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "createPlan", tag = "plans", request_body = NewPlan, responses((status = 201, body = Plan), (status = 409, description = "Document number taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/plans")]
 pub async fn create_plan(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewPlan>,
+    body: crate::extract::Json<NewPlan>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManagePlans)?;
     let body = body.into_inner();
-    check_year("body.year", body.year)?;
-    let number = check_text("body.document_number", &body.document_number, 100)?;
-    let title = check_text("body.title", &body.title, 1000)?;
-    if let Some(f) = &body.form {
-        check_form(f).map_err(|mut e| {
-            for i in e.errors.iter_mut() {
-                i.path = i.path.replacen("body.", "body.form.", 1);
-            }
-            e
-        })?;
-    }
+    let (_, number, title, _) = (
+        check_year("body.year", body.year),
+        check_text("body.document_number", &body.document_number, 100),
+        check_text("body.title", &body.title, 1000),
+        body.form.as_ref().map_or(Ok(()), |f| {
+            check_form(f).map_err(|mut e| {
+                for i in e.errors.iter_mut() {
+                    i.path = i.path.replacen("body.", "body.form.", 1);
+                }
+                e
+            })
+        }),
+    )
+        .all_fields()?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let plan = conn
@@ -217,30 +220,31 @@ pub async fn create_plan(
 }
 
 /// Changes a plan's details or status.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdatePlan, responses((status = 200, body = Plan)))]
-#[patch("/plans/{id}")]
+#[utoipa::path(operation_id = "updatePlan", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), request_body = UpdatePlan, responses((status = 200, body = Plan)))]
+#[patch("/plans/{plan_id}")]
 pub async fn update_plan(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePlan>,
+    body: crate::extract::Json<UpdatePlan>,
 ) -> ApiResult<web::Json<Plan>> {
     let body = body.into_inner();
-    if let Some(y) = body.year {
-        check_year("body.year", y)?;
-    }
-    let changes = PlanChanges {
-        year: body.year,
-        document_number: body
-            .document_number
+    let (_, document_number, title) = (
+        body.year.map_or(Ok(()), |y| check_year("body.year", y)),
+        body.document_number
             .as_deref()
             .map(|n| check_text("body.document_number", n, 100))
-            .transpose()?,
-        title: body
-            .title
+            .transpose(),
+        body.title
             .as_deref()
             .map(|t| check_text("body.title", t, 1000))
-            .transpose()?,
+            .transpose(),
+    )
+        .all_fields()?;
+    let changes = PlanChanges {
+        year: body.year,
+        document_number,
+        title,
         issue_date: body.issue_date.map(Some),
         legal_basis: body.legal_basis.map(|l| l.trim().to_string()),
         status: body.status.map(|s| s.as_str().to_string()),
@@ -271,13 +275,13 @@ pub async fn update_plan(
 }
 
 /// The plan's report form (current version, or `?version=`); the frontend renders it.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path), FormQuery), responses((status = 200, body = FormVersion)))]
-#[get("/plans/{id}/form")]
+#[utoipa::path(operation_id = "getPlanForm", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id"), FormQuery), responses((status = 200, body = FormVersion)))]
+#[get("/plans/{plan_id}/form")]
 pub async fn get_form(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    q: web::Query<FormQuery>,
+    q: crate::extract::Query<FormQuery>,
 ) -> ApiResult<web::Json<FormVersion>> {
     policy::require(&actor, Action::ReadPlans)?;
     let mut conn = crate::db::conn(&state.pool).await?;
@@ -294,20 +298,21 @@ pub async fn get_form(
 /// one of the plan's indicators uses is a 409 `indicator_fields_missing` listing
 /// them: change or remove those indicators first.
 #[utoipa::path(
+    operation_id = "savePlanForm",
     tag = "plans",
-    params(("id" = Uuid, Path)),
+    params(("plan_id" = Uuid, Path, description = "Plan id")),
     request_body = FormDefinition,
     responses(
         (status = 201, body = FormVersion),
         (status = 409, description = "The form drops fields the plan's indicators use (`indicators` lists them)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/plans/{id}/form")]
+#[put("/plans/{plan_id}/form")]
 pub async fn put_form(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<FormDefinition>,
+    body: crate::extract::Json<FormDefinition>,
 ) -> ApiResult<HttpResponse> {
     let form = body.into_inner();
     check_form(&form)?;
@@ -405,50 +410,60 @@ fn check_target(target: f64) -> ApiResult<()> {
 }
 
 /// The plan's indicators.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<Indicator>)))]
-#[get("/plans/{id}/indicators")]
+#[utoipa::path(operation_id = "listPlanIndicators", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id"), crate::pagination::PageQuery), responses((status = 200, body = Page<Indicator>)))]
+#[get("/plans/{plan_id}/indicators")]
 pub async fn list_indicators(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-) -> ApiResult<web::Json<Vec<Indicator>>> {
+    q: crate::extract::Query<crate::pagination::PageQuery>,
+) -> ApiResult<web::Json<Page<Indicator>>> {
     policy::require(&actor, Action::ReadPlans)?;
+    let page = q.page()?;
     let mut conn = crate::db::conn(&state.pool).await?;
     let plan = readable_plan(&mut conn, &actor, *id).await?;
     let rows = store::list_indicators(&mut conn, plan.id).await?;
-    Ok(web::Json(rows.iter().map(|r| r.to_api()).collect()))
+    Ok(web::Json(Page::slice(
+        rows.iter().map(|r| r.to_api()).collect(),
+        page,
+    )))
 }
 
 /// Adds an indicator; its formula is parsed and checked against the current form.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = NewIndicator, responses((status = 201, body = Indicator)))]
-#[post("/plans/{id}/indicators")]
+#[utoipa::path(operation_id = "createIndicator", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), request_body = NewIndicator, responses((status = 201, body = Indicator)))]
+#[post("/plans/{plan_id}/indicators")]
 pub async fn create_indicator(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<NewIndicator>,
+    body: crate::extract::Json<NewIndicator>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    check_target(body.target)?;
-    if !body
+    let code_ok = body
         .code
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_lowercase())
-        || body.code.len() > 64
-        || !body
+        && body.code.len() <= 64
+        && body
             .code
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(ApiError::invalid_field(
-            "body.code",
-            "invalid_code",
-            "lower-case letters, digits and `_`, starting with a letter",
-        ));
-    }
-    let name_vi = check_text("body.name_vi", &body.name_vi, 500)?;
-    let name_en = check_text("body.name_en", &body.name_en, 500)?;
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let (_, _, name_vi, name_en) = (
+        check_target(body.target),
+        if code_ok {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_field(
+                "body.code",
+                "invalid_code",
+                "lower-case letters, digits and `_`, starting with a letter",
+            ))
+        },
+        check_text("body.name_vi", &body.name_vi, 500),
+        check_text("body.name_en", &body.name_en, 500),
+    )
+        .all_fields()?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
@@ -482,8 +497,8 @@ pub async fn create_indicator(
 }
 
 /// One indicator.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Indicator)))]
-#[get("/indicators/{id}")]
+#[utoipa::path(operation_id = "getIndicator", tag = "plans", params(("indicator_id" = Uuid, Path, description = "Indicator id")), responses((status = 200, body = Indicator)))]
+#[get("/indicators/{indicator_id}")]
 pub async fn get_indicator(
     state: web::Data<AppState>,
     actor: Actor,
@@ -501,13 +516,13 @@ pub async fn get_indicator(
 }
 
 /// Changes an indicator's names, formula, target, direction or source.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdateIndicator, responses((status = 200, body = Indicator)))]
-#[patch("/indicators/{id}")]
+#[utoipa::path(operation_id = "updateIndicator", tag = "plans", params(("indicator_id" = Uuid, Path, description = "Indicator id")), request_body = UpdateIndicator, responses((status = 200, body = Indicator)))]
+#[patch("/indicators/{indicator_id}")]
 pub async fn update_indicator(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateIndicator>,
+    body: crate::extract::Json<UpdateIndicator>,
 ) -> ApiResult<web::Json<Indicator>> {
     policy::require(&actor, Action::ManagePlans)?;
     let body = body.into_inner();
@@ -579,12 +594,12 @@ pub async fn update_indicator(
 }
 
 /// Periods the caller may read; filter by plan, exact code (`2024S1`), kind or status.
-#[utoipa::path(tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>), (status = 404, description = "The `plan` filter names no plan in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "listPeriods", tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>), (status = 404, description = "The `plan` filter names no plan in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/periods")]
 pub async fn list_periods(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<PeriodQuery>,
+    q: crate::extract::Query<PeriodQuery>,
 ) -> ApiResult<web::Json<Page<Period>>> {
     policy::require(&actor, Action::ReadPlans)?;
     let q = q.into_inner();
@@ -611,8 +626,8 @@ pub async fn list_periods(
 }
 
 /// One period.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
-#[get("/periods/{id}")]
+#[utoipa::path(operation_id = "getPeriod", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id")), responses((status = 200, body = Period)))]
+#[get("/periods/{period_id}")]
 pub async fn get_period(
     state: web::Data<AppState>,
     actor: Actor,
@@ -626,20 +641,23 @@ pub async fn get_period(
 }
 
 /// Adds a reporting period to a plan (open).
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = NewPeriod, responses((status = 201, body = Period)))]
-#[post("/plans/{id}/periods")]
+#[utoipa::path(operation_id = "createPeriod", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), request_body = NewPeriod, responses((status = 201, body = Period)))]
+#[post("/plans/{plan_id}/periods")]
 pub async fn create_period(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<NewPeriod>,
+    body: crate::extract::Json<NewPeriod>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManagePeriods)?;
     let body = body.into_inner();
-    period::check_code(&body.code)
-        .map_err(|m| ApiError::invalid_field("body.code", "invalid_code", m))?;
-    period::check_window(body.window_start, body.window_end, body.due_date)
-        .map_err(|m| ApiError::invalid_field("body.window_end", "invalid_window", m))?;
+    (
+        period::check_code(&body.code)
+            .map_err(|m| ApiError::invalid_field("body.code", "invalid_code", m)),
+        period::check_window(body.window_start, body.window_end, body.due_date)
+            .map_err(|m| ApiError::invalid_field("body.window_end", "invalid_window", m)),
+    )
+        .all_fields()?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
@@ -707,13 +725,13 @@ async fn writable_period(
 }
 
 /// Changes a period's name, data window or due date.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), request_body = UpdatePeriod, responses((status = 200, body = Period)))]
-#[patch("/periods/{id}")]
+#[utoipa::path(operation_id = "updatePeriod", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id")), request_body = UpdatePeriod, responses((status = 200, body = Period)))]
+#[patch("/periods/{period_id}")]
 pub async fn update_period(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePeriod>,
+    body: crate::extract::Json<UpdatePeriod>,
 ) -> ApiResult<web::Json<Period>> {
     let body = body.into_inner();
     let by = By::from(&actor);
@@ -786,8 +804,8 @@ async fn set_status(
 
 /// Locks a period: reporters can no longer write to its reports. Locking a locked
 /// period answers 200 and changes nothing.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
-#[post("/periods/{id}/lock")]
+#[utoipa::path(operation_id = "lockPeriod", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id")), responses((status = 200, body = Period)))]
+#[post("/periods/{period_id}/lock")]
 pub async fn lock_period(
     state: web::Data<AppState>,
     actor: Actor,
@@ -797,8 +815,8 @@ pub async fn lock_period(
 }
 
 /// Unlocks a period. Unlocking an open period answers 200 and changes nothing.
-#[utoipa::path(tag = "plans", params(("id" = Uuid, Path)), responses((status = 200, body = Period)))]
-#[post("/periods/{id}/unlock")]
+#[utoipa::path(operation_id = "unlockPeriod", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id")), responses((status = 200, body = Period)))]
+#[post("/periods/{period_id}/unlock")]
 pub async fn unlock_period(
     state: web::Data<AppState>,
     actor: Actor,

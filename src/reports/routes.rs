@@ -79,9 +79,10 @@ fn check_if_match(if_match: Option<&str>, row: &ReportRow) -> ApiResult<()> {
         ));
     };
     let current = etag(row);
+    // The strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
     let matches = value
         .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
+        .map(str::trim)
         .any(|t| t == "*" || t == current);
     if matches {
         Ok(())
@@ -263,7 +264,7 @@ fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
 type ReportPath = web::Path<(Uuid, String)>;
 
 /// A unit's report for a period, with its `ETag`.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Report, headers(("ETag" = String)))))]
+#[utoipa::path(operation_id = "getReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Report, headers(("ETag" = String)))))]
 #[get("/periods/{period_id}/reports/{unit}")]
 pub async fn get_report(
     state: web::Data<AppState>,
@@ -286,8 +287,9 @@ pub async fn get_report(
 /// against the report's form (a wrong type is a 422 naming the field's path); the
 /// draft may be incomplete. An existing report needs `If-Match`.
 #[utoipa::path(
+    operation_id = "saveReportDraft",
     tag = "reports",
-    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
     request_body = ReportData,
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
@@ -303,7 +305,7 @@ pub async fn put_report(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    body: web::Json<ReportData>,
+    body: crate::extract::Json<ReportData>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::EditReport)?;
     let if_match = if_match(&req);
@@ -402,7 +404,7 @@ pub async fn put_report(
 
 /// Dry run: the full validation (errors and warnings) of the given data, or of the
 /// stored report when no body is sent. Saves nothing.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), request_body(content = Option<ReportData>, description = "Data to check; omit to check the stored report"), responses((status = 200, body = ValidationResult)))]
+#[utoipa::path(operation_id = "validateReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code")), request_body(content = Option<ReportData>, description = "Data to check; omit to check the stored report"), responses((status = 200, body = ValidationResult)))]
 #[post("/periods/{period_id}/reports/{unit}/validate")]
 pub async fn validate(
     state: web::Data<AppState>,
@@ -440,8 +442,9 @@ pub async fn validate(
 /// are returned), an immutable revision is frozen, and the submission is stamped with
 /// when, by whom and whether it came late.
 #[utoipa::path(
+    operation_id = "submitReport",
     tag = "reports",
-    params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
         (status = 409, description = "Illegal transition (`current_status` says why), locked period (`period_locked`) or deactivated unit (`unit_inactive`)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -588,14 +591,14 @@ async fn review(
 }
 
 /// Returns a submitted report to its unit for changes; a reason is required.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "returnReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/return")]
 pub async fn return_for_revision(
     req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    body: web::Json<TransitionRequest>,
+    body: crate::extract::Json<TransitionRequest>,
 ) -> ApiResult<HttpResponse> {
     review(
         req,
@@ -609,7 +612,7 @@ pub async fn return_for_revision(
 }
 
 /// Accepts a submitted report; an optional comment is kept.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "acceptReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/accept")]
 pub async fn accept(
     req: HttpRequest,
@@ -624,14 +627,14 @@ pub async fn accept(
 }
 
 /// Reopens an accepted report (back to returned); a reason is required.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "reopenReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/reopen")]
 pub async fn reopen(
     req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    body: web::Json<TransitionRequest>,
+    body: crate::extract::Json<TransitionRequest>,
 ) -> ApiResult<HttpResponse> {
     review(
         req,
@@ -645,14 +648,16 @@ pub async fn reopen(
 }
 
 /// The revisions frozen at each submission, oldest first.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code")), responses((status = 200, body = Vec<RevisionSummary>)))]
+#[utoipa::path(operation_id = "listReportRevisions", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), crate::pagination::PageQuery), responses((status = 200, body = crate::pagination::Page<RevisionSummary>)))]
 #[get("/periods/{period_id}/reports/{unit}/revisions")]
 pub async fn list_revisions(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-) -> ApiResult<web::Json<Vec<RevisionSummary>>> {
+    q: crate::extract::Query<crate::pagination::PageQuery>,
+) -> ApiResult<web::Json<crate::pagination::Page<RevisionSummary>>> {
     policy::require(&actor, Action::ReadReports)?;
+    let page = q.page()?;
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
@@ -660,11 +665,14 @@ pub async fn list_revisions(
         .report
         .clone()
         .ok_or_else(|| ApiError::not_found("report"))?;
-    Ok(web::Json(store::revisions(&mut conn, row.id).await?))
+    Ok(web::Json(crate::pagination::Page::slice(
+        store::revisions(&mut conn, row.id).await?,
+        page,
+    )))
 }
 
 /// One frozen revision, exactly as it was submitted.
-#[utoipa::path(tag = "reports", params(("period_id" = Uuid, Path), ("unit" = String, Path, description = "Unit id or code"), ("number" = i32, Path)), responses((status = 200, body = Revision)))]
+#[utoipa::path(operation_id = "getReportRevision", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("number" = i32, Path)), responses((status = 200, body = Revision)))]
 #[get("/periods/{period_id}/reports/{unit}/revisions/{number}")]
 pub async fn get_revision(
     state: web::Data<AppState>,
@@ -688,6 +696,7 @@ pub async fn get_revision(
 /// Reports in the caller's scope, filtered by period, unit, status and lateness;
 /// sorted by period (newest first), then unit code.
 #[utoipa::path(
+    operation_id = "listReports",
     tag = "reports",
     params(ReportQuery),
     responses(
@@ -699,7 +708,7 @@ pub async fn get_revision(
 pub async fn list(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<ReportQuery>,
+    q: crate::extract::Query<ReportQuery>,
 ) -> ApiResult<web::Json<Page<ReportSummary>>> {
     policy::require(&actor, Action::ReadReports)?;
     let q = q.into_inner();

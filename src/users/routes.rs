@@ -12,7 +12,7 @@ use crate::audit::{self, By, Event};
 use crate::auth::limiter::client_address;
 use crate::auth::policy::{self, Action};
 use crate::auth::{Actor, PrincipalKind, password, tokens};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AllFields, ApiError, ApiResult};
 use crate::idempotency::no_store;
 use crate::org::store as org_store;
 use crate::pagination::{Page, PageRequest};
@@ -51,12 +51,12 @@ fn clean_display_name(field: &str, raw: &str) -> ApiResult<String> {
 }
 
 /// Users, filtered (admins).
-#[utoipa::path(tag = "users", params(UserQuery), responses((status = 200, body = Page<User>), (status = 422, description = "The `unit` filter names no unit", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "listUsers", tag = "users", params(UserQuery), responses((status = 200, body = Page<User>), (status = 422, description = "The `unit` filter names no unit", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/users")]
 pub async fn list(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<UserQuery>,
+    q: crate::extract::Query<UserQuery>,
 ) -> ApiResult<web::Json<Page<User>>> {
     policy::require(&actor, Action::ManageUsers)?;
     let q = q.into_inner();
@@ -77,8 +77,8 @@ pub async fn list(
 }
 
 /// One user (admins).
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = User)))]
-#[get("/users/{id}")]
+#[utoipa::path(operation_id = "getUser", tag = "users", params(("user_id" = Uuid, Path, description = "User id")), responses((status = 200, body = User)))]
+#[get("/users/{user_id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
     actor: Actor,
@@ -93,21 +93,24 @@ pub async fn get_one(
 }
 
 /// Creates a user (admins).
-#[utoipa::path(tag = "users", request_body = NewUser, responses((status = 201, body = User), (status = 409, description = "Username taken", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "createUser", tag = "users", request_body = NewUser, responses((status = 201, body = User), (status = 409, description = "Username taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/users")]
 pub async fn create(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewUser>,
+    body: crate::extract::Json<NewUser>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManageUsers)?;
     let body = body.into_inner();
-    check_username("body.username", &body.username)?;
-    let display_name = clean_display_name("body.display_name", &body.display_name)?;
-    if let Some(e) = &body.email {
-        check_email("body.email", e)?;
-    }
-    password::check_strength("body.password", &body.password)?;
+    let (_, display_name, _, _) = (
+        check_username("body.username", &body.username),
+        clean_display_name("body.display_name", &body.display_name),
+        body.email
+            .as_deref()
+            .map_or(Ok(()), |e| check_email("body.email", e)),
+        password::check_strength("body.password", &body.password),
+    )
+        .all_fields()?;
     let hash = password::hash(body.password).await?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
@@ -148,25 +151,27 @@ pub async fn create(
 
 /// Changes a user's name, e-mail, role, scope or active flag (admins). Deactivation
 /// revokes the user's refresh tokens at once.
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), request_body = UpdateUser, responses((status = 200, body = User)))]
-#[patch("/users/{id}")]
+#[utoipa::path(operation_id = "updateUser", tag = "users", params(("user_id" = Uuid, Path, description = "User id")), request_body = UpdateUser, responses((status = 200, body = User)))]
+#[patch("/users/{user_id}")]
 pub async fn update(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUser>,
+    body: crate::extract::Json<UpdateUser>,
 ) -> ApiResult<web::Json<User>> {
     policy::require(&actor, Action::ManageUsers)?;
     let id = id.into_inner();
     let body = body.into_inner();
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(|n| clean_display_name("body.display_name", n))
-        .transpose()?;
-    if let Some(e) = &body.email {
-        check_email("body.email", e)?;
-    }
+    let (display_name, _) = (
+        body.display_name
+            .as_deref()
+            .map(|n| clean_display_name("body.display_name", n))
+            .transpose(),
+        body.email
+            .as_deref()
+            .map_or(Ok(()), |e| check_email("body.email", e)),
+    )
+        .all_fields()?;
     if id == actor.id && (body.active == Some(false) || body.role.is_some_and(|r| r != actor.role))
     {
         return Err(ApiError::conflict(
@@ -221,13 +226,13 @@ pub async fn update(
 }
 
 /// Sets a new password for a user (admins); the user's sessions end.
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), request_body = PasswordReset, responses((status = 204, description = "Password set")))]
-#[post("/users/{id}/password")]
+#[utoipa::path(operation_id = "resetUserPassword", tag = "users", params(("user_id" = Uuid, Path, description = "User id")), request_body = PasswordReset, responses((status = 204, description = "Password set")))]
+#[post("/users/{user_id}/password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<Uuid>,
-    body: web::Json<PasswordReset>,
+    body: crate::extract::Json<PasswordReset>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManageUsers)?;
     let id = id.into_inner();
@@ -266,7 +271,7 @@ pub struct Me {
 }
 
 /// The caller: role, scope and (for people) the user record.
-#[utoipa::path(tag = "users", responses((status = 200, body = Me)))]
+#[utoipa::path(operation_id = "getMe", tag = "users", responses((status = 200, body = Me)))]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, actor: Actor) -> ApiResult<web::Json<Me>> {
     let user = match actor.kind {
@@ -291,6 +296,7 @@ pub async fn me(state: web::Data<AppState>, actor: Actor) -> ApiResult<web::Json
 /// A wrong current password counts as a failed login of the caller's username: after
 /// too many, 429 with `Retry-After`, here and at login alike.
 #[utoipa::path(
+    operation_id = "changeOwnPassword",
     tag = "users",
     request_body = PasswordChange,
     responses(
@@ -303,7 +309,7 @@ pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<PasswordChange>,
+    body: crate::extract::Json<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
     if actor.kind != PrincipalKind::User {
         return Err(ApiError::forbidden(
@@ -365,12 +371,12 @@ fn client_event(action: &'static str, c: &ServiceClient) -> Event<'static> {
 }
 
 /// Service clients (admins).
-#[utoipa::path(tag = "users", params(ServiceClientQuery), responses((status = 200, body = Page<ServiceClient>)))]
+#[utoipa::path(operation_id = "listServiceClients", tag = "users", params(ServiceClientQuery), responses((status = 200, body = Page<ServiceClient>)))]
 #[get("/service-clients")]
 pub async fn list_clients(
     state: web::Data<AppState>,
     actor: Actor,
-    q: web::Query<ServiceClientQuery>,
+    q: crate::extract::Query<ServiceClientQuery>,
 ) -> ApiResult<web::Json<Page<ServiceClient>>> {
     policy::require(&actor, Action::ManageServiceClients)?;
     let page = PageRequest::new(q.limit, q.offset)?;
@@ -380,8 +386,8 @@ pub async fn list_clients(
 }
 
 /// One service client (admins).
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClient)))]
-#[get("/service-clients/{id}")]
+#[utoipa::path(operation_id = "getServiceClient", tag = "users", params(("service_client_id" = Uuid, Path, description = "Service client id (the record id, not the public `client_id`)")), responses((status = 200, body = ServiceClient)))]
+#[get("/service-clients/{service_client_id}")]
 pub async fn get_client(
     state: web::Data<AppState>,
     actor: Actor,
@@ -397,12 +403,12 @@ pub async fn get_client(
 
 /// Creates a service client for a script or city system (admins). The secret is in
 /// this response only.
-#[utoipa::path(tag = "users", request_body = NewServiceClient, responses((status = 201, body = ServiceClientWithSecret)))]
+#[utoipa::path(operation_id = "createServiceClient", tag = "users", request_body = NewServiceClient, responses((status = 201, body = ServiceClientWithSecret)))]
 #[post("/service-clients")]
 pub async fn create_client(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewServiceClient>,
+    body: crate::extract::Json<NewServiceClient>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ManageServiceClients)?;
     let body = body.into_inner();
@@ -445,8 +451,8 @@ pub async fn create_client(
 }
 
 /// Replaces a client's secret (admins); the old one stops working at once.
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClientWithSecret), (status = 409, description = "The client is revoked", body = crate::error::Problem, content_type = "application/problem+json")))]
-#[post("/service-clients/{id}/rotate")]
+#[utoipa::path(operation_id = "rotateServiceClientSecret", tag = "users", params(("service_client_id" = Uuid, Path, description = "Service client id (the record id, not the public `client_id`)")), responses((status = 200, body = ServiceClientWithSecret), (status = 409, description = "The client is revoked", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/service-clients/{service_client_id}/rotate")]
 pub async fn rotate_client(
     state: web::Data<AppState>,
     actor: Actor,
@@ -477,8 +483,8 @@ pub async fn rotate_client(
 }
 
 /// Revokes a client for good (admins); its tokens stop within a minute.
-#[utoipa::path(tag = "users", params(("id" = Uuid, Path)), responses((status = 200, body = ServiceClient)))]
-#[post("/service-clients/{id}/revoke")]
+#[utoipa::path(operation_id = "revokeServiceClient", tag = "users", params(("service_client_id" = Uuid, Path, description = "Service client id (the record id, not the public `client_id`)")), responses((status = 200, body = ServiceClient)))]
+#[post("/service-clients/{service_client_id}/revoke")]
 pub async fn revoke_client(
     state: web::Data<AppState>,
     actor: Actor,

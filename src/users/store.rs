@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{ServiceClient, User};
 use crate::auth::policy::Role;
 use crate::error::{ApiError, ApiResult, Issue};
-use crate::pagination::{PageRequest, like_pattern};
+use crate::pagination::{PageRequest, gr_fold, like_pattern};
 use crate::schema::{org_units, service_clients, users};
 
 type UserTuple = (
@@ -97,7 +97,7 @@ pub async fn list(
             q = q.filter(
                 users::username
                     .ilike(pat.clone())
-                    .or(users::display_name.ilike(pat)),
+                    .or(gr_fold(users::display_name).like(gr_fold(pat))),
             );
         }
         q

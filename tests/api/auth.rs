@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     ADMIN_PASSWORD, JWT_SECRET, PASSWORD, TestApp, assert_json, assert_problem, create_user, login,
-    seed_admin, spawn_app, start_server, test_settings, try_login, try_refresh,
+    seed_admin, spawn_app, spawn_app_with, start_server, test_settings, try_login, try_refresh,
 };
 
 fn now() -> i64 {
@@ -315,9 +315,50 @@ async fn forged_and_broken_access_tokens_are_refused_with_401() {
     );
 }
 
+/// Several browser tabs refresh the same token within the grace window: each gets a
+/// working pair. After the window, the same token is a reuse and ends the login.
+#[tokio::test]
+async fn refreshes_of_one_token_in_the_grace_window_all_work_and_later_ones_end_the_login() {
+    let app = spawn_app_with(&[("GEREPORT_REFRESH_GRACE_SECS", "1")]).await;
+    seed_admin(&app).await;
+    let first = login(&app, "admin", ADMIN_PASSWORD).await;
+
+    let tab_a = assert_json(try_refresh(&app, &first.refresh_token).await, 200).await;
+    let tab_b = assert_json(try_refresh(&app, &first.refresh_token).await, 200).await;
+    assert_ne!(tab_a["refresh_token"], tab_b["refresh_token"]);
+    for tab in [&tab_a, &tab_b] {
+        let access = tab["access_token"].as_str().unwrap();
+        assert_eq!(me(&app, access).await.status(), 200);
+    }
+    // Each tab's new refresh token works in turn.
+    let tab_a = assert_json(
+        try_refresh(&app, tab_a["refresh_token"].as_str().unwrap()).await,
+        200,
+    )
+    .await;
+
+    // Past the window the first token is a stolen copy: the whole family ends.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_problem(
+        try_refresh(&app, &first.refresh_token).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+    for tab in [&tab_a, &tab_b] {
+        assert_problem(
+            try_refresh(&app, tab["refresh_token"].as_str().unwrap()).await,
+            401,
+            "invalid_refresh_token",
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_ends_its_whole_login() {
-    let app = spawn_app().await;
+    // No grace window: any second use is a reuse (the window has its own test).
+    let app = spawn_app_with(&[("GEREPORT_REFRESH_GRACE_SECS", "0")]).await;
     seed_admin(&app).await;
     let first = login(&app, "admin", ADMIN_PASSWORD).await;
     let other_session = login(&app, "admin", ADMIN_PASSWORD).await;
@@ -731,7 +772,7 @@ async fn assert_client_token(res: reqwest::Response) -> String {
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().unwrap() <= 900);
     assert!(
-        body.get("refresh_token").is_none(),
+        body["refresh_token"].is_null(),
         "clients get no refresh token: {body}"
     );
     body["access_token"].as_str().unwrap().to_string()

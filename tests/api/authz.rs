@@ -126,11 +126,16 @@ fn matrix() -> Vec<Row> {
         ),
         row("get", "/api/v1/users", ADMIN_200, Some(ADMIN_200)),
         row("post", "/api/v1/users", ADMIN_201, Some(ADMIN_201)),
-        row("get", "/api/v1/users/{id}", ADMIN_200, Some(ADMIN_200)),
-        row("patch", "/api/v1/users/{id}", ADMIN_200, Some(ADMIN_200)),
+        row("get", "/api/v1/users/{user_id}", ADMIN_200, Some(ADMIN_200)),
+        row(
+            "patch",
+            "/api/v1/users/{user_id}",
+            ADMIN_200,
+            Some(ADMIN_200),
+        ),
         row(
             "post",
-            "/api/v1/users/{id}/password",
+            "/api/v1/users/{user_id}/password",
             ADMIN_204,
             Some(ADMIN_204),
         ),
@@ -143,19 +148,19 @@ fn matrix() -> Vec<Row> {
         ),
         row(
             "get",
-            "/api/v1/service-clients/{id}",
+            "/api/v1/service-clients/{service_client_id}",
             ADMIN_200,
             Some(ADMIN_200),
         ),
         row(
             "post",
-            "/api/v1/service-clients/{id}/rotate",
+            "/api/v1/service-clients/{service_client_id}/rotate",
             ADMIN_200,
             Some(ADMIN_200),
         ),
         row(
             "post",
-            "/api/v1/service-clients/{id}/revoke",
+            "/api/v1/service-clients/{service_client_id}/revoke",
             ADMIN_200,
             Some(ADMIN_200),
         ),
@@ -178,46 +183,51 @@ fn matrix() -> Vec<Row> {
             MANAGE_201,
             Some([201, 422, 403, 403]),
         ),
-        row("get", "/api/v1/plans/{id}", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
         row(
             "patch",
-            "/api/v1/plans/{id}",
+            "/api/v1/plans/{plan_id}",
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
         row(
             "get",
-            "/api/v1/plans/{id}/form",
+            "/api/v1/plans/{plan_id}/form",
             ALL_200,
             Some(FOREIGN_READ),
         ),
         row(
             "put",
-            "/api/v1/plans/{id}/form",
+            "/api/v1/plans/{plan_id}/form",
             MANAGE_201,
             Some(FOREIGN_MANAGE_201),
         ),
         row(
             "get",
-            "/api/v1/plans/{id}/indicators",
+            "/api/v1/plans/{plan_id}/indicators",
             ALL_200,
             Some(FOREIGN_READ),
         ),
         row(
             "post",
-            "/api/v1/plans/{id}/indicators",
+            "/api/v1/plans/{plan_id}/indicators",
             MANAGE_201,
             Some(FOREIGN_MANAGE_201),
         ),
         row(
             "get",
-            "/api/v1/indicators/{id}",
+            "/api/v1/indicators/{indicator_id}",
             ALL_200,
             Some(FOREIGN_READ),
         ),
         row(
             "patch",
-            "/api/v1/indicators/{id}",
+            "/api/v1/indicators/{indicator_id}",
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
@@ -225,27 +235,32 @@ fn matrix() -> Vec<Row> {
         row("get", "/api/v1/periods", ALL_200, Some(FOREIGN_READ)),
         row(
             "post",
-            "/api/v1/plans/{id}/periods",
+            "/api/v1/plans/{plan_id}/periods",
             MANAGE_201,
             Some(FOREIGN_MANAGE_201),
         ),
-        row("get", "/api/v1/periods/{id}", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
         row(
             "patch",
-            "/api/v1/periods/{id}",
+            "/api/v1/periods/{period_id}",
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
         // Unlock right after lock, so that nothing later meets a locked period.
         row(
             "post",
-            "/api/v1/periods/{id}/lock",
+            "/api/v1/periods/{period_id}/lock",
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
         row(
             "post",
-            "/api/v1/periods/{id}/unlock",
+            "/api/v1/periods/{period_id}/unlock",
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
@@ -463,13 +478,13 @@ fn request(
                 "role": "reporter", "unit": unit.code, "password": "a-new-users-password",
             })),
         ),
-        ("get", "/api/v1/users/{id}") => none(&format!("/api/v1/users/{}", user.id)),
-        ("patch", "/api/v1/users/{id}") => (
+        ("get", "/api/v1/users/{user_id}") => none(&format!("/api/v1/users/{}", user.id)),
+        ("patch", "/api/v1/users/{user_id}") => (
             format!("/api/v1/users/{}", user.id),
             Body::Json(json!({ "display_name": format!("Cán bộ {n}") })),
         ),
         // The same password again, so the target can still log in.
-        ("post", "/api/v1/users/{id}/password") => (
+        ("post", "/api/v1/users/{user_id}/password") => (
             format!("/api/v1/users/{}/password", user.id),
             Body::Json(json!({ "new_password": PASSWORD })),
         ),
@@ -480,13 +495,13 @@ fn request(
                 json!({ "name": format!("Script {n}"), "role": "viewer", "unit": unit.code }),
             ),
         ),
-        ("get", "/api/v1/service-clients/{id}") => {
+        ("get", "/api/v1/service-clients/{service_client_id}") => {
             none(&format!("/api/v1/service-clients/{client}"))
         }
-        ("post", "/api/v1/service-clients/{id}/rotate") => {
+        ("post", "/api/v1/service-clients/{service_client_id}/rotate") => {
             none(&format!("/api/v1/service-clients/{client}/rotate"))
         }
-        ("post", "/api/v1/service-clients/{id}/revoke") => {
+        ("post", "/api/v1/service-clients/{service_client_id}/revoke") => {
             none(&format!("/api/v1/service-clients/{client}/revoke"))
         }
         ("get", "/api/v1/audit") => none(&format!("{template}?object_id={}", unit.id)),
@@ -498,21 +513,21 @@ fn request(
                 "title": format!("Kế hoạch {n}"), "issuing_unit": unit.code,
             })),
         ),
-        ("get", "/api/v1/plans/{id}") => none(&format!("/api/v1/plans/{}", plan.id)),
-        ("patch", "/api/v1/plans/{id}") => (
+        ("get", "/api/v1/plans/{plan_id}") => none(&format!("/api/v1/plans/{}", plan.id)),
+        ("patch", "/api/v1/plans/{plan_id}") => (
             format!("/api/v1/plans/{}", plan.id),
             Body::Json(json!({ "title": format!("Kế hoạch {n}") })),
         ),
-        ("get", "/api/v1/plans/{id}/form") => none(&format!("/api/v1/plans/{}/form", plan.id)),
+        ("get", "/api/v1/plans/{plan_id}/form") => none(&format!("/api/v1/plans/{}/form", plan.id)),
         // The same form again: a new version, which the plan's reports do not use.
-        ("put", "/api/v1/plans/{id}/form") => (
+        ("put", "/api/v1/plans/{plan_id}/form") => (
             format!("/api/v1/plans/{}/form", plan.id),
             Body::Json(serde_json::to_value(default_form_2024().unwrap()).unwrap()),
         ),
-        ("get", "/api/v1/plans/{id}/indicators") => {
+        ("get", "/api/v1/plans/{plan_id}/indicators") => {
             none(&format!("/api/v1/plans/{}/indicators", plan.id))
         }
-        ("post", "/api/v1/plans/{id}/indicators") => (
+        ("post", "/api/v1/plans/{plan_id}/indicators") => (
             format!("/api/v1/plans/{}/indicators", plan.id),
             Body::Json(json!({
                 "code": format!("new_{n}"), "name_vi": format!("Chỉ tiêu {n}"),
@@ -521,15 +536,15 @@ fn request(
                 "target": 0.5, "direction": "at_least", "source": "Kế hoạch",
             })),
         ),
-        ("get", "/api/v1/indicators/{id}") => {
+        ("get", "/api/v1/indicators/{indicator_id}") => {
             none(&format!("/api/v1/indicators/{}", plan.indicator))
         }
-        ("patch", "/api/v1/indicators/{id}") => (
+        ("patch", "/api/v1/indicators/{indicator_id}") => (
             format!("/api/v1/indicators/{}", plan.indicator),
             Body::Json(json!({ "name_vi": format!("Chỉ tiêu {n}") })),
         ),
         ("get", "/api/v1/periods") => none(&format!("{template}?plan={}", plan.id)),
-        ("post", "/api/v1/plans/{id}/periods") => (
+        ("post", "/api/v1/plans/{plan_id}/periods") => (
             format!("/api/v1/plans/{}/periods", plan.id),
             Body::Json(json!({
                 "kind": "ad_hoc", "code": format!("NEW-{n}"), "name": format!("Kỳ {n}"),
@@ -537,15 +552,15 @@ fn request(
                 "due_date": today + days(30),
             })),
         ),
-        ("get", "/api/v1/periods/{id}") => none(&format!("/api/v1/periods/{}", plan.period)),
-        ("patch", "/api/v1/periods/{id}") => (
+        ("get", "/api/v1/periods/{period_id}") => none(&format!("/api/v1/periods/{}", plan.period)),
+        ("patch", "/api/v1/periods/{period_id}") => (
             format!("/api/v1/periods/{}", plan.period),
             Body::Json(json!({ "name": format!("Kỳ {n}") })),
         ),
-        ("post", "/api/v1/periods/{id}/lock") => {
+        ("post", "/api/v1/periods/{period_id}/lock") => {
             none(&format!("/api/v1/periods/{}/lock", plan.period))
         }
-        ("post", "/api/v1/periods/{id}/unlock") => {
+        ("post", "/api/v1/periods/{period_id}/unlock") => {
             none(&format!("/api/v1/periods/{}/unlock", plan.period))
         }
         ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (

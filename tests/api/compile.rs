@@ -396,7 +396,7 @@ async fn every_figure_matches_a_hand_computation() {
         .find(|i| i["code"] == "leaders_with_woman")
         .unwrap();
     close(&prev_leaders["value"], 0.0);
-    assert!(prev["completeness"].get("units").is_none());
+    assert!(prev["completeness"]["units"].is_null());
 
     // With submitted reports counted, C joins every figure.
     let (s, _) = api
@@ -842,7 +842,7 @@ async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
             None,
         )
         .await;
-    let share = indicators
+    let share = indicators["items"]
         .as_array()
         .unwrap()
         .iter()

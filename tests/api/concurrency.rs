@@ -197,10 +197,15 @@ async fn writes_and_transitions_need_a_current_if_match() {
     )
     .await;
 
-    // Weak comparison, lists of tags and `*` are understood.
-    let (_, etag3) = w
-        .save(&w.reporter_a, p, unit, &good, &format!("W/{etag2}"))
-        .await;
+    // The strong comparison: a weak tag never matches, even with the current value.
+    w.refused(
+        w.put_report(&w.reporter_a, p, unit, &good, Some(&format!("W/{etag2}"))),
+        412,
+        "stale_etag",
+    )
+    .await;
+    // Lists of tags and `*` are understood.
+    let (_, etag3) = w.save(&w.reporter_a, p, unit, &good, &etag2).await;
     let (_, etag4) = w
         .save(
             &w.reporter_a,

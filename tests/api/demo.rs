@@ -57,7 +57,7 @@ async fn the_demo_loads_the_2024_plan_with_data_and_loads_idempotently() {
     assert_eq!(form["definition"], expected);
 
     let indicators = get(format!("/api/v1/plans/{plan_id}/indicators")).await;
-    let mut targets: Vec<(String, f64, String)> = indicators
+    let mut targets: Vec<(String, f64, String)> = indicators["items"]
         .as_array()
         .unwrap()
         .iter()

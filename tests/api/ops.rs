@@ -147,7 +147,7 @@ async fn cors_allows_configured_origins_only() {
             .send()
     };
     let res = preflight("https://ui.example.gov.vn").await.unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 204);
     assert_eq!(
         res.headers()["access-control-allow-origin"],
         "https://ui.example.gov.vn"

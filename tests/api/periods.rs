@@ -218,7 +218,7 @@ async fn submissions_are_late_after_the_end_of_the_due_day_in_vietnam() {
         200,
     )
     .await;
-    assert_eq!(revisions[0]["late"], true);
+    assert_eq!(revisions["items"][0]["late"], true);
 
     // Lateness is decided at submission: a late report returned and resubmitted on a
     // due date moved into the future is on time the second time.
@@ -255,8 +255,8 @@ async fn submissions_are_late_after_the_end_of_the_due_day_in_vietnam() {
         200,
     )
     .await;
-    assert_eq!(revisions[0]["late"], true);
-    assert_eq!(revisions[1]["late"], false);
+    assert_eq!(revisions["items"][0]["late"], true);
+    assert_eq!(revisions["items"][1]["late"], false);
 }
 
 #[tokio::test]

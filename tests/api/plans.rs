@@ -243,7 +243,7 @@ async fn indicator_formulas_are_parsed_and_checked_against_the_form() {
     let w = World::new().await;
     let path = format!("/api/v1/plans/{}/indicators", w.plan_id);
     let listed = json_of(w.get(&w.viewer, &path).await, 200).await;
-    let targets: Vec<(String, f64)> = listed
+    let targets: Vec<(String, f64)> = listed["items"]
         .as_array()
         .unwrap()
         .iter()

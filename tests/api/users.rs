@@ -308,7 +308,7 @@ async fn refused_user_creations_name_the_field_and_store_nothing() {
     ));
     let mut b = new_user("new.user", "viewer", "SVHTT");
     b.as_object_mut().unwrap().remove("password");
-    cases.push((b, "body.password", "invalid_value"));
+    cases.push((b, "body.password", "missing_field"));
     for (body, path, code) in cases {
         let problem = assert_problem(
             app.post_as("/api/v1/users", &admin, &body).await,

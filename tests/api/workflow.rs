@@ -177,7 +177,7 @@ async fn a_report_goes_through_draft_submission_review_and_reopening() {
     // Two revisions, the first still holding what was first submitted.
     let path = report_path(p.id, unit);
     let list = json_of(w.get(reporter, &format!("{path}/revisions")).await, 200).await;
-    let list = list.as_array().unwrap();
+    let list = list["items"].as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["number"], 1);
     assert_eq!(list[1]["number"], 2);

@@ -4,6 +4,9 @@
 //! errors are mapped here, in one place. The request middleware (`telemetry`) fills in
 //! `instance` and `request_id`, which the error itself cannot know.
 
+pub mod lang;
+pub mod texts;
+
 use std::fmt;
 
 use actix_web::http::StatusCode;
@@ -11,6 +14,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+pub use lang::Lang;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -32,10 +37,10 @@ pub struct Issue {
     pub code: String,
     /// English message.
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub message_vi: Option<String>,
     /// The form rule (or sex pair) that produced this issue, when one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub rule: Option<String>,
 }
 
@@ -65,8 +70,10 @@ impl Issue {
     }
 }
 
-/// An RFC 9457 problem document, as every error response carries it.
-#[derive(Serialize, ToSchema, Debug)]
+/// An RFC 9457 problem document, as every error response carries it. Its schema in
+/// the OpenAPI document is written out in `crate::openapi::problem_schema`, so that
+/// `code` is the closed list of `texts::PROBLEMS` and every extra member is typed.
+#[derive(Serialize, Debug)]
 pub struct Problem {
     /// A URI naming the kind of problem (`urn:gereport:problem:<code>`).
     #[serde(rename = "type")]
@@ -86,9 +93,16 @@ pub struct Problem {
     pub errors: Vec<Issue>,
     /// Extra members specific to a code, e.g. `current_status` for illegal transitions.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::problem_schema()
+    }
+}
+
+impl ToSchema for Problem {}
 
 /// The error every handler returns; boxed so `Result`s stay small on the happy path.
 pub struct ApiError(Box<ApiErrorData>);
@@ -110,6 +124,9 @@ pub struct ApiErrorData {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// The same detail in Vietnamese, when the site that raised it wrote one; otherwise
+    /// a Vietnamese reader gets the code's general sentence from `texts`.
+    pub detail_vi: Option<String>,
     pub errors: Vec<Issue>,
     pub extra: serde_json::Map<String, serde_json::Value>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -125,6 +142,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            detail_vi: None,
             errors: Vec::new(),
             extra: serde_json::Map::new(),
             headers: Vec::new(),
@@ -199,6 +217,12 @@ impl ApiError {
         e
     }
 
+    /// The Vietnamese `detail`, for a reader who asked for Vietnamese.
+    pub fn vi(mut self, detail_vi: impl Into<String>) -> Self {
+        self.detail_vi = Some(detail_vi.into());
+        self
+    }
+
     pub fn with_errors(mut self, errors: Vec<Issue>) -> Self {
         self.errors = errors;
         self
@@ -216,34 +240,138 @@ impl ApiError {
         self
     }
 
-    pub fn problem(&self, instance: Option<String>, request_id: Option<String>) -> Problem {
+    pub fn problem(
+        &self,
+        instance: Option<String>,
+        request_id: Option<String>,
+        lang: Lang,
+    ) -> Problem {
+        let text = texts::problem(self.code);
+        let title = match (text, lang) {
+            (Some(t), Lang::En) => t.title_en,
+            (Some(t), Lang::Vi) => t.title_vi,
+            (None, _) => self.status.canonical_reason().unwrap_or("Error"),
+        };
+        let detail = match lang {
+            Lang::En => self.detail.clone(),
+            Lang::Vi => self
+                .detail_vi
+                .clone()
+                .or_else(|| text.map(|t| t.meaning_vi.to_string()))
+                .unwrap_or_else(|| self.detail.clone()),
+        };
+        let errors = match lang {
+            Lang::En => self.errors.clone(),
+            Lang::Vi => self.errors.iter().map(Issue::in_vietnamese).collect(),
+        };
         Problem {
             type_uri: format!("urn:gereport:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
+            title: title.to_string(),
             status: self.status.as_u16(),
-            detail: self.detail.clone(),
+            detail,
             instance,
             code: self.code.to_string(),
             request_id,
-            errors: self.errors.clone(),
+            errors,
             extra: self.extra.clone(),
         }
     }
 
     /// The full response, with `instance` and `request_id` when the caller knows them.
-    pub fn render(&self, instance: Option<String>, request_id: Option<String>) -> HttpResponse {
+    pub fn render(
+        &self,
+        instance: Option<String>,
+        request_id: Option<String>,
+        lang: Lang,
+    ) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status);
         builder.content_type(PROBLEM_JSON_UTF8);
+        builder.insert_header((actix_web::http::header::CONTENT_LANGUAGE, lang.tag()));
         for (name, value) in &self.headers {
             builder.insert_header((name.clone(), value.clone()));
         }
-        builder.json(self.problem(instance, request_id))
+        builder.json(self.problem(instance, request_id, lang))
+    }
+
+    /// The response to `req`: its path, its request id and the language it asked for
+    /// (both settled by `crate::telemetry::request_context`).
+    pub fn render_for(&self, req: &actix_web::HttpRequest) -> HttpResponse {
+        use actix_web::HttpMessage;
+        let ext = req.extensions();
+        let id = ext
+            .get::<crate::telemetry::RequestId>()
+            .map(|r| r.0.clone());
+        let lang = ext.get::<Lang>().copied().unwrap_or_default();
+        self.render(Some(req.path().to_string()), id, lang)
     }
 }
+
+impl Issue {
+    /// The issue as a Vietnamese reader sees it: the site's own Vietnamese message, or
+    /// the code's general one.
+    fn in_vietnamese(&self) -> Issue {
+        let mut issue = self.clone();
+        if let Some(vi) = self
+            .message_vi
+            .clone()
+            .or_else(|| texts::issue(&self.code).map(|t| t.message_vi.to_string()))
+        {
+            issue.message = vi;
+        }
+        issue
+    }
+}
+
+/// Checks of several fields, run all before answering, so that a form shows every
+/// failing field at once: `(check_a(..), check_b(..)).all_fields()?` gives the tuple of
+/// their values, or one `validation_failed` problem listing the issues of them all. A
+/// failure that is not about a field's value (a 400, a 409) wins as it is.
+pub trait AllFields {
+    type Values;
+    fn all_fields(self) -> ApiResult<Self::Values>;
+}
+
+fn merge_field_errors(failures: Vec<ApiError>) -> ApiError {
+    let mut issues = Vec::new();
+    for e in failures {
+        if e.status != StatusCode::UNPROCESSABLE_ENTITY || e.errors.is_empty() {
+            return e;
+        }
+        issues.extend(e.errors.iter().cloned());
+    }
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    let detail = match issues.as_slice() {
+        [one] => format!("{}: {}", one.path, one.message),
+        _ => format!("{} fields are invalid: {}", issues.len(), paths.join(", ")),
+    };
+    let detail_vi = format!("{} trường không hợp lệ: {}", issues.len(), paths.join(", "));
+    ApiError::validation(detail, issues).vi(detail_vi)
+}
+
+macro_rules! all_fields_for_tuple {
+    ($($t:ident $v:ident),+) => {
+        impl<$($t),+> AllFields for ($(ApiResult<$t>,)+) {
+            type Values = ($($t,)+);
+            fn all_fields(self) -> ApiResult<Self::Values> {
+                let ($($v,)+) = self;
+                match ($($v,)+) {
+                    ($(Ok($v),)+) => Ok(($($v,)+)),
+                    ($($v,)+) => {
+                        let mut failures = Vec::new();
+                        $(if let Err(e) = $v { failures.push(e); })+
+                        Err(merge_field_errors(failures))
+                    }
+                }
+            }
+        }
+    };
+}
+
+all_fields_for_tuple!(A a, B b);
+all_fields_for_tuple!(A a, B b, C c);
+all_fields_for_tuple!(A a, B b, C c, D d);
+all_fields_for_tuple!(A a, B b, C c, D d, E e);
+all_fields_for_tuple!(A a, B b, C c, D d, E e, F f);
 
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -272,7 +400,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.render(None, None)
+        self.render(None, None, Lang::En)
     }
 }
 
@@ -369,25 +497,9 @@ pub mod extractors {
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
             ),
-            JsonPayloadError::Deserialize(de) => deserialize(de),
-            other => ApiError::bad_request("malformed_body", other.to_string()),
+            _ => ApiError::bad_request("malformed_body", "the body could not be read as JSON"),
         };
         e.into()
-    }
-
-    /// A JSON body that does not deserialize: 422 naming the member when the JSON is
-    /// well-formed but does not fit, 400 when it is not JSON at all. Also for handlers
-    /// that parse an optional body themselves.
-    pub fn deserialize(de: &serde_json::Error) -> ApiError {
-        if de.is_data() {
-            let msg = de.to_string();
-            ApiError::invalid_field(&body_path(&msg), "invalid_value", msg)
-        } else {
-            ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {de}"),
-            )
-        }
     }
 
     /// An optional JSON body: an empty one is absent, anything else must parse. (actix's
@@ -397,9 +509,7 @@ pub mod extractors {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        serde_json::from_slice(body)
-            .map(Some)
-            .map_err(|e| deserialize(&e))
+        crate::extract::parse_json(body).map(Some)
     }
 
     pub fn form(err: UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {
@@ -414,62 +524,30 @@ pub mod extractors {
                 "unsupported_media_type",
                 "the body must be application/x-www-form-urlencoded",
             ),
-            _ => ApiError::bad_request("malformed_body", err.to_string()),
+            _ => ApiError::bad_request("malformed_body", "the body is not a valid form"),
         };
         e.into()
     }
 
+    /// actix prefixes serde's sentence with its own ("Query deserialize error: ").
+    fn serde_sentence(msg: &str) -> String {
+        msg.split_once("error: ")
+            .map_or(msg, |(_, rest)| rest)
+            .to_string()
+    }
+
     pub fn query(err: QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
-        let msg = err.to_string();
+        let msg = serde_sentence(&err.to_string());
         ApiError::bad_request("invalid_query", format!("invalid query parameter: {msg}"))
             .with_errors(vec![Issue::new("query", "invalid_value", msg)])
             .into()
     }
 
     pub fn path(err: PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
-        let msg = err.to_string();
+        let msg = serde_sentence(&err.to_string());
         ApiError::bad_request("invalid_path", format!("invalid path parameter: {msg}"))
             .with_errors(vec![Issue::new("path", "invalid_value", msg)])
             .into()
-    }
-
-    /// serde_json names the offending field in messages like "unknown field `role`,
-    /// expected ..." or "missing field `password`"; lift it into the issue path. In
-    /// other messages ("unknown variant `x`", "invalid type: integer `5`") the quoted
-    /// text is the value, not a field, and the path stays `body`.
-    fn body_path(msg: &str) -> String {
-        let names_a_field = ["unknown field `", "missing field `", "duplicate field `"]
-            .iter()
-            .any(|p| msg.starts_with(p));
-        msg.split('`')
-            .nth(1)
-            .filter(|f| names_a_field && !f.is_empty() && f.len() < 64)
-            .map(|f| format!("body.{f}"))
-            .unwrap_or_else(|| "body".to_string())
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn field_names_are_lifted_from_serde_messages() {
-            assert_eq!(
-                super::body_path("unknown field `role`, expected one of `a`"),
-                "body.role"
-            );
-            assert_eq!(
-                super::body_path("missing field `password`"),
-                "body.password"
-            );
-            assert_eq!(super::body_path("invalid type: string"), "body");
-            assert_eq!(
-                super::body_path("unknown variant `root`, expected one of `admin`"),
-                "body"
-            );
-            assert_eq!(
-                super::body_path("invalid type: integer `5`, expected a string"),
-                "body"
-            );
-        }
     }
 }
 

@@ -1,0 +1,273 @@
+//! Request extractors that name the failing field.
+//!
+//! actix-web's own `Json` and `Query` hand serde's message to the client as it is
+//! ("unknown variant `x` … at line 1 column 47", "Query deserialize error: …") and
+//! cannot say which member was wrong. These deserialize through `serde_path_to_error`,
+//! so every problem names its path (`body.role`, `query.limit`), and the message is
+//! serde's own sentence without the parser's position.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Issue};
+
+/// A JSON request body (`application/json` or any `+json` type).
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Query parameters.
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(ct) = ct.to_str() else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let limit = req
+            .app_data::<web::Data<crate::AppState>>()
+            .map(|s| s.settings.body_limit);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the body must be JSON (Content-Type: application/json)",
+                )
+                .vi("Nội dung yêu cầu phải là JSON (Content-Type: application/json)")
+                .into());
+            }
+            let bytes = bytes.await.map_err(|_| {
+                let limit = limit.map_or(String::new(), |l| format!(" of {l} bytes"));
+                actix_web::Error::from(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than the limit{limit}"),
+                ))
+            })?;
+            parse_json(&bytes).map(Json).map_err(Into::into)
+        })
+    }
+}
+
+/// Deserializes a JSON body, naming the failing member; also for handlers that take
+/// an optional body as bytes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let malformed = |e: &serde_json::Error| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not valid JSON: {}",
+                without_position(&e.to_string())
+            ),
+        )
+        .vi("Nội dung yêu cầu không phải JSON hợp lệ")
+    };
+    let value = result.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let message = without_position(&inner.to_string());
+            field_issue("body", &path, &message)
+        } else {
+            malformed(&inner)
+        }
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            parse_query(req.query_string())
+                .map(Query)
+                .map_err(Into::into),
+        )
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = without_position(&e.into_inner().to_string());
+        let mut err = field_issue("query", &path, &message);
+        // A query that does not fit is a malformed request, not a rule broken by a value.
+        err.status = StatusCode::BAD_REQUEST;
+        err.code = "invalid_query";
+        err
+    })
+}
+
+/// One issue for a member serde refused. The issue code says what kind of refusal it
+/// was; for a missing or unknown member, serde names it in the message, not the path.
+fn field_issue(root: &str, path: &str, message: &str) -> ApiError {
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|f| !f.is_empty() && f.len() < 64);
+    let quoted = quoted.filter(|_| message.starts_with("missing field `"));
+    let (code, member) = if message.starts_with("missing field `") {
+        ("missing_field", quoted)
+    } else if message.starts_with("unknown field `") {
+        // (serde_path_to_error's path already ends in an unknown member's name.)
+        ("unknown_field", None)
+    } else if message.starts_with("duplicate field `") {
+        ("duplicate", None)
+    } else if message.starts_with("unknown variant `") {
+        ("unknown_variant", None)
+    } else if message.starts_with("invalid type") {
+        ("wrong_type", None)
+    } else {
+        ("invalid_value", None)
+    };
+    let mut full = root.to_string();
+    if path != "." && !path.is_empty() {
+        full.push('.');
+        full.push_str(path);
+    }
+    if let Some(m) = member {
+        full.push('.');
+        full.push_str(m);
+    }
+    ApiError::validation(
+        format!("{full}: {message}"),
+        vec![Issue::new(&full, code, message)],
+    )
+}
+
+/// serde_json ends data errors with " at line 1 column 47", which means nothing to a
+/// person filling in a form.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        role: crate::auth::policy::Role,
+        inner: Option<Inner>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: i64,
+    }
+
+    fn issue(e: &ApiError) -> (&str, &str, &str) {
+        let i = &e.errors[0];
+        (i.path.as_str(), i.code.as_str(), i.message.as_str())
+    }
+
+    #[test]
+    fn body_problems_name_the_member_without_positions() {
+        let e = parse_json::<Body>(br#"{"role": "root"}"#)
+            .err()
+            .into_iter()
+            .next();
+        let e = e.as_ref().map(issue);
+        let (path, code, message) = e.unwrap_or_default();
+        assert_eq!((path, code), ("body.role", "unknown_variant"));
+        assert!(
+            message.contains("admin") && !message.contains("line"),
+            "{message}"
+        );
+
+        let e = parse_json::<Body>(br#"{"role": "admin", "inner": {"n": "x"}}"#).err();
+        assert_eq!(
+            e.as_ref().map(issue).map(|i| (i.0, i.1)),
+            Some(("body.inner.n", "wrong_type"))
+        );
+        let e = parse_json::<Body>(br#"{"inner": null}"#).err();
+        assert_eq!(
+            e.as_ref().map(issue).map(|i| (i.0, i.1)),
+            Some(("body.role", "missing_field"))
+        );
+        let e = parse_json::<Body>(br#"{"role": "admin", "status": 1}"#).err();
+        assert_eq!(
+            e.as_ref().map(issue).map(|i| (i.0, i.1)),
+            Some(("body.status", "unknown_field"))
+        );
+        let e = parse_json::<Body>(b"{").err();
+        assert_eq!(e.map(|e| e.code), Some("malformed_json"));
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Q {
+        limit: Option<i64>,
+    }
+
+    #[test]
+    fn query_problems_name_the_parameter() {
+        let e = parse_query::<Q>("limit=ten").err();
+        let e = e.as_ref();
+        assert_eq!(e.map(|e| e.code), Some("invalid_query"));
+        assert_eq!(e.map(|e| e.errors[0].path.as_str()), Some("query.limit"));
+        assert!(e.is_some_and(|e| !e.detail.contains("Query deserialize")));
+        assert!(parse_query::<Q>("limit=5").is_ok());
+    }
+}

@@ -1,0 +1,176 @@
+//! Request-body examples for the OpenAPI document, one per operation that takes a
+//! body. Each is something the service accepts as it stands against the demo
+//! department (`scripts/run`), so Swagger UI's *Try it out* succeeds; the report is a
+//! complete, valid annual 2024 report of the 2024 form, and the form is that form.
+//! `tests/api/openapi.rs` sends every one of them and expects a success.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+/// The 2024 annual report of one office, every required field filled in.
+pub fn report_2024() -> Value {
+    json!({
+        "values": {
+            "staff_total": 42, "staff_female": 24,
+            "leaders_total": 3, "leaders_female": 1,
+            "planning_pool_total": 6, "planning_pool_female": 3,
+            "appointed_total": 1, "appointed_female": 1,
+            "trained_political_total": 4, "trained_political_female": 2,
+            "trained_professional_total": 10, "trained_professional_female": 6,
+            "committee_in_place": true,
+            "committee_members_total": 5, "committee_members_female": 3,
+            "committee_meetings": 2, "committee_inspections": 1,
+            "budget_allocated_vnd": 30000000, "budget_spent_vnd": 27500000,
+            "culture_activities_integrated": 4,
+            "culture_integration_description": "Lồng ghép nội dung bình đẳng giới trong 4 chương trình biểu diễn và hội thi của đơn vị.",
+            "narrative_results": "Đơn vị đã quán triệt Luật Bình đẳng giới tới toàn thể công chức, viên chức; 1 nữ cán bộ được bổ nhiệm lãnh đạo.",
+            "narrative_difficulties": "Cán bộ làm công tác bình đẳng giới kiêm nhiệm; kinh phí còn hạn chế.",
+            "narrative_harmful_issues": "Nữ cán bộ có con nhỏ khó tham gia các khóa đào tạo dài hạn.",
+            "narrative_recommendations": "Đề nghị Sở mở thêm lớp tập huấn kỹ năng lãnh đạo cho nữ cán bộ diện quy hoạch."
+        },
+        "lists": {
+            "activities": [
+                {
+                    "type": "event_march_8",
+                    "title": "Gặp mặt nữ cán bộ nhân ngày Quốc tế Phụ nữ 8/3",
+                    "date": "2024-03-07",
+                    "participants_total": 40,
+                    "participants_female": 24,
+                    "topics": ["law_gender_equality"],
+                    "cost_vnd": 3000000
+                },
+                {
+                    "type": "seminar",
+                    "title": "Tọa đàm bình đẳng giới trong lĩnh vực chính trị",
+                    "date": "2024-10-18",
+                    "participants_total": 35,
+                    "participants_female": 20,
+                    "topics": ["gender_equality_politics", "directive_21_ct_tw"],
+                    "cost_vnd": 2500000
+                }
+            ]
+        }
+    })
+}
+
+/// Examples by operationId.
+pub fn request_examples() -> HashMap<&'static str, Value> {
+    let form: Value =
+        serde_json::from_str(include_str!("../plans/default_form_2024.json")).unwrap_or_default();
+    HashMap::from([
+        (
+            "login",
+            json!({"username": "coordinator", "password": "demo-password-2024"}),
+        ),
+        (
+            "refreshToken",
+            json!({"refresh_token": "the refresh_token of the last login or refresh"}),
+        ),
+        ("logout", json!({"refresh_token": null})),
+        (
+            "issueClientToken",
+            json!({"grant_type": "client_credentials", "client_id": "gr_…", "client_secret": "…"}),
+        ),
+        (
+            "changeOwnPassword",
+            json!({"current_password": "demo-password-2024", "new_password": "mật-khẩu-mới-2025"}),
+        ),
+        (
+            "createOrgUnit",
+            json!({"code": "TTVHTT-BV", "name": "Trung tâm Văn hóa - Thể thao Ba Vì", "kind": "subordinate_unit", "parent": "SVHTT"}),
+        ),
+        (
+            "updateOrgUnit",
+            json!({"name": "Phòng Xây dựng nếp sống văn hóa và Gia đình"}),
+        ),
+        (
+            "createUser",
+            json!({
+                "username": "lan.nguyen", "display_name": "Nguyễn Thị Lan",
+                "email": "lan.nguyen@example.vn", "role": "reporter", "unit": "XDNS",
+                "password": "mật-khẩu-ban-đầu-2024"
+            }),
+        ),
+        (
+            "updateUser",
+            json!({"display_name": "Nguyễn Thị Lan", "email": "lan.nguyen@example.vn"}),
+        ),
+        (
+            "resetUserPassword",
+            json!({"new_password": "mật-khẩu-cấp-lại-2024"}),
+        ),
+        (
+            "createServiceClient",
+            json!({"name": "Phần mềm nhân sự của Nhà hát Chèo", "role": "reporter", "unit": "XDNS"}),
+        ),
+        (
+            "createPlan",
+            json!({
+                "year": 2025, "document_number": "125/KH-SVHTT",
+                "title": "Kế hoạch thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2025",
+                "issuing_unit": "SVHTT", "issue_date": "2025-02-10",
+                "legal_basis": "Kế hoạch của UBND Thành phố về bình đẳng giới năm 2025"
+            }),
+        ),
+        (
+            "updatePlan",
+            json!({"title": "Kế hoạch thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2024"}),
+        ),
+        ("savePlanForm", form),
+        (
+            "createIndicator",
+            json!({
+                "code": "political_trained_female_share",
+                "name_vi": "Tỷ lệ nữ trong số cán bộ được đào tạo lý luận chính trị",
+                "name_en": "Share of women among staff trained in political theory",
+                "formula": "sum(trained_political_female) / sum(trained_political_total)",
+                "target": 0.5, "direction": "at_least", "source": "Kế hoạch của Sở"
+            }),
+        ),
+        (
+            "updateIndicator",
+            json!({"target": 0.6, "source": "Nghị quyết 28/NQ-CP (2025)"}),
+        ),
+        (
+            "createPeriod",
+            json!({
+                "kind": "ad_hoc", "code": "2024Q3", "name": "Báo cáo đột xuất quý III năm 2024",
+                "window_start": "2024-07-01", "window_end": "2024-09-30", "due_date": "2024-10-10"
+            }),
+        ),
+        ("updatePeriod", json!({"due_date": "2024-11-25"})),
+        ("saveReportDraft", report_2024()),
+        ("validateReport", report_2024()),
+        (
+            "returnReport",
+            json!({"reason": "Đề nghị bổ sung số liệu đào tạo chuyên môn, nghiệp vụ."}),
+        ),
+        ("acceptReport", json!({"reason": "Số liệu đầy đủ."})),
+        (
+            "reopenReport",
+            json!({"reason": "Đơn vị đề nghị điều chỉnh số liệu cán bộ lãnh đạo."}),
+        ),
+    ])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use crate::plans::form::{FormDefinition, ReportData, ValidationContext};
+
+    /// The report example passes the 2024 form's full validation, as a submission must.
+    #[test]
+    fn the_report_example_is_a_valid_2024_report() {
+        let form: FormDefinition =
+            serde_json::from_str(include_str!("../plans/default_form_2024.json")).unwrap();
+        let data: ReportData = serde_json::from_value(super::report_2024()).unwrap();
+        let ctx = ValidationContext {
+            window_start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
+            window_end: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or_default(),
+        };
+        let result = form.validate(&data, &ctx);
+        assert!(result.errors.is_empty(), "{:?}", result.errors);
+        assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    }
+}
