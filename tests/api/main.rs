@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod compile;
 mod concurrency;
+mod contract;
 mod demo;
 mod errors;
 mod fixtures;
