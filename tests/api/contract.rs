@@ -387,14 +387,7 @@ async fn problems_speak_vietnamese_when_asked() {
         let code = issue["code"].as_str().unwrap();
         let text = gereport::error::texts::issue(code).unwrap();
         assert_ne!(issue["message"], text.message_en, "{issue}");
-        assert!(
-            issue["message"]
-                .as_str()
-                .unwrap()
-                .chars()
-                .any(|c| !c.is_ascii()),
-            "{issue}"
-        );
+        assert!(!issue["message"].as_str().unwrap().is_ascii(), "{issue}");
     }
     // English otherwise.
     let res = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
@@ -662,7 +655,7 @@ async fn request_examples_are_accepted_as_they_stand() {
         let mut req = app
             .client
             .request(method, app.url(&path))
-            .bearer_auth(&admin)
+            .bearer_auth(admin)
             .json(&body);
         if let Some(tag) = if_match {
             req = req.header("if-match", tag);
@@ -681,9 +674,9 @@ async fn request_examples_are_accepted_as_they_stand() {
         id
     };
 
-    let plans = json_of(app.get_as("/api/v1/plans", &admin).await, 200).await;
+    let plans = json_of(app.get_as("/api/v1/plans", admin).await, 200).await;
     let plan = plans["items"][0]["id"].as_str().unwrap().to_string();
-    let periods = json_of(app.get_as("/api/v1/periods?code=2024", &admin).await, 200).await;
+    let periods = json_of(app.get_as("/api/v1/periods?code=2024", admin).await, 200).await;
     let period = periods["items"][0]["id"].as_str().unwrap().to_string();
 
     ok(
@@ -870,7 +863,7 @@ async fn request_examples_are_accepted_as_they_stand() {
     let in_state = |status: &'static str| {
         let path = format!("/api/v1/reports?period={period}&status={status}");
         async move {
-            let page = json_of(app.get_as(&path, &admin).await, 200).await;
+            let page = json_of(app.get_as(&path, admin).await, 200).await;
             page["items"]
                 .as_array()
                 .unwrap()
@@ -882,7 +875,7 @@ async fn request_examples_are_accepted_as_they_stand() {
     let etag = |unit: String| {
         let path = format!("/api/v1/periods/{period}/reports/{unit}");
         async move {
-            app.get_as(&path, &admin).await.headers()["etag"]
+            app.get_as(&path, admin).await.headers()["etag"]
                 .to_str()
                 .unwrap()
                 .to_string()
