@@ -36,6 +36,9 @@ pub struct Settings {
     /// How long a refresh token, once used, may be used again and get a valid pair
     /// (several browser tabs refreshing at once) before reuse means theft.
     pub refresh_grace: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed
+    /// (`GEREPORT_TRUSTED_PROXIES`, comma-separated IP addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A setting that is missing or malformed; its message names the variable.
@@ -160,7 +163,26 @@ impl Settings {
         };
         let refresh_grace_secs = parse_number(&var, "GEREPORT_REFRESH_GRACE_SECS", 10, 0, 300)?;
 
+        let trusted_proxies = var("GEREPORT_TRUSTED_PROXIES")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        a.parse().map_err(|_| {
+                            invalid(
+                                "GEREPORT_TRUSTED_PROXIES",
+                                format!("{a:?} is not an IP address"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
         Ok(Settings {
+            trusted_proxies,
             default_language,
             refresh_grace: Duration::from_secs(refresh_grace_secs as u64),
             database_url,
@@ -247,6 +269,10 @@ mod tests {
             (
                 &[DB, ("GEREPORT_DEFAULT_LANGUAGE", "fr")],
                 "GEREPORT_DEFAULT_LANGUAGE",
+            ),
+            (
+                &[DB, ("GEREPORT_TRUSTED_PROXIES", "10.0.0.1, proxy.local")],
+                "GEREPORT_TRUSTED_PROXIES",
             ),
             (
                 &[DB, ("GEREPORT_DB_POOL_SIZE", "0")],

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use gereport::config::Settings;
 
+/// mimalloc returns freed memory to the system: the glibc allocator keeps the 19 MiB
+/// argon2 blocks of a login burst fragmented across its arenas for good (2.8 GB held
+/// after a flood, against tens of MB with mimalloc).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gereport",

@@ -1,5 +1,11 @@
 //! Password hashing with argon2id (OWASP's minimum: m = 19 MiB, t = 2, p = 1), run on
 //! the blocking pool so a login never stalls the async workers.
+//!
+//! Each hash takes 19 MiB for its duration, so at most as many run at once as the
+//! machine has cores (more would only queue for the CPU anyway); a bounded number
+//! wait their turn, and past that a login is answered 503 `overloaded` with
+//! `Retry-After` at once. A flood of logins therefore costs a fixed amount of memory
+//! instead of 19 MiB per request in flight.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::{PasswordHasher, PasswordVerifier};
@@ -44,30 +50,83 @@ fn hash_now(password: &str) -> ApiResult<String> {
         .to_string())
 }
 
-/// Hashes on a blocking thread, keeping the caller's tracing span.
-pub async fn hash(password: String) -> ApiResult<String> {
+/// Hashes waiting for their turn, beyond those running; more are refused with a 503.
+const MAX_WAITING: usize = 64;
+
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a waiter for as long as it waits, even when its request is dropped.
+struct Waiting;
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn overloaded() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "too many logins are being checked at once; retry in a second",
+    )
+    .vi("Hệ thống đang kiểm tra quá nhiều lượt đăng nhập; đề nghị thử lại sau giây lát")
+    .with_header(actix_web::http::header::RETRY_AFTER, "1")
+}
+
+/// Runs one hashing job on the blocking pool once a slot is free, keeping the
+/// caller's tracing span.
+async fn in_slot<T: Send + 'static>(
+    job: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    use std::sync::atomic::Ordering;
+    let permit = match slots().try_acquire() {
+        Ok(p) => p,
+        Err(_) => {
+            if WAITING.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+                WAITING.fetch_sub(1, Ordering::SeqCst);
+                return Err(overloaded());
+            }
+            let _waiting = Waiting;
+            slots().acquire().await.map_err(ApiError::internal)?
+        }
+    };
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(|| hash_now(&password))).await?
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        span.in_scope(job)
+    })
+    .await?
+}
+
+/// Hashes on a blocking thread, in turn with every other hash and verification.
+pub async fn hash(password: String) -> ApiResult<String> {
+    in_slot(move || hash_now(&password)).await
 }
 
 /// Verifies on a blocking thread. With no stored hash (unknown user) it still does the
 /// same work against a fixed hash, so response time does not reveal which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            let known = stored.is_some();
-            let stored = match stored {
-                Some(s) => s,
-                None => dummy_hash()?.to_string(),
-            };
-            let ok = hasher()?
-                .verify_password(password.as_bytes(), stored.as_str())
-                .is_ok();
-            Ok(known && ok)
-        })
+    in_slot(move || {
+        let known = stored.is_some();
+        let stored = match stored {
+            Some(s) => s,
+            None => dummy_hash()?.to_string(),
+        };
+        let ok = hasher()?
+            .verify_password(password.as_bytes(), stored.as_str())
+            .is_ok();
+        Ok(known && ok)
     })
-    .await?
+    .await
 }
 
 /// Computes the stand-in hash that unknown usernames are verified against, so that a

@@ -117,25 +117,21 @@ pub async fn login(
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
     let address = client_address(&req);
-    let row = {
+    let (attempt, row) = {
         let mut conn = crate::db::conn(&state.pool).await?;
-        state.limiter.check(&mut conn, &username, &address).await?;
-        store::login_row(&mut conn, &username).await?
+        let attempt = state.limiter.begin(&mut conn, &username, &address).await?;
+        (attempt, store::login_row(&mut conn, &username).await?)
     };
+    // Failures of this username elsewhere slow it down rather than lock it out.
+    tokio::time::sleep(attempt.delay).await;
     // The pool connection is released before hashing: a login holds no connection
     // while it spends ~50 ms of CPU.
     let verified =
         password::verify(body.password, row.as_ref().map(|r| r.password_hash.clone())).await?;
     let row = match row {
         Some(r) if verified && r.active => r,
-        _ => {
-            let mut conn = crate::db::conn(&state.pool).await?;
-            state
-                .limiter
-                .record_failure(&mut conn, &username, &address)
-                .await?;
-            return Err(invalid_credentials());
-        }
+        // The attempt was counted as a failure before the check; it stays one.
+        _ => return Err(invalid_credentials()),
     };
     let (access_token, expires_in) =
         state
@@ -143,7 +139,7 @@ pub async fn login(
             .issue(row.id, PrincipalKind::User, row.role, row.unit_id)?;
     let refresh_token = tokens::new_secret()?;
     let mut conn = crate::db::conn(&state.pool).await?;
-    state.limiter.record_success(&mut conn, &username).await?;
+    state.limiter.succeeded(&mut conn, attempt).await?;
     let by = By {
         kind: "user",
         id: Some(row.id),
@@ -448,23 +444,21 @@ pub async fn token(
     };
     let address = client_address(&req);
     let mut conn = crate::db::conn(&state.pool).await?;
-    state.limiter.check(&mut conn, &client_id, &address).await?;
+    let attempt = state.limiter.begin(&mut conn, &client_id, &address).await?;
+    tokio::time::sleep(attempt.delay).await;
     let row = store::client_row(&mut conn, &client_id).await?;
     let presented = tokens::hash_secret(&secret);
     let ok = row
         .as_ref()
         .is_some_and(|r| r.active && constant_time_eq(&r.secret_hash, &presented));
     let Some(row) = row.filter(|_| ok) else {
-        state
-            .limiter
-            .record_failure(&mut conn, &client_id, &address)
-            .await?;
         return Err(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "unknown client or wrong secret",
         ));
     };
+    state.limiter.succeeded(&mut conn, attempt).await?;
     let (access_token, expires_in) =
         state
             .jwt

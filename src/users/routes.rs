@@ -320,16 +320,13 @@ pub async fn change_password(
     password::check_strength("body.new_password", &body.new_password)?;
     let address = client_address(&req);
     let mut conn = crate::db::conn(&state.pool).await?;
-    state
+    let attempt = state
         .limiter
-        .check(&mut conn, &actor.name, &address)
+        .begin(&mut conn, &actor.name, &address)
         .await?;
+    tokio::time::sleep(attempt.delay).await;
     let stored = store::password_hash(&mut conn, actor.id).await?;
     if !password::verify(body.current_password, Some(stored)).await? {
-        state
-            .limiter
-            .record_failure(&mut conn, &actor.name, &address)
-            .await?;
         return Err(ApiError::invalid_field(
             "body.current_password",
             "wrong_password",
@@ -356,7 +353,7 @@ pub async fn change_password(
         Ok(())
     })
     .await?;
-    state.limiter.record_success(&mut conn, &actor.name).await?;
+    state.limiter.succeeded(&mut conn, attempt).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -990,36 +990,193 @@ async fn service_clients_use_the_client_credentials_grant() {
 }
 
 #[tokio::test]
-async fn username_and_address_limits_apply_separately_and_expire() {
+async fn pair_and_address_limits_apply_separately_and_expire() {
     use gereport::auth::limiter::LoginLimiter;
     let app = spawn_app().await;
     let mut conn = app.db_conn().await;
-    let l = LoginLimiter::new(std::time::Duration::from_millis(600), 2, 4);
-    let wait =
-        async |conn: &mut _, user: &str, addr: &str| l.retry_after(conn, user, addr).await.unwrap();
-    for _ in 0..2 {
-        assert_eq!(wait(&mut conn, "anna", "10.0.0.1").await, None);
-        l.record_failure(&mut conn, "Anna", "10.0.0.1")
+    let l = LoginLimiter::new(std::time::Duration::from_millis(800), 2, 4);
+    // `begin` counts a failure unless `succeeded` takes it back; Err is a 429.
+    let fail = async |conn: &mut _, user: &str, addr: &str| l.begin(conn, user, addr).await.is_ok();
+    assert!(fail(&mut conn, "anna", "10.0.0.1").await);
+    assert!(fail(&mut conn, "Anna", "10.0.0.1").await);
+    // The username is throttled from that address ...
+    assert!(!fail(&mut conn, "ANNA", "10.0.0.1").await);
+    // ... but not from another one, where it is only slowed down.
+    let elsewhere = l.begin(&mut conn, "anna", "10.0.0.2").await.unwrap();
+    assert!(elsewhere.delay > std::time::Duration::ZERO);
+    l.succeeded(&mut conn, elsewhere).await.unwrap();
+    // The address is throttled for any username once it reaches its own limit
+    // (two failures of anna, one refused attempt that did not count, bob and carl).
+    assert!(fail(&mut conn, "bob", "10.0.0.1").await);
+    assert!(fail(&mut conn, "carl", "10.0.0.1").await);
+    assert!(!fail(&mut conn, "dave", "10.0.0.1").await);
+    assert!(fail(&mut conn, "dave", "10.0.0.3").await);
+    // Failures leave with the window.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert!(fail(&mut conn, "dave", "10.0.0.1").await);
+}
+
+/// A burst of concurrent guesses gets no more through than the limit: each attempt is
+/// counted before its password is checked, under a lock of its keys.
+#[tokio::test]
+async fn concurrent_guesses_do_not_pass_the_throttle() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    create_user(&app, &admin, "target", "reporter", "SVHTT").await;
+    let statuses = |n: usize, user: fn(usize) -> String| {
+        let app = &app;
+        async move {
+            let tries = (0..n).map(|i| {
+                let body = json!({"username": user(i), "password": "wrong-password!"});
+                async move {
+                    app.post_json("/api/v1/auth/login", &body)
+                        .await
+                        .status()
+                        .as_u16()
+                }
+            });
+            let mut by = std::collections::BTreeMap::new();
+            for s in futures_util::future::join_all(tries).await {
+                *by.entry(s).or_insert(0) += 1;
+            }
+            by
+        }
+    };
+    // 40 at once for one username: five are checked, the rest wait.
+    let by = statuses(40, |_| "target".to_string()).await;
+    assert_eq!(by.get(&401), Some(&5), "{by:?}");
+    assert_eq!(by.get(&429), Some(&35), "{by:?}");
+    // 100 at once from one address for many usernames: thirty, counting the five.
+    let by = statuses(100, |i| format!("someone{i}")).await;
+    assert_eq!(by.get(&401), Some(&25), "{by:?}");
+    assert_eq!(by.get(&429), Some(&75), "{by:?}");
+}
+
+/// Behind the trusted reverse proxy, failures lock a username only from the address
+/// that failed: a colleague elsewhere, or an admin, still logs in; the same holds for
+/// a service client's public id. Without the proxy setting, a forged header is ignored.
+#[tokio::test]
+async fn failures_elsewhere_lock_nobody_out() {
+    let app = spawn_app_with(&[("GEREPORT_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let admin = seed_admin(&app).await;
+    create_user(&app, &admin, "victim", "reporter", "SVHTT").await;
+    let from = |addr: &'static str, user: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("198.51.100.99, {addr}"))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            from("203.0.113.66", "victim", "wrong-password!")
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        from("203.0.113.66", "victim", PASSWORD)
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    // The victim, from the office, gets in (slowed down, not locked out).
+    assert_eq!(
+        from("203.0.113.10", "victim", PASSWORD)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Thirty failures from one address lock that address only.
+    for i in 0..30 {
+        let user: &'static str = Box::leak(format!("nobody{i}").into_boxed_str());
+        assert_eq!(
+            from("203.0.113.77", user, "wrong-password!")
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        from("203.0.113.77", "admin", ADMIN_PASSWORD)
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    assert_eq!(
+        from("203.0.113.11", "admin", ADMIN_PASSWORD)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A service client, guessed at by its public id from one address, works elsewhere.
+    let created = assert_json(
+        app.post_as(
+            "/api/v1/service-clients",
+            &admin,
+            &json!({"name": "HR system", "role": "reporter", "unit": "SVHTT"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    let token = |addr: &'static str, secret: String| {
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header("x-forwarded-for", addr)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", &secret),
+            ])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            token("203.0.113.88", "wrong".into())
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        token("203.0.113.88", secret.into()).await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        token("203.0.113.12", secret.into()).await.unwrap().status(),
+        200
+    );
+
+    // Where the peer is not a trusted proxy, X-Forwarded-For is ignored.
+    let direct = spawn_app().await;
+    seed_admin(&direct).await;
+    for i in 0..30 {
+        let res = direct
+            .client
+            .post(direct.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("192.0.2.{i}"))
+            .json(&json!({"username": format!("x{i}"), "password": "wrong-password!"}))
+            .send()
             .await
             .unwrap();
+        assert_eq!(res.status(), 401);
     }
-    // The username is throttled from anywhere, for at least a second.
-    assert_eq!(wait(&mut conn, "ANNA", "10.0.0.2").await, Some(1));
-    assert_eq!(wait(&mut conn, "bob", "10.0.0.2").await, None);
-    // The address is throttled for any username once it reaches its own limit.
-    l.record_failure(&mut conn, "bob", "10.0.0.1")
-        .await
-        .unwrap();
-    assert_eq!(wait(&mut conn, "carl", "10.0.0.1").await, None);
-    l.record_failure(&mut conn, "carl", "10.0.0.1")
-        .await
-        .unwrap();
-    assert_eq!(wait(&mut conn, "dave", "10.0.0.1").await, Some(1));
-    // A success clears the username's failures, not the address's.
-    l.record_success(&mut conn, "anna").await.unwrap();
-    assert_eq!(wait(&mut conn, "anna", "10.0.0.3").await, None);
-    assert_eq!(wait(&mut conn, "anna", "10.0.0.1").await, Some(1));
-    // Failures leave with the window.
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert_eq!(wait(&mut conn, "dave", "10.0.0.1").await, None);
+    assert_eq!(
+        try_login(&direct, "admin", ADMIN_PASSWORD).await.status(),
+        429
+    );
 }
