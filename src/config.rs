@@ -39,6 +39,13 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed
     /// (`GEREPORT_TRUSTED_PROXIES`, comma-separated IP addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `GEREPORT_DB_STATEMENT_TIMEOUT_MS` and `GEREPORT_DB_LOCK_TIMEOUT_MS`.
+    pub statement_limits: crate::db::StatementLimits,
+    /// How long reading a request body may take (`GEREPORT_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
+    /// `/metrics` answers only with `Authorization: Bearer <this>` when set
+    /// (`GEREPORT_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 /// A setting that is missing or malformed; its message names the variable.
@@ -181,7 +188,37 @@ impl Settings {
             .transpose()?
             .unwrap_or_default();
 
+        let statement_limits = crate::db::StatementLimits {
+            statement_timeout_ms: parse_number(
+                &var,
+                "GEREPORT_DB_STATEMENT_TIMEOUT_MS",
+                30_000,
+                100,
+                3_600_000,
+            )? as u64,
+            lock_timeout_ms: parse_number(
+                &var,
+                "GEREPORT_DB_LOCK_TIMEOUT_MS",
+                5_000,
+                10,
+                3_600_000,
+            )? as u64,
+        };
+        let body_timeout_secs = parse_number(&var, "GEREPORT_BODY_TIMEOUT_SECS", 30, 1, 3600)?;
+        let metrics_token = var("GEREPORT_METRICS_TOKEN");
+        if let Some(t) = &metrics_token
+            && t.len() < 16
+        {
+            return Err(invalid(
+                "GEREPORT_METRICS_TOKEN",
+                "must be at least 16 characters",
+            ));
+        }
+
         Ok(Settings {
+            statement_limits,
+            body_timeout: Duration::from_secs(body_timeout_secs as u64),
+            metrics_token,
             trusted_proxies,
             default_language,
             refresh_grace: Duration::from_secs(refresh_grace_secs as u64),

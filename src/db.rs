@@ -21,9 +21,51 @@ pub type Conn = Object<AsyncPgConnection>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Per-statement limits every pooled connection sets: a query blocked in the database
+/// (a lock held elsewhere, a runaway plan) becomes a 503 after these, instead of
+/// holding its pool connection for as long as the block lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatementLimits {
+    pub statement_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+}
+
+impl Default for StatementLimits {
+    fn default() -> Self {
+        StatementLimits {
+            statement_timeout_ms: 30_000,
+            lock_timeout_ms: 5_000,
+        }
+    }
+}
+
 /// Builds the pool; no connection is opened until the first request needs one.
-pub fn build_pool(database_url: &str, max_size: usize, timeout: Duration) -> anyhow::Result<Pool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+pub fn build_pool(
+    database_url: &str,
+    max_size: usize,
+    timeout: Duration,
+    limits: StatementLimits,
+) -> anyhow::Result<Pool> {
+    use diesel_async::AsyncConnection;
+    use diesel_async::SimpleAsyncConnection;
+    use futures_util::FutureExt;
+    let mut config = diesel_async::pooled_connection::ManagerConfig::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_string();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {}; SET lock_timeout = {}",
+                limits.statement_timeout_ms, limits.lock_timeout_ms
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     DeadPool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(timeout))

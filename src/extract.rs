@@ -70,9 +70,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let limit = req
+        let settings = req
             .app_data::<web::Data<crate::AppState>>()
-            .map(|s| s.settings.body_limit);
+            .map(|s| (s.settings.body_limit, s.settings.body_timeout));
+        let limit = settings.map(|s| s.0);
+        let timeout = settings.map_or(std::time::Duration::from_secs(30), |s| s.1);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json {
@@ -84,7 +86,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 .vi("Nội dung yêu cầu phải là JSON (Content-Type: application/json)")
                 .into());
             }
-            let bytes = bytes.await.map_err(|_| {
+            let bytes = tokio::time::timeout(timeout, bytes)
+                .await
+                .map_err(|_| body_timeout(timeout))?;
+            let bytes = bytes.map_err(|_| {
                 let limit = limit.map_or(String::new(), |l| format!(" of {l} bytes"));
                 actix_web::Error::from(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,6 +100,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             parse_json(&bytes).map(Json).map_err(Into::into)
         })
     }
+}
+
+/// A body sent half-way and then left: the connection is not held for ever.
+pub fn body_timeout(after: std::time::Duration) -> actix_web::Error {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "the request body did not arrive within {} seconds",
+            after.as_secs()
+        ),
+    )
+    .into()
 }
 
 /// Deserializes a JSON body, naming the failing member; also for handlers that take

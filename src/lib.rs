@@ -120,6 +120,7 @@ impl Application {
             &settings.database_url,
             settings.db_pool_size,
             settings.db_timeout,
+            settings.statement_limits,
         )?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -49,7 +49,25 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> 
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String))
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    // With GEREPORT_METRICS_TOKEN set, only a scraper holding it reads the metrics.
+    if let Some(expected) = &state.settings.metrics_token {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let ok = presented.is_some_and(|p| {
+            crate::auth::tokens::hash_secret(p) == crate::auth::tokens::hash_secret(expected)
+        });
+        if !ok {
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "the metrics need `Authorization: Bearer <GEREPORT_METRICS_TOKEN>`",
+            ));
+        }
+    }
     let body = state
         .metrics
         .render(&state.pool)

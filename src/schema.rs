@@ -170,6 +170,7 @@ diesel::table! {
         rotated_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         version -> Int4,
+        tokens_valid_after -> Nullable<Timestamptz>,
     }
 }
 
@@ -187,6 +188,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        tokens_valid_after -> Nullable<Timestamptz>,
     }
 }
 

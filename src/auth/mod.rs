@@ -49,6 +49,8 @@ pub struct Principal {
     pub unit_id: Uuid,
     pub scope_path: String,
     pub active: bool,
+    /// Access tokens issued before this are refused (sessions ended).
+    pub tokens_valid_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The authenticated caller of a request. Role and scope come from the database (at
@@ -65,8 +67,10 @@ pub struct Actor {
     pub request_id: Option<String>,
 }
 
-/// How long a principal's role, scope and active flag may be served from memory.
-pub const PRINCIPAL_TTL: Duration = Duration::from_secs(30);
+/// How long a principal's role, scope, active flag and session cut-off may be served
+/// from memory: a logout, a password change or a deactivation made through another
+/// service process ends this process's acceptance of older tokens within this time.
+pub const PRINCIPAL_TTL: Duration = Duration::from_secs(2);
 
 /// A small per-process cache of principals, so that authenticated reads do not each
 /// cost a query; entries expire after `PRINCIPAL_TTL` and are dropped on local changes.
@@ -161,6 +165,15 @@ impl FromRequest for Actor {
                         "this account is disabled or no longer exists",
                     )
                 })?;
+            if let Some(cutoff) = principal.tokens_valid_after
+                && claims.issued_at() < cutoff
+            {
+                return Err(ApiError::unauthorized(
+                    "invalid_token",
+                    "this session has ended (logout, password change or account change); log in again",
+                )
+                .vi("Phiên làm việc đã kết thúc; đề nghị đăng nhập lại"));
+            }
             Ok(Actor {
                 id: claims.sub,
                 kind: claims.kind,

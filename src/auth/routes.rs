@@ -319,6 +319,9 @@ pub async fn logout(
                     && row.user_id == actor.id
                 {
                     store::revoke_family(conn, row.family_id).await?;
+                    // The access tokens in hand end too (the user's other sessions
+                    // get new ones with their refresh tokens).
+                    store::end_sessions(conn, PrincipalKind::User, actor.id).await?;
                 }
             }
             None => {

@@ -20,7 +20,8 @@ pub async fn principal(
     kind: PrincipalKind,
     id: Uuid,
 ) -> ApiResult<Option<Principal>> {
-    let row: Option<(String, String, Uuid, bool, String)> = match kind {
+    type Row = (String, String, Uuid, bool, String, Option<DateTime<Utc>>);
+    let row: Option<Row> = match kind {
         PrincipalKind::User => users::table
             .inner_join(org_units::table)
             .filter(users::id.eq(id))
@@ -30,6 +31,7 @@ pub async fn principal(
                 users::unit_id,
                 users::active,
                 org_units::path,
+                users::tokens_valid_after,
             ))
             .first(conn)
             .await
@@ -43,20 +45,24 @@ pub async fn principal(
                 service_clients::unit_id,
                 service_clients::active,
                 org_units::path,
+                service_clients::tokens_valid_after,
             ))
             .first(conn)
             .await
             .optional()?,
     };
-    row.map(|(name, r, unit_id, active, scope_path)| {
-        Ok(Principal {
-            name,
-            role: role(&r)?,
-            unit_id,
-            scope_path,
-            active,
-        })
-    })
+    row.map(
+        |(name, r, unit_id, active, scope_path, tokens_valid_after)| {
+            Ok(Principal {
+                name,
+                role: role(&r)?,
+                unit_id,
+                scope_path,
+                active,
+                tokens_valid_after,
+            })
+        },
+    )
     .transpose()
 }
 
@@ -205,13 +211,40 @@ pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> Api
     .await?)
 }
 
+/// Ends every session of a user: its refresh tokens and its access tokens.
 pub async fn revoke_all_for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> ApiResult<usize> {
-    Ok(diesel::update(
+    let n = diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(Utc::now()))
     .execute(conn)
-    .await?)
+    .await?;
+    end_sessions(conn, PrincipalKind::User, user_id).await?;
+    Ok(n)
+}
+
+/// Ends every access token issued to a principal until now (see the migration
+/// `sessions_end`); its refresh tokens are a separate matter.
+pub async fn end_sessions(
+    conn: &mut AsyncPgConnection,
+    kind: PrincipalKind,
+    id: Uuid,
+) -> ApiResult<()> {
+    match kind {
+        PrincipalKind::User => {
+            diesel::update(users::table.find(id))
+                .set(users::tokens_valid_after.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?
+        }
+        PrincipalKind::Client => {
+            diesel::update(service_clients::table.find(id))
+                .set(service_clients::tokens_valid_after.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(())
 }

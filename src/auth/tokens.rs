@@ -35,6 +35,22 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+impl Claims {
+    /// When the token was issued, to the millisecond: the `jti` is a UUIDv7, whose
+    /// timestamp is finer than `iat`'s whole seconds (a login in the same second as a
+    /// logout must not count as before it). Tokens with another `jti` fall back to `iat`.
+    pub fn issued_at(&self) -> chrono::DateTime<chrono::Utc> {
+        let from_jti = self.jti.get_timestamp().and_then(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+        });
+        from_jti
+            .filter(|t| t.timestamp() == self.iat)
+            .or_else(|| chrono::DateTime::from_timestamp(self.iat, 0))
+            .unwrap_or_default()
+    }
+}
+
 /// Signing and checking keys, built once from the configured secret.
 pub struct JwtKeys {
     encoding: EncodingKey,

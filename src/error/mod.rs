@@ -442,6 +442,12 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
                 ApiError::unavailable("the database connection was lost; retry shortly")
             }
+            // A restart or failover ends connections under running queries (SQLSTATE
+            // 57P01–57P03, 08xxx); a statement or lock timeout cancels one (57014,
+            // 55P03). None is the client's fault and a retry soon may well succeed.
+            E::DatabaseError(_, info) if is_transient(info.message()) => {
+                ApiError::unavailable("the database could not finish the request; retry shortly")
+            }
             // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021, `invalid byte sequence
             // for encoding "UTF8": 0x00`); any client-supplied string may carry one.
             // In JSON the same character arrives as the escape `\u0000` (SQLSTATE 22P05).
@@ -459,6 +465,24 @@ impl From<diesel::result::Error> for ApiError {
             _ => ApiError::internal(e),
         }
     }
+}
+
+/// Messages of PostgreSQL errors that say the server, not the request, failed.
+fn is_transient(message: &str) -> bool {
+    const TRANSIENT: &[&str] = &[
+        "terminating connection",
+        "server closed the connection",
+        "connection closed",
+        "connection reset",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "could not obtain lock",
+    ];
+    let m = message.to_ascii_lowercase();
+    TRANSIENT.iter().any(|t| m.contains(t))
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
@@ -582,5 +606,15 @@ mod tests {
             from_db(K::Unknown, "something else").status,
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        for transient in [
+            "terminating connection due to administrator command",
+            "canceling statement due to statement timeout",
+            "canceling statement due to lock timeout",
+            "the database system is shutting down",
+        ] {
+            let e = from_db(K::Unknown, transient);
+            assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE, "{transient}");
+            assert!(e.headers.iter().any(|(n, _)| n == "retry-after"));
+        }
     }
 }

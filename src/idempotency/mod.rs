@@ -35,17 +35,39 @@ pub fn no_store(mut res: HttpResponse) -> HttpResponse {
 /// Headers of the first response worth replaying besides the content type.
 const KEPT_HEADERS: [HeaderName; 2] = [header::ETAG, header::LOCATION];
 
+/// Stops a lease renewal when the request it belongs to ends or is dropped.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn bad_key(detail: &str) -> ApiError {
     ApiError::bad_request("invalid_idempotency_key", detail.to_string())
 }
 
-fn principal_of(req: &ServiceRequest, state: &AppState) -> Option<uuid::Uuid> {
+/// The caller, when its token is valid *and* its account may still act: a stored
+/// answer is never replayed to a deactivated account or an ended session. Anything
+/// else is left to the handler, which answers 401.
+async fn principal_of(req: &ServiceRequest, state: &AppState) -> Option<uuid::Uuid> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    state.jwt.verify(token.trim()).ok().map(|c| c.sub)
+    let claims = state.jwt.verify(token.trim()).ok()?;
+    let principal = state
+        .principals
+        .get(&state.pool, claims.kind, claims.sub)
+        .await
+        .ok()??;
+    let current = principal.active
+        && principal
+            .tokens_valid_after
+            .is_none_or(|cutoff| claims.issued_at() >= cutoff);
+    current.then_some(claims.sub)
 }
 
 fn render(req: &ServiceRequest, e: ApiError) -> HttpResponse {
@@ -64,7 +86,7 @@ pub async fn middleware(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // A key whose bearer is unauthenticated is left to the handler, which answers 401.
-    let Some(principal) = principal_of(&req, &state) else {
+    let Some(principal) = principal_of(&req, &state).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Keys are opaque strings (the draft suggests a UUID); quotes of a structured-field
@@ -82,9 +104,14 @@ pub async fn middleware(
 
     // Every failure is answered as a response, never returned as an `Err`, so that the
     // outer layers (problem rendering, CORS) see it.
-    let payload = match req.extract::<web::Bytes>().await {
-        Ok(p) => p,
-        Err(e) => return Ok(req.error_response(e)),
+    let read = tokio::time::timeout(state.settings.body_timeout, req.extract::<web::Bytes>());
+    let payload = match read.await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Ok(req.error_response(e)),
+        Err(_) => {
+            let e = crate::extract::body_timeout(state.settings.body_timeout);
+            return Ok(req.error_response(e));
+        }
     };
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str().as_bytes());
@@ -163,8 +190,20 @@ pub async fn middleware(
         }
         Ok(Claim::Fresh) => {}
     }
-    // The connection goes back to the pool while the handler runs.
+    // The connection goes back to the pool while the handler runs; the key's lease is
+    // renewed meanwhile, and the renewal stops with the request, however it ends.
     drop(conn);
+    let _heartbeat = Heartbeat(tokio::spawn({
+        let (state, key) = (state.clone(), key.clone());
+        async move {
+            loop {
+                tokio::time::sleep(store::HEARTBEAT).await;
+                if let Ok(mut conn) = crate::db::conn(&state.pool).await {
+                    let _ = store::renew(&mut conn, principal, &key).await;
+                }
+            }
+        }
+    }));
 
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();

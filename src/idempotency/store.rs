@@ -7,9 +7,11 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::schema::idempotency_keys;
 
-/// How long a request may stay in flight before its key counts as abandoned (the
-/// process died mid-request) and a retry may take it over.
-const ABANDONED_AFTER: &str = "2 minutes";
+/// How long an in-flight key holds without a sign of life. A running request renews
+/// it every `HEARTBEAT` (`renew`); one whose process died, or whose database vanished
+/// under it, stops renewing, and a retry may take the key over seconds later.
+const ABANDONED_AFTER: &str = "10 seconds";
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Keys are kept at least 24 hours; older ones are purged.
 pub const KEEP_HOURS: i64 = 48;
 
@@ -134,6 +136,19 @@ pub async fn complete(
         ))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// A sign of life from a request still running under its key.
+pub async fn renew(conn: &mut AsyncPgConnection, principal: Uuid, key: &str) -> ApiResult<()> {
+    diesel::update(
+        idempotency_keys::table
+            .find((principal, key))
+            .filter(idempotency_keys::state.eq("in_flight")),
+    )
+    .set(idempotency_keys::created_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

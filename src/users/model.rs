@@ -45,7 +45,8 @@ pub struct UpdateUser {
     pub role: Option<Role>,
     /// New scope unit, by id or code.
     pub unit: Option<String>,
-    /// false deactivates: refresh tokens stop at once, access tokens within a minute.
+    /// false deactivates: refresh and access tokens stop at once (other service
+    /// processes: within seconds).
     pub active: Option<bool>,
 }
 

@@ -204,6 +204,9 @@ pub async fn update(
             .await?;
             if body.active == Some(false) {
                 crate::auth::store::revoke_all_for_user(conn, id).await?;
+            } else if body.role.is_some() || body.unit.is_some() {
+                // Tokens issued under the old role or scope end; refreshing gives new ones.
+                crate::auth::store::end_sessions(conn, PrincipalKind::User, id).await?;
             }
             let after = store::get(conn, id)
                 .await?
@@ -466,6 +469,7 @@ pub async fn rotate_client(
                 .await?
                 .ok_or_else(|| ApiError::not_found("service client"))?;
             store::rotate_client(conn, id, &tokens::hash_secret(&secret)).await?;
+            crate::auth::store::end_sessions(conn, PrincipalKind::Client, id).await?;
             let c = store::get_client(conn, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("service client"))?;
@@ -479,7 +483,7 @@ pub async fn rotate_client(
     })))
 }
 
-/// Revokes a client for good (admins); its tokens stop within a minute.
+/// Revokes a client for good (admins); its tokens stop within seconds.
 #[utoipa::path(operation_id = "revokeServiceClient", tag = "users", params(("service_client_id" = Uuid, Path, description = "Service client id (the record id, not the public `client_id`)")), responses((status = 200, body = ServiceClient)))]
 #[post("/service-clients/{service_client_id}/revoke")]
 pub async fn revoke_client(
@@ -497,6 +501,7 @@ pub async fn revoke_client(
                 .await?
                 .ok_or_else(|| ApiError::not_found("service client"))?;
             store::revoke_client(conn, id).await?;
+            crate::auth::store::end_sessions(conn, PrincipalKind::Client, id).await?;
             let c = store::get_client(conn, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("service client"))?;

@@ -435,7 +435,12 @@ fn request(
                 ("client_secret", fx.grant_client.1.clone()),
             ]),
         ),
-        ("post", "/api/v1/auth/logout") => (template.into(), Body::Json(json!({}))),
+        // A session that is not the caller's: logging out of every session would end
+        // the tokens the rest of the matrix runs with.
+        ("post", "/api/v1/auth/logout") => (
+            template.into(),
+            Body::Json(json!({"refresh_token": "not-a-session-of-anyone"})),
+        ),
         // Setting the same password again: allowed, and nothing changes for later rows.
         ("post", "/api/v1/me/password") => {
             let pw = if who == "admin" {
@@ -805,15 +810,16 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         assert_json(res, 201).await;
     }
     let mut tokens = HashMap::new();
-    for (role, username) in [
+    const USERNAMES: [(&str, &str); 4] = [
         ("admin", "admin"),
         ("coordinator", "coordinator_a"),
         ("viewer", "viewer_a"),
         ("reporter", "reporter_a"),
-    ] {
+    ];
+    for (role, username) in USERNAMES {
         tokens.insert(role, tree.token(&app, username).await);
     }
-    let fx = Fixture {
+    let mut fx = Fixture {
         tree,
         leaf,
         clients,
@@ -846,6 +852,20 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                 let (path, body) = request(&fx, r.method, r.path, side, who, n);
                 let res = send(&app, r.method, &path, &body, token.as_deref()).await;
                 let got = res.status().as_u16();
+                // A password change ends the caller's sessions: it logs in again.
+                if r.path == "/api/v1/me/password"
+                    && got == 204
+                    && let Some((role, username)) = USERNAMES.iter().find(|(r, _)| *r == who)
+                {
+                    // (Not `Tree::token`, which hands out the token it cached.)
+                    let pw = if who == "admin" {
+                        ADMIN_PASSWORD
+                    } else {
+                        PASSWORD
+                    };
+                    let fresh = crate::helpers::login(&app, username, pw).await.access_token;
+                    fx.tokens.insert(role, fresh);
+                }
                 let what = format!("{} {path} as {who} ({side:?})", r.method.to_uppercase());
                 if !statuses.contains(&got) {
                     failures.push(format!("{what}: {got} is not documented ({statuses:?})"));

@@ -246,10 +246,10 @@ async fn a_duplicate_still_in_flight_is_a_409_until_abandoned() {
         .unwrap();
     assert_eq!(json_of(res, 200).await["valid"], true);
 
-    // A request that has been "running" for minutes died with its process: a retry
-    // takes the key over and runs.
+    // A request whose lease has not been renewed for over ten seconds died with its
+    // process (or lost its database): a retry takes the key over and runs.
     diesel::sql_query(
-        "UPDATE idempotency_keys SET created_at = now() - interval '3 minutes' \
+        "UPDATE idempotency_keys SET created_at = now() - interval '11 seconds' \
          WHERE principal_id = $1 AND key = $2",
     )
     .bind::<diesel::sql_types::Uuid, _>(w.reporter_a.id)

@@ -12,6 +12,7 @@ mod demo;
 mod errors;
 mod fixtures;
 mod form_rules;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod openapi;

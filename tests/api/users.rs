@@ -160,6 +160,14 @@ async fn admins_create_list_get_and_update_users() {
     assert_eq!(updated["email"], "hoa@svhtt.example.vn");
     assert_eq!(updated["display_name"], "Nguyễn Thị Hoa (Phó phòng)");
     assert_eq!(updated["created_at"], hoa["created_at"]);
+    // The token issued under the old role ends; a refresh gives one under the new.
+    assert_problem(
+        app.get_as("/api/v1/me", &session.access_token).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let session = login(&app, "hoa.nt", PASSWORD).await;
     let me = assert_json(app.get_as("/api/v1/me", &session.access_token).await, 200).await;
     assert_eq!(me["role"], "coordinator");
     assert_eq!(me["user"]["unit_code"], "SVHTT");
@@ -221,10 +229,16 @@ async fn admins_create_list_get_and_update_users() {
         .collect();
     assert_eq!(
         actions,
-        ["user.update", "user.update", "auth.login", "user.create"]
+        [
+            "user.update",
+            "auth.login",
+            "user.update",
+            "auth.login",
+            "user.create"
+        ]
     );
-    assert_eq!(audit["items"][1]["change"]["before"]["role"], "reporter");
-    assert_eq!(audit["items"][1]["change"]["after"]["role"], "coordinator");
+    assert_eq!(audit["items"][2]["change"]["before"]["role"], "reporter");
+    assert_eq!(audit["items"][2]["change"]["after"]["role"], "coordinator");
 }
 
 #[tokio::test]

@@ -1,0 +1,246 @@
+//! Hardening: sessions that end in every service process, no replay for an account
+//! that may no longer act, bounded statements, bodies that must arrive, and the
+//! headers every answer carries.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::fixtures::{World, complete_report, report_path};
+use crate::helpers::{
+    ADMIN_PASSWORD, PASSWORD, assert_json, assert_problem, create_user, login, seed_admin,
+    spawn_app, spawn_app_with, start_server, test_settings,
+};
+
+/// Polls `probe` until it answers `status`, for at most `within`; returns how long
+/// it took.
+async fn until_status(
+    within: Duration,
+    status: u16,
+    probe: impl AsyncFn() -> reqwest::Response,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = probe().await.status().as_u16();
+        if got == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "still {got} after {within:?}, not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Two service processes on one database: a logout, a password change, an admin's
+/// reset, a role change and a deactivation made through one end the access tokens
+/// the other accepts, within seconds.
+#[tokio::test]
+async fn sessions_end_in_every_process_within_seconds() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    let other = start_server(test_settings(&app.db.url, &[])).await;
+    let me_at_other = |token: String| {
+        let (client, url) = (app.client.clone(), format!("{other}/api/v1/me"));
+        async move || client.get(&url).bearer_auth(&token).send().await.unwrap()
+    };
+    let within = Duration::from_secs(5);
+
+    // Logout of every session, through the first process.
+    create_user(&app, &admin, "lan", "reporter", "SVHTT").await;
+    let pair = login(&app, "lan", PASSWORD).await;
+    let probe = me_at_other(pair.access_token.clone());
+    assert_eq!(probe().await.status(), 200);
+    let res = app
+        .post_as("/api/v1/auth/logout", &pair.access_token, &json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    until_status(within, 401, probe).await;
+    // A new login works at once, even within the same second.
+    let pair = login(&app, "lan", PASSWORD).await;
+    let probe = me_at_other(pair.access_token.clone());
+    assert_eq!(probe().await.status(), 200);
+
+    // The user's own password change.
+    let res = app
+        .post_as(
+            "/api/v1/me/password",
+            &pair.access_token,
+            &json!({"current_password": PASSWORD, "new_password": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    until_status(within, 401, probe).await;
+
+    // An admin's reset, a role change and a deactivation.
+    let id = app
+        .db_text("SELECT id::text AS t FROM users WHERE username = 'lan'")
+        .await;
+    for change in [
+        (
+            "password",
+            json!({"new_password": "reset by the admin 2024"}),
+        ),
+        ("", json!({"role": "viewer"})),
+        ("", json!({"active": false})),
+    ] {
+        let current = match change.1.get("new_password") {
+            Some(_) => "a brand new password",
+            None => "reset by the admin 2024",
+        };
+        let pair = login(&app, "lan", current).await;
+        let probe = me_at_other(pair.access_token.clone());
+        assert_eq!(probe().await.status(), 200);
+        let res = match change.0 {
+            "password" => {
+                app.post_as(&format!("/api/v1/users/{id}/password"), &admin, &change.1)
+                    .await
+            }
+            _ => {
+                app.patch_as(&format!("/api/v1/users/{id}"), &admin, &change.1)
+                    .await
+            }
+        };
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+        until_status(within, 401, probe).await;
+    }
+    assert_eq!(
+        login_status(&app, "admin", ADMIN_PASSWORD).await,
+        200,
+        "nobody else's session ended"
+    );
+}
+
+async fn login_status(app: &crate::helpers::TestApp, user: &str, password: &str) -> u16 {
+    crate::helpers::try_login(app, user, password)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// A stored answer is replayed only to a caller who may still act: a deactivated
+/// account's still-valid token gets 401, not the replay.
+#[tokio::test]
+async fn no_replay_for_a_deactivated_account() {
+    let w = World::new().await;
+    let (p, unit) = (&w.open, w.a.code.as_str());
+    let (_, etag) = w
+        .draft(&w.reporter_a, p, unit, &complete_report(p.window_start))
+        .await;
+    let submit = || {
+        w.act(&w.reporter_a, p, unit, "submit", Some(&etag), None)
+            .header("idempotency-key", "replay-after-deactivation")
+    };
+    assert_eq!(submit().send().await.unwrap().status(), 200);
+    let replay = submit().send().await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let res = w
+        .req(
+            &w.admin,
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", w.reporter_a.id),
+        )
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = submit().send().await.unwrap();
+    assert!(!res.headers().contains_key("idempotent-replayed"));
+    assert_problem(res, 401, "account_disabled").await;
+}
+
+/// A query blocked in the database gives up after the lock timeout and answers 503
+/// with Retry-After, instead of holding its connection for as long as the block lasts.
+#[tokio::test]
+async fn a_blocked_write_becomes_a_503_not_a_held_connection() {
+    let app = spawn_app_with(&[("GEREPORT_DB_LOCK_TIMEOUT_MS", "300")]).await;
+    let admin = seed_admin(&app).await;
+    let user = create_user(&app, &admin, "held", "viewer", "SVHTT").await;
+    // Another session holds the user's row.
+    let mut blocker = app.db_conn().await;
+    use diesel_async::SimpleAsyncConnection;
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT * FROM users WHERE id = '{}' FOR UPDATE",
+            user.id
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let res = app
+        .patch_as(
+            &format!("/api/v1/users/{}", user.id),
+            &admin,
+            &json!({"display_name": "Changed"}),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, 503, "database_unavailable").await;
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    let res = app
+        .patch_as(
+            &format!("/api/v1/users/{}", user.id),
+            &admin,
+            &json!({"display_name": "Changed"}),
+        )
+        .await;
+    assert_json(res, 200).await;
+}
+
+/// A body sent half-way and then left is answered 408 once the body timeout passes.
+#[tokio::test]
+async fn a_body_that_stops_arriving_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&[("GEREPORT_BODY_TIMEOUT_SECS", "1")]).await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    for path in ["/api/v1/auth/login", "/api/v1/auth/logout"] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer x\r\nIdempotency-Key: k1\r\nContent-Length: 100\r\n\r\n{{\"user"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+            .await
+            .expect("the server answered within 10 s")
+            .unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        // The login reads its body (408); the logout refuses the bad token first (401).
+        assert!(
+            text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 401"),
+            "{path}: {text}"
+        );
+    }
+}
+
+/// Every answer says `nosniff`; the documentation page may not be framed and runs
+/// only its own scripts; `/metrics` can be guarded by a token.
+#[tokio::test]
+async fn headers_and_the_metrics_guard() {
+    let app = spawn_app_with(&[("GEREPORT_METRICS_TOKEN", "metrics-scraper-token-123")]).await;
+    for path in ["/healthz", "/api/v1/me", "/api/v1/openapi.json", "/nowhere"] {
+        let res = app.get(path).await;
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    let res = app.get("/docs/").await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+
+    assert_problem(app.get("/metrics").await, 401, "missing_token").await;
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-scraper-token-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("http_requests_total"));
+}
