@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::fixtures::{World, complete_report, report_path};
+use crate::fixtures::{World, complete_report};
 use crate::helpers::{
     ADMIN_PASSWORD, PASSWORD, assert_json, assert_problem, create_user, login, seed_admin,
     spawn_app, spawn_app_with, start_server, test_settings,
