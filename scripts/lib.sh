@@ -438,3 +438,37 @@ _gr_redact_url() {
         printf '%s\n' "$url"
     fi
 }
+
+# --- least privilege -------------------------------------------------------------
+
+# use_serving_role: the service connects as a role that owns nothing
+# (GEREPORT_APP_ROLE, default gereport_app, created here when missing), while
+# migrations keep running as the database's owner (GEREPORT_MIGRATE_DATABASE_URL,
+# the URL ensure_database settled on). `gereport migrate`/`serve` grant the role
+# what it needs after each migration. A DATABASE_URL with a password was given by
+# the user and is left as it is.
+use_serving_role() {
+    local role="${GEREPORT_APP_ROLE:-gereport_app}" psql base rest authority userinfo host
+    base="${DATABASE_URL%%\?*}"
+    rest="${base#*://}"
+    authority="${rest%%/*}"
+    userinfo="${authority%@*}"
+    if [[ "$authority" != *@* || "$userinfo" == *:* ]]; then
+        gr_log "DATABASE_URL carries its own credentials; serving with it as it is"
+        return 0
+    fi
+    psql="$(_gr_pg_tool psql)" || return 1
+    if ! "$psql" "$GEREPORT_PG_ADMIN_URL" -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN CREATE ROLE $role LOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$;
+SQL
+    then
+        gr_fail "could not create the serving role $role"
+        return 1
+    fi
+    host="${authority#*@}"
+    export GEREPORT_MIGRATE_DATABASE_URL="$DATABASE_URL"
+    export GEREPORT_APP_ROLE="$role"
+    export DATABASE_URL="${DATABASE_URL/"$authority"/"$role@$host"}"
+    gr_log "serving as role $role (migrations as $userinfo)"
+}

@@ -80,6 +80,8 @@ gr_schemathesis() (
     base="http://127.0.0.1:$port"
     # shellcheck disable=SC2030 # for this subshell only, on purpose
     export DATABASE_URL="$db_url"
+    # The server runs as the role that owns nothing, as `scripts/run` does.
+    use_serving_role
     export GEREPORT_BIND="127.0.0.1:$port"
     export GEREPORT_JWT_SECRET="${GEREPORT_JWT_SECRET:-gereport-TEST-ONLY-insecure-jwt-secret-012345678}"
     export GEREPORT_ENV=development

@@ -46,6 +46,12 @@ pub struct Settings {
     /// `/metrics` answers only with `Authorization: Bearer <this>` when set
     /// (`GEREPORT_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// The owner role's URL for migrations (`GEREPORT_MIGRATE_DATABASE_URL`); the
+    /// service itself connects with `database_url`.
+    pub migrate_database_url: Option<String>,
+    /// The role `serve` connects as, granted its privileges after each migration
+    /// (`GEREPORT_APP_ROLE`).
+    pub app_role: Option<String>,
 }
 
 /// A setting that is missing or malformed; its message names the variable.
@@ -215,7 +221,28 @@ impl Settings {
             ));
         }
 
+        let migrate_database_url = var("GEREPORT_MIGRATE_DATABASE_URL");
+        if let Some(u) = &migrate_database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "GEREPORT_MIGRATE_DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        let app_role = var("GEREPORT_APP_ROLE");
+        if let Some(r) = &app_role
+            && !crate::db::is_plain_identifier(r)
+        {
+            return Err(invalid(
+                "GEREPORT_APP_ROLE",
+                "must be a plain role name (lower-case letters, digits, _)",
+            ));
+        }
+
         Ok(Settings {
+            migrate_database_url,
+            app_role,
             statement_limits,
             body_timeout: Duration::from_secs(body_timeout_secs as u64),
             metrics_token,
@@ -232,6 +259,13 @@ impl Settings {
             body_limit,
             environment,
         })
+    }
+
+    /// Where migrations run: the owner role's URL, or the service's own.
+    pub fn migrate_url(&self) -> &str {
+        self.migrate_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
     }
 
     /// The JWT secret, required by every command that issues or checks tokens.

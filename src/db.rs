@@ -135,6 +135,68 @@ pub async fn pending_migrations(conn: &mut AsyncPgConnection) -> QueryResult<Vec
     Ok(pending)
 }
 
+/// A role name safe to put in SQL unquoted.
+pub fn is_plain_identifier(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Tables whose rows are history: the serving role may add rows, never change or
+/// remove them (their triggers refuse it too; the role cannot disable the triggers,
+/// as only an owner can).
+const APPEND_ONLY: &[&str] = &["audit_events", "report_revisions"];
+/// Tables whose rows the service deletes (expired keys, forgiven failures).
+const DELETABLE: &[&str] = &["idempotency_keys", "login_failures"];
+
+/// Gives the serving role exactly what the service needs, run by the owner after each
+/// migration: it owns nothing, so it cannot alter, truncate or drop a table or disable
+/// a trigger; it may delete only from `DELETABLE` and never update `APPEND_ONLY`.
+pub async fn grant_serving_role(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<()> {
+    use diesel_async::SimpleAsyncConnection;
+    anyhow::ensure!(is_plain_identifier(role), "not a plain role name: {role:?}");
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' \
+         AND tablename <> '__diesel_schema_migrations'",
+    )
+    .load(conn)
+    .await?;
+    let mut sql = format!(
+        "GRANT USAGE ON SCHEMA public TO {role};\n\
+         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};\n\
+         GRANT SELECT ON __diesel_schema_migrations TO {role};\n\
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};\n\
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role};\n"
+    );
+    for t in &tables {
+        let name = &t.name;
+        anyhow::ensure!(is_plain_identifier(name), "unexpected table name {name:?}");
+        let mut privileges = vec!["SELECT", "INSERT"];
+        if !APPEND_ONLY.contains(&name.as_str()) {
+            privileges.push("UPDATE");
+        }
+        if DELETABLE.contains(&name.as_str()) {
+            privileges.push("DELETE");
+        }
+        sql.push_str(&format!(
+            "GRANT {} ON {name} TO {role};\n",
+            privileges.join(", ")
+        ));
+    }
+    conn.batch_execute(&sql).await?;
+    Ok(())
+}
+
 /// The URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

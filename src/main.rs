@@ -94,12 +94,21 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Migrates as the owner role (`GEREPORT_MIGRATE_DATABASE_URL`, else `DATABASE_URL`),
+/// then gives the serving role (`GEREPORT_APP_ROLE`) what it needs and no more.
 async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
-    let applied = gereport::db::run_migrations(&settings.database_url).await?;
+    let url = settings.migrate_url();
+    let applied = gereport::db::run_migrations(url).await?;
     if applied.is_empty() {
         tracing::info!("database schema is up to date");
     } else {
         tracing::info!(applied = ?applied, "applied migrations");
+    }
+    if let Some(role) = &settings.app_role {
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
+        gereport::db::grant_serving_role(&mut conn, role).await?;
+        tracing::info!(role = %role, "serving role granted its privileges");
     }
     Ok(applied)
 }

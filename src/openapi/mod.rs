@@ -13,6 +13,8 @@ use utoipa_actix_web::AppExt;
 
 mod examples;
 
+pub use examples::report_2024 as report_example;
+
 use crate::error::{Issue, PROBLEM_JSON, Problem};
 
 #[derive(OpenApi)]

@@ -244,3 +244,148 @@ async fn headers_and_the_metrics_guard() {
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("http_requests_total"));
 }
+
+/// The service's own database role: it owns nothing, so it cannot alter, truncate or
+/// drop a table or disable the triggers that keep history, and may delete only
+/// expired keys and forgiven failures; yet the service works with it.
+#[tokio::test]
+async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    const ROLE: &str = "gereport_serving_test";
+    let app = spawn_app().await;
+    let mut owner = app.db_conn().await;
+    owner
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .await
+        .unwrap();
+    gereport::db::grant_serving_role(&mut owner, ROLE)
+        .await
+        .unwrap();
+    gereport::demo::load(&mut owner, "demo-password-2024")
+        .await
+        .unwrap();
+
+    let url = app
+        .db
+        .url
+        .replacen("://postgres@", &format!("://{ROLE}@"), 1);
+    assert_ne!(url, app.db.url, "the test URL names the postgres user");
+    let mut served = AsyncPgConnection::establish(&url).await.unwrap();
+    for refused in [
+        "TRUNCATE audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        "ALTER TABLE report_revisions DISABLE TRIGGER USER",
+        "DELETE FROM reports",
+        "DELETE FROM report_revisions",
+        "DELETE FROM audit_events",
+        "UPDATE audit_events SET action = action",
+        "DROP TABLE reports",
+        "CREATE TABLE intruder (id int)",
+    ] {
+        let err = served.batch_execute(refused).await.err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().contains("permission denied")
+                    || e.to_string().contains("must be owner")),
+            "{refused}: {err:?}"
+        );
+    }
+    served
+        .batch_execute("SELECT count(*) FROM reports; DELETE FROM login_failures WHERE false")
+        .await
+        .unwrap();
+
+    // The service on that role: log in, save, submit, review, compile, audit.
+    let address = start_server(test_settings(&url, &[])).await;
+    let client = crate::helpers::client();
+    let login = |user: &'static str| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            let res = client
+                .post(format!("{address}/api/v1/auth/login"))
+                .json(&json!({"username": user, "password": "demo-password-2024"}))
+                .send()
+                .await
+                .unwrap();
+            assert_json(res, 200).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (reporter, coordinator) = (login("xdns").await, login("coordinator").await);
+    let periods = assert_json(
+        client
+            .get(format!("{address}/api/v1/periods?code=2024"))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let period = periods["items"][0]["id"].as_str().unwrap().to_string();
+    // A period the demo left without XDNS's report: a new ad hoc one.
+    let plan = periods["items"][0]["plan_id"].as_str().unwrap();
+    let adhoc = assert_json(
+        client
+            .post(format!("{address}/api/v1/plans/{plan}/periods"))
+            .bearer_auth(&coordinator)
+            .json(
+                &json!({"kind": "ad_hoc", "code": "2024X", "window_start": "2024-01-01",
+                          "window_end": "2024-12-31", "due_date": "2099-12-31"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let report = format!(
+        "{address}/api/v1/periods/{}/reports/XDNS",
+        adhoc["id"].as_str().unwrap()
+    );
+    let saved = client
+        .put(&report)
+        .bearer_auth(&reporter)
+        .json(&gereport::openapi::report_example())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 201);
+    let etag = saved.headers()["etag"].to_str().unwrap().to_string();
+    let submitted = client
+        .post(format!("{report}/submit"))
+        .bearer_auth(&reporter)
+        .header("if-match", &etag)
+        .header("idempotency-key", "serving-role-1")
+        .send()
+        .await
+        .unwrap();
+    let etag = submitted.headers()["etag"].to_str().unwrap().to_string();
+    assert_json(submitted, 200).await;
+    let accepted = client
+        .post(format!("{report}/accept"))
+        .bearer_auth(&coordinator)
+        .header("if-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_json(accepted, 200).await;
+    for path in [
+        format!("/api/v1/periods/{period}/compilation"),
+        "/api/v1/audit?limit=5".to_string(),
+        "/readyz".to_string(),
+    ] {
+        let res = client
+            .get(format!("{address}{path}"))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+}
