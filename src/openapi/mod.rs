@@ -446,6 +446,21 @@ fn polish_operation(
         .and_then(|i| i.as_str())
         .unwrap_or_default()
         .to_string();
+    // Returning and reopening share the accept body's type, but a reason is required.
+    if (id == "returnReport" || id == "reopenReport")
+        && let Some(body) = op.get_mut("requestBody")
+    {
+        body["required"] = true.into();
+        body["content"]["application/json"]["schema"] = serde_json::json!({
+            "type": "object",
+            "required": ["reason"],
+            "additionalProperties": false,
+            "properties": {"reason": {
+                "type": "string", "minLength": 1, "pattern": "\\S",
+                "description": "Why: shown to the unit and kept in the audit log"
+            }}
+        });
+    }
     if let (Some(example), Some(content)) = (
         examples.get(id.as_str()),
         op.get_mut("requestBody")

@@ -58,6 +58,7 @@ pub struct Plan {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: i32,
     pub document_number: String,
     pub title: String,
@@ -75,6 +76,7 @@ pub struct NewPlan {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlan {
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
     pub document_number: Option<String>,
     pub title: Option<String>,
@@ -87,6 +89,7 @@ pub struct UpdatePlan {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PlanQuery {
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
     pub status: Option<PlanStatus>,
     pub limit: Option<i64>,
@@ -137,6 +140,7 @@ pub struct NewIndicator {
     pub name_vi: String,
     pub name_en: String,
     pub formula: String,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub target: f64,
     pub direction: Direction,
     #[serde(default)]
@@ -149,6 +153,7 @@ pub struct UpdateIndicator {
     pub name_vi: Option<String>,
     pub name_en: Option<String>,
     pub formula: Option<String>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub target: Option<f64>,
     pub direction: Option<Direction>,
     pub source: Option<String>,

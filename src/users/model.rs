@@ -27,13 +27,16 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Lower-case letters, digits, `_`, `.`, `-`; 2 to 64.
+    #[schema(min_length = 2, max_length = 64, pattern = r"^[a-z0-9][a-z0-9_.-]{1,63}$")]
     pub username: String,
     pub display_name: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     pub role: Role,
     /// Scope unit, by id or code.
     pub unit: String,
     /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 
@@ -41,6 +44,7 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub display_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     pub role: Option<Role>,
     /// New scope unit, by id or code.
@@ -53,6 +57,7 @@ pub struct UpdateUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 
@@ -60,6 +65,7 @@ pub struct PasswordReset {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 
