@@ -27,7 +27,11 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Lower-case letters, digits, `_`, `.`, `-`; 2 to 64.
-    #[schema(min_length = 2, max_length = 64, pattern = r"^[a-z0-9][a-z0-9_.-]{1,63}$")]
+    #[schema(
+        min_length = 2,
+        max_length = 64,
+        pattern = r"^[a-z0-9][a-z0-9_.-]{1,63}$"
+    )]
     pub username: String,
     pub display_name: String,
     #[schema(format = Email, max_length = 254)]
