@@ -75,6 +75,7 @@ gr_schemathesis() (
     local locked=()
     [[ -f Cargo.lock ]] && locked=(--locked)
     cargo build --quiet "${locked[@]}" --bin gereport
+    local bin="${CARGO_TARGET_DIR:-$repo/target}/debug/gereport"
 
     port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     base="http://127.0.0.1:$port"
@@ -91,13 +92,13 @@ gr_schemathesis() (
     export GEREPORT_DEMO_PASSWORD="$password"
 
     log "loading the demo department"
-    target/debug/gereport demo >"$work/demo.log" 2>&1 || {
+    "$bin" demo >"$work/demo.log" 2>&1 || {
         cat "$work/demo.log" >&2
         die "gereport demo failed"
     }
 
     log "starting the server on $base"
-    target/debug/gereport serve >"$work/server.log" 2>&1 &
+    "$bin" serve >"$work/server.log" 2>&1 &
     server_pid=$!
     local i
     for i in $(seq 1 120); do

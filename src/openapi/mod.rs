@@ -110,7 +110,7 @@ const SHARED_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "503",
         "ServiceUnavailable",
-        "The database is unreachable; retry later",
+        "The database is unreachable or too busy (`Retry-After` says when to retry)",
     ),
 ];
 
@@ -406,6 +406,13 @@ fn polish_operation(
                 .is_none_or(str::is_empty);
             if response.get("$ref").is_none() && missing {
                 response["description"] = status_description(status).into();
+            }
+            // A client must be able to find out how long to wait.
+            if status == "429" && response.get("$ref").is_none() {
+                response["headers"]["Retry-After"] = serde_json::json!({
+                    "description": "Seconds to wait before trying again",
+                    "schema": {"type": "integer", "minimum": 1}
+                });
             }
             // (`get_mut`, not indexing: indexing a missing member inserts a null.)
             if let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut()) {
