@@ -3,7 +3,10 @@
 //! same key with another request is a 422; a duplicate still in flight is a 409. Keys
 //! are scoped to the caller (the token's subject) and kept at least 24 hours.
 //!
-//! A response of 5xx is not stored — nothing was committed — so the retry runs anew.
+//! Only answers of a request that ran are stored (2xx, and conflicts such as an
+//! illegal transition): a refusal before it ran — 400, 401, 403, 404, 412, 422, 428,
+//! 429 and the like — or a 5xx releases the key, so the corrected retry runs. The
+//! fingerprint covers the method, the path and query, the body and `If-Match`.
 //! A response marked `Cache-Control: no-store` (tokens, a service client's secret) is
 //! recorded without its body, as secrets are never kept: a retry learns that the first
 //! request succeeded (409 `idempotent_response_withheld`) but not the secret again.
@@ -42,6 +45,18 @@ impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Whether an answer is the outcome of the request having run, and so what every
+/// retry must get again. A refusal before it ran — the caller, the precondition
+/// (412, 428), a malformed or invalid request (400, 422), the throttle — and any
+/// server failure release the key instead: the corrected retry runs.
+fn worth_storing(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || matches!(
+            status.as_u16(),
+            400 | 401 | 403 | 404 | 405 | 406 | 408 | 412 | 413 | 415 | 422 | 428 | 429
+        ))
 }
 
 fn bad_key(detail: &str) -> ApiError {
@@ -113,12 +128,18 @@ pub async fn middleware(
             return Ok(req.error_response(e));
         }
     };
+    // Everything that changes the outcome: method, path and query, body and the
+    // precondition. (The caller is part of the key itself.)
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str().as_bytes());
     hasher.update([0]);
     hasher.update(req.uri().to_string().as_bytes());
     hasher.update([0]);
     hasher.update(&payload);
+    hasher.update([0]);
+    if let Some(tag) = req.headers().get(header::IF_MATCH) {
+        hasher.update(tag.as_bytes());
+    }
     let hash = hasher.finalize().to_vec();
     req.set_payload(actix_http::Payload::from(payload));
 
@@ -212,7 +233,7 @@ pub async fn middleware(
         Ok(c) => c,
         Err(_) => return Ok(res),
     };
-    if status.is_server_error() {
+    if !worth_storing(status) {
         let _ = store::release(&mut conn, principal, &key).await;
         return Ok(res);
     }

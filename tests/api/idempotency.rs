@@ -180,14 +180,17 @@ async fn concurrent_duplicates_submit_once() {
     assert_eq!(audited(&w, "report.submit").await, 1);
 }
 
-/// The request hash the middleware keeps: method, URI and body, NUL-separated.
-fn request_hash(method: &str, uri: &str, body: &[u8]) -> Vec<u8> {
+/// The request hash the middleware keeps: method, URI, body and If-Match,
+/// NUL-separated.
+fn request_hash(method: &str, uri: &str, body: &[u8], if_match: &str) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update([0]);
     h.update(uri.as_bytes());
     h.update([0]);
     h.update(body);
+    h.update([0]);
+    h.update(if_match.as_bytes());
     h.finalize().to_vec()
 }
 
@@ -208,7 +211,7 @@ async fn a_duplicate_still_in_flight_is_a_409_until_abandoned() {
     )
     .bind::<diesel::sql_types::Uuid, _>(w.reporter_a.id)
     .bind::<diesel::sql_types::Text, _>(key)
-    .bind::<diesel::sql_types::Bytea, _>(request_hash("POST", &uri, b""))
+    .bind::<diesel::sql_types::Bytea, _>(request_hash("POST", &uri, b"", &etag))
     .execute(&mut conn)
     .await
     .unwrap();
@@ -266,7 +269,7 @@ async fn a_duplicate_still_in_flight_is_a_409_until_abandoned() {
 }
 
 #[tokio::test]
-async fn a_refused_submission_replays_the_same_refusal() {
+async fn a_refused_submission_is_not_stored_and_the_corrected_retry_runs() {
     let w = World::new().await;
     let (p, unit) = (&w.open, w.a.code.as_str());
     let complete = complete_report(p.window_start);
@@ -291,37 +294,40 @@ async fn a_refused_submission_replays_the_same_refusal() {
     assert_eq!(problem["request_id"], "first-try");
     assert_eq!(snapshot(&w.app).await, before);
 
-    // The unit fixes its draft, but retries the same submission under the same key:
-    // the key answers for the first attempt, exactly.
-    let (_, etag) = w.save(&w.reporter_a, p, unit, &complete, &etag).await;
-    let before = snapshot(&w.app).await;
-    let res = w
+    // A stale precondition is not stored either: the same key with the stale tag
+    // answers 412 again, not a replay.
+    let (_, fixed) = w.save(&w.reporter_a, p, unit, &complete, &etag).await;
+    let stale = w
         .act(&w.reporter_a, p, unit, "submit", Some(&etag), None)
         .header("idempotency-key", key)
         .send()
         .await
         .unwrap();
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/problem+json")
-    );
-    let replay = seen(res).await;
-    assert_eq!(replay.status, 422);
-    assert!(replay.replayed);
-    assert_eq!(replay.body, first.body);
-    assert_eq!(snapshot(&w.app).await, before);
+    assert!(!stale.headers().contains_key("idempotent-replayed"));
+    assert_problem(stale, 412, "stale_etag").await;
 
-    // A fresh key submits the fixed draft.
-    let res = w
-        .act(&w.reporter_a, p, unit, "submit", Some(&etag), None)
-        .header("idempotency-key", "submit-twice-200")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res, 200).await["status"], "submitted");
+    // The unit fixed its draft and retries under the same key with the new tag: the
+    // submission runs (the 422 was not the key's answer), and is then the key's
+    // answer for every retry.
+    let submit = || {
+        w.act(&w.reporter_a, p, unit, "submit", Some(&fixed), None)
+            .header("idempotency-key", key)
+    };
+    let done = seen(submit().send().await.unwrap()).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(!done.replayed);
+    let replay = seen(submit().send().await.unwrap()).await;
+    assert!(replay.replayed);
+    assert_eq!(replay.body, done.body);
     assert_eq!(revisions(&w).await, 1);
+    // Once stored, the key with another precondition is another request.
+    w.refused(
+        w.act(&w.reporter_a, p, unit, "submit", Some(&etag), None)
+            .header("idempotency-key", key),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
 }
 
 #[tokio::test]
