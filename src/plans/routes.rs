@@ -746,6 +746,12 @@ pub async fn update_period(
                 .map_err(|m| ApiError::invalid_field("body.window_end", "invalid_window", m))?;
             let name = body.name.as_deref().map(str::trim).unwrap_or(&current.name);
             let row = store::update_period(conn, current.id, name, start, end, due).await?;
+            // A moved due date decides lateness anew: an extension clears it.
+            let relabelled = if due == current.due_date {
+                0
+            } else {
+                store::recompute_lateness(conn, current.id).await?
+            };
             audit::append(
                 conn,
                 &by,
@@ -753,7 +759,8 @@ pub async fn update_period(
                     "period.update",
                     &row,
                     &plan,
-                    json!({ "before": current.to_api(), "after": row.to_api() }),
+                    json!({ "before": current.to_api(), "after": row.to_api(),
+                            "reports_lateness_changed": relabelled }),
                 ),
             )
             .await?;

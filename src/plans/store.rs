@@ -508,6 +508,21 @@ pub async fn period_and_unit_for_share(
         .optional()?)
 }
 
+/// Decides every submitted report's lateness of a period again, against its due date
+/// as it stands; returns how many reports changed their mind. Run in the transaction
+/// that moves the due date, so the filter, the compilation and the documents follow.
+pub async fn recompute_lateness(conn: &mut AsyncPgConnection, period_id: Uuid) -> ApiResult<usize> {
+    Ok(diesel::sql_query(
+        "UPDATE reports r SET late = r.submitted_at >= gr_due_instant(p.due_date) \
+         FROM periods p \
+         WHERE p.id = $1 AND r.period_id = p.id AND r.submitted_at IS NOT NULL \
+           AND r.late IS DISTINCT FROM (r.submitted_at >= gr_due_instant(p.due_date))",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(period_id)
+    .execute(conn)
+    .await?)
+}
+
 /// A period with the path of its plan's issuing unit, for scope checks, in one query.
 pub async fn get_period_scope(
     conn: &mut &AsyncPgConnection,

@@ -220,8 +220,8 @@ async fn submissions_are_late_after_the_end_of_the_due_day_in_vietnam() {
     .await;
     assert_eq!(revisions["items"][0]["late"], true);
 
-    // Lateness is decided at submission: a late report returned and resubmitted on a
-    // due date moved into the future is on time the second time.
+    // A late report returned and resubmitted after its due date moved into the future
+    // is on time; the revision frozen at the first submission keeps its lateness.
     let res = w
         .req(
             &w.coordinator,
@@ -270,4 +270,93 @@ async fn a_lock_committed_while_a_save_is_under_way_still_refuses_it() {
     );
     let problem = save_refused_across_uncommitted(&w, &sql, "period_locked").await;
     assert_eq!(problem["period_status"], "locked");
+}
+
+/// Moving a due date decides every submitted report's lateness again: the report, the
+/// `late` filter and the compilation all follow, and the audit says how many changed.
+#[tokio::test]
+async fn lateness_follows_a_moved_due_date() {
+    let w = World::new().await;
+    let today = today_vn();
+    let period = w
+        .create_period("MOVED", today - days(60), today - days(1), today - days(1))
+        .await;
+    let (report, _) = w.submitted(&w.reporter_a, &period, &w.a.code).await;
+    assert_eq!(report["late"], true);
+    let late_units = async |late: bool| {
+        let page = json_of(
+            w.get(
+                &w.coordinator,
+                &format!("/api/v1/reports?period={}&late={late}", period.id),
+            )
+            .await,
+            200,
+        )
+        .await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["unit_code"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let late_in_compilation = async || {
+        let c = json_of(
+            w.get(
+                &w.coordinator,
+                &format!(
+                    "/api/v1/periods/{}/compilation?include=submitted",
+                    period.id
+                ),
+            )
+            .await,
+            200,
+        )
+        .await;
+        c["completeness"]["late"].clone()
+    };
+    assert_eq!(late_units(true).await, [w.a.code.clone()]);
+    assert_eq!(late_in_compilation().await, 1);
+
+    // The office extends the deadline to next week: on time everywhere.
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::PATCH,
+            &format!("/api/v1/periods/{}", period.id),
+        )
+        .json(&json!({ "due_date": today + days(7) }))
+        .send()
+        .await
+        .unwrap();
+    json_of(res, 200).await;
+    let (report, _) = w.read(&w.coordinator, &period, &w.a.code).await;
+    assert_eq!(report["late"], false);
+    assert!(late_units(true).await.is_empty());
+    assert_eq!(late_units(false).await, [w.a.code.clone()]);
+    assert_eq!(late_in_compilation().await, 0);
+    let audit = json_of(
+        w.get(
+            &w.coordinator,
+            &format!("/api/v1/audit?object_type=period&object_id={}", period.id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["change"]["reports_lateness_changed"], 1);
+
+    // And back: the deadline restored, the report is late again.
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::PATCH,
+            &format!("/api/v1/periods/{}", period.id),
+        )
+        .json(&json!({ "due_date": today - days(1) }))
+        .send()
+        .await
+        .unwrap();
+    json_of(res, 200).await;
+    assert_eq!(late_units(true).await, [w.a.code.clone()]);
 }

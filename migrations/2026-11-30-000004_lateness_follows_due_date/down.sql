@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS gr_due_instant(date);
