@@ -315,7 +315,7 @@ async fn lateness_follows_a_moved_due_date() {
         .await;
         c["completeness"]["late"].clone()
     };
-    assert_eq!(late_units(true).await, [w.a.code.clone()]);
+    assert_eq!(late_units(true).await, vec![w.a.code.clone()]);
     assert_eq!(late_in_compilation().await, 1);
 
     // The office extends the deadline to next week: on time everywhere.
@@ -333,7 +333,7 @@ async fn lateness_follows_a_moved_due_date() {
     let (report, _) = w.read(&w.coordinator, &period, &w.a.code).await;
     assert_eq!(report["late"], false);
     assert!(late_units(true).await.is_empty());
-    assert_eq!(late_units(false).await, [w.a.code.clone()]);
+    assert_eq!(late_units(false).await, vec![w.a.code.clone()]);
     assert_eq!(late_in_compilation().await, 0);
     let audit = json_of(
         w.get(
@@ -358,5 +358,5 @@ async fn lateness_follows_a_moved_due_date() {
         .await
         .unwrap();
     json_of(res, 200).await;
-    assert_eq!(late_units(true).await, [w.a.code.clone()]);
+    assert_eq!(late_units(true).await, vec![w.a.code.clone()]);
 }
