@@ -5,3 +5,15 @@
 CREATE FUNCTION gr_due_instant(d date) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
     AS $$ SELECT ((d + 1)::timestamp - interval '7 hours') AT TIME ZONE 'UTC' $$;
+
+-- A unit's own extension of a period's due date, granted by the coordinating office
+-- with a reason; lateness of that unit's report is decided against it.
+CREATE TABLE due_date_extensions (
+    period_id  uuid NOT NULL REFERENCES periods (id),
+    unit_id    uuid NOT NULL REFERENCES org_units (id),
+    due_date   date NOT NULL,
+    reason     text NOT NULL CHECK (length(btrim(reason)) BETWEEN 1 AND 2000),
+    granted_by text NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (period_id, unit_id)
+);

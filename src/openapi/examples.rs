@@ -140,6 +140,10 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             }),
         ),
         ("updatePeriod", json!({"due_date": "2024-11-25"})),
+        (
+            "extendDueDate",
+            json!({"due_date": "2024-11-29", "reason": "Đơn vị đề nghị gia hạn do thay đổi nhân sự phụ trách."}),
+        ),
         ("saveReportDraft", report_2024()),
         ("validateReport", report_2024()),
         (

@@ -200,6 +200,17 @@ pub struct UpdatePeriod {
     pub due_date: Option<NaiveDate>,
 }
 
+/// A unit's own due date for a period, granted with a reason.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendDueDate {
+    /// The unit's report is late after the end of this day (Vietnam time).
+    pub due_date: NaiveDate,
+    /// Why (kept with the extension and in the audit log).
+    #[schema(min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

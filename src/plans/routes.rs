@@ -750,7 +750,7 @@ pub async fn update_period(
             let relabelled = if due == current.due_date {
                 0
             } else {
-                store::recompute_lateness(conn, current.id).await?
+                store::recompute_lateness(conn, current.id, None).await?
             };
             audit::append(
                 conn,
@@ -832,6 +832,74 @@ pub async fn unlock_period(
     set_status(state, actor, *id, PeriodStatus::Open).await
 }
 
+/// The units of a period with their own due date, in the caller's scope.
+#[utoipa::path(operation_id = "listDueDateExtensions", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id"), crate::pagination::PageQuery), responses((status = 200, body = Page<store::DueDateExtension>)))]
+#[get("/periods/{period_id}/extensions")]
+pub async fn list_extensions(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    q: crate::extract::Query<crate::pagination::PageQuery>,
+) -> ApiResult<web::Json<Page<store::DueDateExtension>>> {
+    policy::require(&actor, Action::ReadPlans)?;
+    let page = q.page()?;
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let (period, _) = readable_period(&mut conn, &actor, *id).await?;
+    let rows = store::list_extensions(&mut conn, period.id, policy::scope_prefix(&actor)).await?;
+    Ok(web::Json(Page::slice(rows, page)))
+}
+
+/// Gives one unit its own due date for a period (coordinators in scope), with a
+/// reason: the unit's report is judged late against it from now on, at once.
+#[utoipa::path(operation_id = "extendDueDate", tag = "plans", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code")), request_body = ExtendDueDate, responses((status = 200, body = store::DueDateExtension)))]
+#[put("/periods/{period_id}/extensions/{unit}")]
+pub async fn extend_due_date(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(Uuid, String)>,
+    body: crate::extract::Json<ExtendDueDate>,
+) -> ApiResult<web::Json<store::DueDateExtension>> {
+    let (period_id, unit_ref) = path.into_inner();
+    let body = body.into_inner();
+    let reason = check_text("body.reason", &body.reason, 2000)?;
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let extension = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (period, plan) = writable_period(conn, &actor, period_id).await?;
+            let unit = crate::org::store::find(conn, &unit_ref)
+                .await?
+                .filter(|u| u.path.starts_with(&plan.unit_path))
+                .ok_or_else(|| ApiError::not_found("org unit"))?;
+            policy::require_in_scope(&actor, &unit.path, "org unit")?;
+            let extension = store::upsert_extension(
+                conn,
+                period.id,
+                unit.id,
+                body.due_date,
+                &reason,
+                &actor.name,
+            )
+            .await?;
+            let relabelled = store::recompute_lateness(conn, period.id, Some(unit.id)).await?;
+            audit::append(
+                conn,
+                &by,
+                period_event(
+                    "period.extend_due_date",
+                    &period,
+                    &plan,
+                    json!({ "unit": unit.code, "due_date": body.due_date, "reason": reason,
+                            "reports_lateness_changed": relabelled }),
+                ),
+            )
+            .await?;
+            Ok(extension)
+        })
+        .await?;
+    Ok(web::Json(extension))
+}
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_plans)
         .service(create_plan)
@@ -848,5 +916,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_period)
         .service(update_period)
         .service(lock_period)
-        .service(unlock_period);
+        .service(unlock_period)
+        .service(list_extensions)
+        .service(extend_due_date);
 }

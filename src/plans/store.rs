@@ -511,15 +511,113 @@ pub async fn period_and_unit_for_share(
 /// Decides every submitted report's lateness of a period again, against its due date
 /// as it stands; returns how many reports changed their mind. Run in the transaction
 /// that moves the due date, so the filter, the compilation and the documents follow.
-pub async fn recompute_lateness(conn: &mut AsyncPgConnection, period_id: Uuid) -> ApiResult<usize> {
+/// A unit's own extension, when it has one, counts instead of the period's date;
+/// `unit` narrows the work to one unit's report.
+pub async fn recompute_lateness(
+    conn: &mut AsyncPgConnection,
+    period_id: Uuid,
+    unit: Option<Uuid>,
+) -> ApiResult<usize> {
     Ok(diesel::sql_query(
-        "UPDATE reports r SET late = r.submitted_at >= gr_due_instant(p.due_date) \
-         FROM periods p \
-         WHERE p.id = $1 AND r.period_id = p.id AND r.submitted_at IS NOT NULL \
-           AND r.late IS DISTINCT FROM (r.submitted_at >= gr_due_instant(p.due_date))",
+        "WITH decided AS ( \
+             SELECT r.id, r.submitted_at >= gr_due_instant(coalesce(e.due_date, p.due_date)) AS late \
+             FROM reports r JOIN periods p ON p.id = r.period_id \
+             LEFT JOIN due_date_extensions e ON e.period_id = r.period_id AND e.unit_id = r.unit_id \
+             WHERE r.period_id = $1 AND r.submitted_at IS NOT NULL \
+               AND ($2::uuid IS NULL OR r.unit_id = $2)) \
+         UPDATE reports r SET late = d.late FROM decided d \
+         WHERE r.id = d.id AND r.late IS DISTINCT FROM d.late",
     )
     .bind::<diesel::sql_types::Uuid, _>(period_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(unit)
     .execute(conn)
+    .await?)
+}
+
+/// The due date a unit's report is judged against: its extension, else the period's.
+pub async fn due_date_for(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    unit_id: Uuid,
+) -> ApiResult<chrono::NaiveDate> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        due_date: chrono::NaiveDate,
+    }
+    let extended: Option<Due> = diesel::sql_query(
+        "SELECT due_date FROM due_date_extensions WHERE period_id = $1 AND unit_id = $2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(period.id)
+    .bind::<diesel::sql_types::Uuid, _>(unit_id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(extended.map_or(period.due_date, |d| d.due_date))
+}
+
+/// One unit's extension of a period's due date.
+#[derive(QueryableByName, serde::Serialize, utoipa::ToSchema, Clone, Debug)]
+pub struct DueDateExtension {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub unit_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub unit_code: String,
+    /// The unit's own due date: its report is late after the end of this day (Vietnam).
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub due_date: chrono::NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub reason: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub granted_by: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub granted_at: chrono::DateTime<chrono::Utc>,
+}
+
+const EXTENSION_COLUMNS: &str =
+    "e.unit_id, u.code AS unit_code, e.due_date, e.reason, e.granted_by, e.granted_at";
+
+/// Grants (or changes) a unit's extension.
+pub async fn upsert_extension(
+    conn: &mut AsyncPgConnection,
+    period_id: Uuid,
+    unit_id: Uuid,
+    due_date: chrono::NaiveDate,
+    reason: &str,
+    granted_by: &str,
+) -> ApiResult<DueDateExtension> {
+    Ok(diesel::sql_query(format!(
+        "WITH e AS ( \
+             INSERT INTO due_date_extensions (period_id, unit_id, due_date, reason, granted_by) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (period_id, unit_id) DO UPDATE SET due_date = EXCLUDED.due_date, \
+                 reason = EXCLUDED.reason, granted_by = EXCLUDED.granted_by, granted_at = now() \
+             RETURNING *) \
+         SELECT {EXTENSION_COLUMNS} FROM e JOIN org_units u ON u.id = e.unit_id"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(period_id)
+    .bind::<diesel::sql_types::Uuid, _>(unit_id)
+    .bind::<diesel::sql_types::Date, _>(due_date)
+    .bind::<diesel::sql_types::Text, _>(reason)
+    .bind::<diesel::sql_types::Text, _>(granted_by)
+    .get_result(conn)
+    .await?)
+}
+
+/// A period's extensions whose units lie under `scope_prefix` (every one without it),
+/// by unit code.
+pub async fn list_extensions(
+    conn: &mut AsyncPgConnection,
+    period_id: Uuid,
+    scope_prefix: Option<&str>,
+) -> ApiResult<Vec<DueDateExtension>> {
+    Ok(diesel::sql_query(format!(
+        "SELECT {EXTENSION_COLUMNS} FROM due_date_extensions e JOIN org_units u ON u.id = e.unit_id \
+         WHERE e.period_id = $1 AND ($2::text IS NULL OR u.path LIKE $2 || '%') ORDER BY u.code"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(period_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(scope_prefix)
+    .load(conn)
     .await?)
 }
 

@@ -489,7 +489,9 @@ pub async fn submit(
                     .with_extra("warnings", warnings));
             }
             let now = Utc::now();
-            let late = period::is_late(now, period.due_date);
+            // Against the unit's own extension, when it has one.
+            let due = plan_store::due_date_for(conn, &period, t.unit.id).await?;
+            let late = period::is_late(now, due);
             let number = current.revision.unwrap_or(0) + 1;
             let row = store::submit(
                 conn,

@@ -264,6 +264,18 @@ fn matrix() -> Vec<Row> {
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/extensions",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/extensions/{unit}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
         // Reports, in a period of a plan issued by the root (A and B both report under
         // it): own is A's, foreign B's, both complete drafts at first. Writes send
         // `If-Match: *`. The rows follow the workflow, so a role past authorization gets
@@ -568,6 +580,13 @@ fn request(
         ("post", "/api/v1/periods/{period_id}/unlock") => {
             none(&format!("/api/v1/periods/{}/unlock", plan.period))
         }
+        ("get", "/api/v1/periods/{period_id}/extensions") => {
+            none(&format!("/api/v1/periods/{}/extensions", plan.period))
+        }
+        ("put", "/api/v1/periods/{period_id}/extensions/{unit}") => (
+            format!("/api/v1/periods/{}/extensions/{}", plan.period, unit.code),
+            Body::Json(json!({ "due_date": today + days(90), "reason": "Gia hạn" })),
+        ),
         ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
             report,
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
@@ -958,7 +977,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     for (actor, actions) in [
         (
             "coordinator_a",
-            "indicator.create,indicator.update,period.create,period.lock,period.unlock,\
+            "indicator.create,indicator.update,period.create,period.extend_due_date,period.lock,period.unlock,\
              period.update,plan.create,plan.form.save,plan.update,report.accept,report.reopen",
         ),
         ("reporter_a", "report.save,report.submit"),

@@ -832,6 +832,17 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("updatePeriod"),
     )
     .await;
+    ok(
+        send(
+            Method::PUT,
+            format!("/api/v1/periods/{period}/extensions/XDNS"),
+            example("/api/v1/periods/{period_id}/extensions/{unit}", "put"),
+            None,
+        )
+        .await,
+        run("extendDueDate"),
+    )
+    .await;
 
     let report_path = "/api/v1/periods/{period_id}/reports/{unit}";
     ok(

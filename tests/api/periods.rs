@@ -360,3 +360,112 @@ async fn lateness_follows_a_moved_due_date() {
     json_of(res, 200).await;
     assert_eq!(late_units(true).await, vec![w.a.code.clone()]);
 }
+
+/// A coordinator gives one unit its own due date, with a reason: that unit's report is
+/// on time against it, the others' are judged as before; reporters cannot grant one,
+/// and a unit outside the plan's tree is not found.
+#[tokio::test]
+async fn a_unit_extension_decides_that_units_lateness_only() {
+    let w = World::new().await;
+    let today = today_vn();
+    let period = w
+        .create_period("EXT", today - days(60), today - days(1), today - days(1))
+        .await;
+    let (a, _) = w.submitted(&w.reporter_a, &period, &w.a.code).await;
+    let (b, _) = w.submitted(&w.reporter_b, &period, &w.b.code).await;
+    assert_eq!(
+        (a["late"].clone(), b["late"].clone()),
+        (json!(true), json!(true))
+    );
+
+    let extend = |who: &crate::fixtures::Caller, unit: &str, body: Value| {
+        w.req(
+            who,
+            Method::PUT,
+            &format!("/api/v1/periods/{}/extensions/{unit}", period.id),
+        )
+        .json(&body)
+        .send()
+    };
+    let granted = json_of(
+        extend(
+            &w.coordinator,
+            &w.a.code,
+            json!({"due_date": today + days(3), "reason": "Thay đổi cán bộ phụ trách"}),
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(granted["unit_code"], w.a.code);
+    assert_eq!(granted["reason"], "Thay đổi cán bộ phụ trách");
+    let (a, _) = w.read(&w.coordinator, &period, &w.a.code).await;
+    let (b, _) = w.read(&w.coordinator, &period, &w.b.code).await;
+    assert_eq!(a["late"], false);
+    assert_eq!(b["late"], true);
+    let listed = json_of(
+        w.get(
+            &w.coordinator,
+            &format!("/api/v1/periods/{}/extensions", period.id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["total"], 1);
+
+    // A resubmission is judged against the extension too.
+    let (_, etag) = w.read(&w.coordinator, &period, &w.a.code).await;
+    let (_, etag) = w
+        .transition(
+            &w.coordinator,
+            &period,
+            &w.a.code,
+            "return",
+            &etag,
+            Some(json!({ "reason": "Bổ sung" })),
+        )
+        .await;
+    let (a, _) = w
+        .transition(&w.reporter_a, &period, &w.a.code, "submit", &etag, None)
+        .await;
+    assert_eq!(a["late"], false);
+
+    let body = json!({"due_date": today + days(3), "reason": "x"});
+    w.refused(
+        w.req(
+            &w.reporter_a,
+            Method::PUT,
+            &format!("/api/v1/periods/{}/extensions/{}", period.id, w.a.code),
+        )
+        .json(&body),
+        403,
+        "forbidden",
+    )
+    .await;
+    w.refused(
+        w.req(
+            &w.coordinator,
+            Method::PUT,
+            &format!("/api/v1/periods/{}/extensions/NO-SUCH-UNIT", period.id),
+        )
+        .json(&body),
+        404,
+        "not_found",
+    )
+    .await;
+    let problem = w
+        .refused(
+            w.req(
+                &w.coordinator,
+                Method::PUT,
+                &format!("/api/v1/periods/{}/extensions/{}", period.id, w.b.code),
+            )
+            .json(&json!({"due_date": today, "reason": "   "})),
+            422,
+            "validation_failed",
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["path"], "body.reason");
+}
