@@ -128,19 +128,17 @@ fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
-    for (_, name, description) in SHARED_RESPONSES {
-        components.responses.insert(
-            name.to_string(),
-            RefOr::T(
-                Response::builder()
-                    .description(*description)
-                    .content(
-                        PROBLEM_JSON,
-                        Content::new(Some(Ref::from_schema_name("Problem"))),
-                    )
-                    .build(),
-            ),
+    for (status, name, description) in SHARED_RESPONSES {
+        let mut response = Response::builder().description(*description).content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
         );
+        if *status == "503" {
+            response = response.header("Retry-After", retry_after_header());
+        }
+        components
+            .responses
+            .insert(name.to_string(), RefOr::T(response.build()));
     }
 
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -175,6 +173,7 @@ fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     PROBLEM_JSON,
                     Content::new(Some(Ref::from_schema_name("Problem"))),
                 )
+                .header("Retry-After", retry_after_header())
                 .build(),
         ),
     );
@@ -182,6 +181,18 @@ fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 }
 
 const IDEMPOTENCY_CONFLICT: &str = "IdempotencyConflict";
+
+/// `Retry-After` in seconds, as the 409 in flight, the 429 and the 503 send it.
+fn retry_after_header() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::Integer)
+                .minimum(Some(1)),
+        ))
+        .description(Some("Seconds to wait before trying again"))
+        .build()
+}
 
 /// Every POST takes `Idempotency-Key` (the middleware in `crate::idempotency`): its
 /// header, the replay marker on answers, and the answers about the key itself.
@@ -287,7 +298,7 @@ pub fn problem_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schem
             "request_id": {"type": "string", "description": "The request's `X-Request-Id`, for support"},
             "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}, "description": "Every failing field, for validation problems"},
             "current_etag": {"type": "string", "description": "`stale_etag`: the report's current ETag"},
-            "current_status": {"type": "string", "description": "`illegal_transition`, `not_editable`: the report's current status"},
+            "current_status": {"$ref": "#/components/schemas/ReportStatus", "description": "`illegal_transition`, `not_editable`: the report's current status"},
             "period_status": {"type": "string", "enum": ["open", "locked"], "description": "`period_locked`: the period's status"},
             "first_status": {"type": "integer", "description": "`idempotent_response_withheld`: the status of the first answer"},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}, "description": "`validation_failed` at submit: the warnings beside the errors"},
@@ -486,6 +497,16 @@ fn free_form_as_true(v: &mut serde_json::Value) {
             if m.get("additionalProperties")
                 .is_some_and(|a| a.as_object().is_some_and(|o| o.is_empty()))
             {
+                m.insert("additionalProperties".into(), true.into());
+            }
+            // A bare `{"type": "object"}` (an audit change, this document) is free-form
+            // data; said so, a generated client can read its members.
+            let bare_object = m.get("type").is_some_and(|t| t == "object")
+                && !m.contains_key("properties")
+                && !m.contains_key("additionalProperties")
+                && !m.contains_key("allOf")
+                && !m.contains_key("oneOf");
+            if bare_object {
                 m.insert("additionalProperties".into(), true.into());
             }
             m.values_mut().for_each(free_form_as_true);
