@@ -246,6 +246,16 @@ impl LoginLimiter {
         })
     }
 
+    /// An attempt that was never judged (the password could not be checked) is taken
+    /// back, and nothing else: earlier failures stay.
+    pub async fn withdraw(&self, conn: &mut AsyncPgConnection, attempt: Attempt) -> ApiResult<()> {
+        diesel::sql_query("DELETE FROM login_failures WHERE attempt = $1")
+            .bind::<diesel::sql_types::Uuid, _>(attempt.id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// A successful attempt is not a failure: its rows go, and so do the earlier
     /// failures of this username from this address.
     pub async fn succeeded(&self, conn: &mut AsyncPgConnection, attempt: Attempt) -> ApiResult<()> {

@@ -126,8 +126,20 @@ pub async fn login(
     tokio::time::sleep(attempt.delay).await;
     // The pool connection is released before hashing: a login holds no connection
     // while it spends ~50 ms of CPU.
-    let verified =
-        password::verify(body.password, row.as_ref().map(|r| r.password_hash.clone())).await?;
+    let verified = match password::verify(
+        body.password,
+        row.as_ref().map(|r| r.password_hash.clone()),
+    )
+    .await
+    {
+        Ok(v) => v,
+        // Not checked at all (the hashing queue was full): not a failure either.
+        Err(e) => {
+            let mut conn = crate::db::conn(&state.pool).await?;
+            state.limiter.withdraw(&mut conn, attempt).await?;
+            return Err(e);
+        }
+    };
     let row = match row {
         Some(r) if verified && r.active => r,
         // The attempt was counted as a failure before the check; it stays one.

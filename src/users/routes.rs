@@ -329,7 +329,15 @@ pub async fn change_password(
         .await?;
     tokio::time::sleep(attempt.delay).await;
     let stored = store::password_hash(&mut conn, actor.id).await?;
-    if !password::verify(body.current_password, Some(stored)).await? {
+    let verified = match password::verify(body.current_password, Some(stored)).await {
+        Ok(v) => v,
+        // Not checked at all (the hashing queue was full): not a failure either.
+        Err(e) => {
+            state.limiter.withdraw(&mut conn, attempt).await?;
+            return Err(e);
+        }
+    };
+    if !verified {
         return Err(ApiError::invalid_field(
             "body.current_password",
             "wrong_password",

@@ -1016,6 +1016,22 @@ async fn pair_and_address_limits_apply_separately_and_expire() {
     assert!(fail(&mut conn, "dave", "10.0.0.1").await);
 }
 
+/// An attempt whose password was never checked (the hashing queue was full) is taken
+/// back, but the failures before it stay: an overload cannot wash them away.
+#[tokio::test]
+async fn an_unjudged_attempt_is_withdrawn_without_forgiving_earlier_failures() {
+    use gereport::auth::limiter::LoginLimiter;
+    let app = spawn_app().await;
+    let mut conn = app.db_conn().await;
+    let l = LoginLimiter::new(std::time::Duration::from_secs(60), 2, 100);
+    let _failed = l.begin(&mut conn, "eve", "10.0.0.9").await.unwrap();
+    let unjudged = l.begin(&mut conn, "eve", "10.0.0.9").await.unwrap();
+    l.withdraw(&mut conn, unjudged).await.unwrap();
+    // One failure counts: one more attempt is allowed, then the pair is throttled.
+    let _second = l.begin(&mut conn, "eve", "10.0.0.9").await.unwrap();
+    assert!(l.begin(&mut conn, "eve", "10.0.0.9").await.is_err());
+}
+
 /// A burst of concurrent guesses gets no more through than the limit: each attempt is
 /// counted before its password is checked, under a lock of its keys.
 #[tokio::test]
