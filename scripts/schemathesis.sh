@@ -131,7 +131,10 @@ gr_schemathesis() (
 
     local max_examples="${GEREPORT_ST_MAX_EXAMPLES:-60}"
     local seed="${GEREPORT_ST_SEED:-20241120}"
-    # run_st WHO TOKEN: one schemathesis pass over every operation as WHO.
+    # run_st WHO TOKEN: one schemathesis pass over every operation as WHO — but for
+    # logout and the change of one's own password, which end the very session the pass
+    # runs with (their examples are real: the demo password), so every later request
+    # would be a 401; tests/api covers both.
     run_st() {
         log "running schemathesis as $1 ($max_examples examples per operation, seed $seed)"
         # Headers HTTP itself forbids are not generated (see scripts/schemathesis_hooks.py).
@@ -147,6 +150,8 @@ gr_schemathesis() (
             --hypothesis-suppress-health-check=too_slow,filter_too_much \
             --request-timeout=20000 \
             --workers=2 \
+            --exclude-operation-id=logout \
+            --exclude-operation-id=changeOwnPassword \
             --no-color \
             -H "Authorization: Bearer $2" ||
             die "schemathesis found failures as $1 (see above)"

@@ -382,6 +382,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, description = "Unknown client or wrong secret", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this client id from this address; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/token")]
