@@ -123,7 +123,10 @@ impl RouteTable {
         RouteTable(routes)
     }
 
-    fn allowed(&self, path: &str) -> Option<&[Method]> {
+    /// The methods of the first route template matching `path`. Templates are in the
+    /// document's order, where a literal segment (`/indicators/trend`) sorts before a
+    /// parameter (`/indicators/{indicator_id}`), so the literal route answers first.
+    pub fn allowed(&self, path: &str) -> Option<&[Method]> {
         self.0
             .iter()
             .find(|(def, _)| def.is_match(path))
@@ -131,23 +134,32 @@ impl RouteTable {
     }
 }
 
+/// 405 with `Allow` when the path is a known route that does not take this method.
+pub fn method_not_allowed(req: &HttpRequest, routes: &RouteTable) -> Option<ApiError> {
+    let methods = routes.allowed(req.path())?;
+    if methods.contains(req.method()) {
+        return None;
+    }
+    let allow = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed here; use {allow}", req.method()),
+        )
+        .with_header(header::ALLOW, &allow),
+    )
+}
+
 /// The app's default service: 405 with `Allow` for a known path, else 404.
 pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    Err(match state.routes.allowed(req.path()) {
-        Some(methods) if !methods.contains(req.method()) => {
-            let allow = methods
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{} is not allowed here; use {allow}", req.method()),
-            )
-            .with_header(header::ALLOW, &allow)
-        }
-        _ => ApiError::new(
+    Err(match method_not_allowed(&req, &state.routes) {
+        Some(e) => e,
+        None => ApiError::new(
             StatusCode::NOT_FOUND,
             "route_not_found",
             format!("no route matches {}", req.path()),

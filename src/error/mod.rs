@@ -567,7 +567,15 @@ pub mod extractors {
             .into()
     }
 
-    pub fn path(err: PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    pub fn path(err: PathError, req: &actix_web::HttpRequest) -> actix_web::Error {
+        // `PATCH /indicators/trend` reaches `PATCH /indicators/{indicator_id}` and fails
+        // to parse "trend" as an id; the path names the trend route, which is GET only.
+        let routes = req
+            .app_data::<actix_web::web::Data<crate::AppState>>()
+            .map(|s| &s.routes);
+        if let Some(e) = routes.and_then(|r| crate::ops::method_not_allowed(req, r)) {
+            return e.into();
+        }
         let msg = serde_sentence(&err.to_string());
         ApiError::bad_request("invalid_path", format!("invalid path parameter: {msg}"))
             .with_errors(vec![Issue::new("path", "invalid_value", msg)])

@@ -389,3 +389,21 @@ async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
         assert_eq!(res.status(), 200, "{path}");
     }
 }
+
+/// A literal route wins over a parameter route for the method check too:
+/// `PATCH /indicators/trend` is a 405 naming GET, not a 400 about an id.
+#[tokio::test]
+async fn a_wrong_method_on_a_literal_route_is_a_405() {
+    let app = spawn_app().await;
+    let admin = seed_admin(&app).await;
+    let res = app
+        .patch_as("/api/v1/indicators/trend", &admin, &json!({}))
+        .await;
+    assert_eq!(res.headers()["allow"], "GET");
+    assert_problem(res, 405, "method_not_allowed").await;
+    // A malformed id on the parameter route is still a 400 naming the path.
+    let res = app
+        .patch_as("/api/v1/indicators/not-an-id", &admin, &json!({}))
+        .await;
+    assert_problem(res, 400, "invalid_path").await;
+}
