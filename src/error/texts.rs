@@ -408,6 +408,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Mã làm mới này đã được sử dụng trước đó, có dấu hiệu bị sao chép, nên mọi phiên làm việc của lần đăng nhập này đã bị chấm dứt; đề nghị đăng nhập lại.",
     },
     ProblemText {
+        code: "report_not_started",
+        status: 404,
+        title_en: "Report not started",
+        title_vi: "Báo cáo chưa được lập",
+        meaning_en: "The unit has no report for this period yet; the first PUT of its values creates the draft.",
+        meaning_vi: "Đơn vị chưa có báo cáo cho kỳ này; lần lưu (PUT) số liệu đầu tiên sẽ tạo bản dự thảo.",
+    },
+    ProblemText {
         code: "route_not_found",
         status: 404,
         title_en: "No such endpoint",

@@ -89,7 +89,6 @@ pub struct UpdatePlan {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PlanQuery {
-    #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
     pub status: Option<PlanStatus>,
     pub limit: Option<i64>,

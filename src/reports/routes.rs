@@ -146,6 +146,24 @@ async fn period_now(
     Ok(period)
 }
 
+/// A unit in the caller's scope that has no report for the period yet: told apart
+/// from one the caller may not see (which stays a plain 404), so a script knows to
+/// create it with its first `PUT`.
+fn not_started(t: &Target) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "report_not_started",
+        format!(
+            "unit {} has no report for period {} yet; the first PUT creates it",
+            t.unit.code, t.period.code
+        ),
+    )
+    .vi(format!(
+        "Đơn vị {} chưa lập báo cáo kỳ {}; lần lưu (PUT) đầu tiên sẽ tạo báo cáo",
+        t.unit.code, t.period.code
+    ))
+}
+
 fn illegal(e: workflow::IllegalTransition) -> ApiError {
     ApiError::conflict("illegal_transition", e.to_string())
         .with_extra("current_status", e.from.as_str())
@@ -275,10 +293,7 @@ pub async fn get_report(
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
-    let row = t
-        .report
-        .clone()
-        .ok_or_else(|| ApiError::not_found("report"))?;
+    let row = t.report.clone().ok_or_else(|| not_started(&t))?;
     let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }

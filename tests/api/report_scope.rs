@@ -384,3 +384,20 @@ async fn the_report_list_covers_the_callers_scope_with_filters_and_pages() {
     )
     .await;
 }
+
+/// A report not started yet is a 404 that says so to whoever may see the unit; a unit
+/// outside the caller's scope stays a plain 404, revealing nothing.
+#[tokio::test]
+async fn a_report_not_started_says_so_to_its_own_unit_only() {
+    let w = crate::fixtures::World::new().await;
+    let p = &w.open;
+    let own = crate::fixtures::report_path(p.id, &w.a.code);
+    let res = w.get(&w.reporter_a, &own).await;
+    let body = crate::helpers::assert_problem(res, 404, "report_not_started").await;
+    assert!(body["detail"].as_str().unwrap().contains(&w.a.code));
+    let res = w.get(&w.coordinator, &own).await;
+    crate::helpers::assert_problem(res, 404, "report_not_started").await;
+    let peer = crate::fixtures::report_path(p.id, &w.b.code);
+    let res = w.get(&w.reporter_a, &peer).await;
+    crate::helpers::assert_problem(res, 404, "not_found").await;
+}
