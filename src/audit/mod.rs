@@ -37,7 +37,7 @@ impl From<&Actor> for By {
         By {
             kind: a.kind.as_str(),
             id: Some(a.id),
-            name: a.name.clone(),
+            name: a.display_name.clone(),
             role: Some(a.role.as_str()),
             request_id: a.request_id.clone(),
         }

@@ -44,7 +44,11 @@ impl PrincipalKind {
 /// What the database says about a principal right now.
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// Username, or a service client's public id.
     pub name: String,
+    /// What the audit, `submitted_by` and `reviewed_by` show: the username, or a
+    /// service client's name (its public id means nothing to a reader).
+    pub display_name: String,
     pub role: Role,
     pub unit_id: Uuid,
     pub scope_path: String,
@@ -61,6 +65,8 @@ pub struct Actor {
     pub id: Uuid,
     pub kind: PrincipalKind,
     pub name: String,
+    /// See `Principal::display_name`.
+    pub display_name: String,
     pub role: Role,
     pub unit_id: Uuid,
     pub scope_path: String,
@@ -178,6 +184,7 @@ impl FromRequest for Actor {
                 id: claims.sub,
                 kind: claims.kind,
                 name: principal.name,
+                display_name: principal.display_name,
                 role: principal.role,
                 unit_id: principal.unit_id,
                 scope_path: principal.scope_path,

@@ -141,6 +141,7 @@ mod tests {
             id: uuid::Uuid::nil(),
             kind: PrincipalKind::User,
             name: "t".into(),
+            display_name: "t".into(),
             role,
             unit_id: uuid::Uuid::nil(),
             scope_path: path.into(),

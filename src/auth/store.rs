@@ -20,12 +20,21 @@ pub async fn principal(
     kind: PrincipalKind,
     id: Uuid,
 ) -> ApiResult<Option<Principal>> {
-    type Row = (String, String, Uuid, bool, String, Option<DateTime<Utc>>);
+    type Row = (
+        String,
+        String,
+        String,
+        Uuid,
+        bool,
+        String,
+        Option<DateTime<Utc>>,
+    );
     let row: Option<Row> = match kind {
         PrincipalKind::User => users::table
             .inner_join(org_units::table)
             .filter(users::id.eq(id))
             .select((
+                users::username,
                 users::username,
                 users::role,
                 users::unit_id,
@@ -41,6 +50,7 @@ pub async fn principal(
             .filter(service_clients::id.eq(id))
             .select((
                 service_clients::client_id,
+                service_clients::name,
                 service_clients::role,
                 service_clients::unit_id,
                 service_clients::active,
@@ -52,9 +62,10 @@ pub async fn principal(
             .optional()?,
     };
     row.map(
-        |(name, r, unit_id, active, scope_path, tokens_valid_after)| {
+        |(name, display_name, r, unit_id, active, scope_path, tokens_valid_after)| {
             Ok(Principal {
                 name,
+                display_name,
                 role: role(&r)?,
                 unit_id,
                 scope_path,

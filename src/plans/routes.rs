@@ -197,7 +197,7 @@ pub async fn create_plan(
             )
             .await?;
             if let Some(form) = &body.form {
-                store::insert_form(conn, id, form, &actor.name).await?;
+                store::insert_form(conn, id, form, &actor.display_name).await?;
             }
             let plan = store::get_plan(conn, id)
                 .await?
@@ -323,7 +323,7 @@ pub async fn put_form(
             let plan = writable_plan(conn, &actor, *id).await?;
             store::lock_plan_definitions(conn, plan.id).await?;
             check_indicators_hold(conn, plan.id, &form).await?;
-            let saved = store::insert_form(conn, plan.id, &form, &actor.name).await?;
+            let saved = store::insert_form(conn, plan.id, &form, &actor.display_name).await?;
             audit::append(
                 conn,
                 &by,
@@ -878,7 +878,7 @@ pub async fn extend_due_date(
                 unit.id,
                 body.due_date,
                 &reason,
-                &actor.name,
+                &actor.display_name,
             )
             .await?;
             let relabelled = store::recompute_lateness(conn, period.id, Some(unit.id)).await?;

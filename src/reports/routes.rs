@@ -517,7 +517,7 @@ pub async fn submit(
                     data: &current.data,
                     warnings: &result.warnings,
                     at: now,
-                    by: &actor.name,
+                    by: &actor.display_name,
                     late,
                 },
             )
@@ -578,7 +578,7 @@ async fn review(
                 conn,
                 current.id,
                 to,
-                &actor.name,
+                &actor.display_name,
                 reason.as_deref(),
                 Utc::now(),
             )

@@ -407,3 +407,49 @@ async fn a_wrong_method_on_a_literal_route_is_a_405() {
         .await;
     assert_problem(res, 400, "invalid_path").await;
 }
+
+/// A service client's name, not its opaque public id, is what `submitted_by`, the
+/// revisions and the audit show.
+#[tokio::test]
+async fn a_service_clients_name_is_shown_where_a_persons_would_be() {
+    let w = World::new().await;
+    let created = assert_json(
+        w.req(&w.admin, reqwest::Method::POST, "/api/v1/service-clients")
+            .json(&json!({"name": "Phần mềm nhân sự", "role": "reporter", "unit": w.a.code}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let token = assert_json(
+        w.app
+            .client
+            .post(w.app.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", created["client_id"].as_str().unwrap()),
+                ("client_secret", created["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let script = crate::fixtures::Caller {
+        id: created["id"].as_str().unwrap().parse().unwrap(),
+        username: "script".into(),
+        token: token["access_token"].as_str().unwrap().to_string(),
+    };
+    let (report, _) = w.submitted(&script, &w.open, &w.a.code).await;
+    assert_eq!(report["submitted_by"], "Phần mềm nhân sự");
+    let n = w
+        .app
+        .db_i64(
+            "SELECT count(*) AS n FROM audit_events \
+             WHERE actor_name = 'Phần mềm nhân sự' AND action = 'report.submit'",
+        )
+        .await;
+    assert_eq!(n, 1);
+}
