@@ -750,7 +750,7 @@ pub async fn update_period(
             let relabelled = if due == current.due_date {
                 0
             } else {
-                store::recompute_lateness(conn, current.id, None).await?
+                crate::reports::store::recompute_lateness(conn, current.id, None).await?
             };
             audit::append(
                 conn,
@@ -881,7 +881,8 @@ pub async fn extend_due_date(
                 &actor.display_name,
             )
             .await?;
-            let relabelled = store::recompute_lateness(conn, period.id, Some(unit.id)).await?;
+            let relabelled =
+                crate::reports::store::recompute_lateness(conn, period.id, Some(unit.id)).await?;
             audit::append(
                 conn,
                 &by,

@@ -508,32 +508,6 @@ pub async fn period_and_unit_for_share(
         .optional()?)
 }
 
-/// Decides every submitted report's lateness of a period again, against its due date
-/// as it stands; returns how many reports changed their mind. Run in the transaction
-/// that moves the due date, so the filter, the compilation and the documents follow.
-/// A unit's own extension, when it has one, counts instead of the period's date;
-/// `unit` narrows the work to one unit's report.
-pub async fn recompute_lateness(
-    conn: &mut AsyncPgConnection,
-    period_id: Uuid,
-    unit: Option<Uuid>,
-) -> ApiResult<usize> {
-    Ok(diesel::sql_query(
-        "WITH decided AS ( \
-             SELECT r.id, r.submitted_at >= gr_due_instant(coalesce(e.due_date, p.due_date)) AS late \
-             FROM reports r JOIN periods p ON p.id = r.period_id \
-             LEFT JOIN due_date_extensions e ON e.period_id = r.period_id AND e.unit_id = r.unit_id \
-             WHERE r.period_id = $1 AND r.submitted_at IS NOT NULL \
-               AND ($2::uuid IS NULL OR r.unit_id = $2)) \
-         UPDATE reports r SET late = d.late FROM decided d \
-         WHERE r.id = d.id AND r.late IS DISTINCT FROM d.late",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(period_id)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(unit)
-    .execute(conn)
-    .await?)
-}
-
 /// The due date a unit's report is judged against: its extension, else the period's.
 pub async fn due_date_for(
     conn: &mut AsyncPgConnection,
