@@ -289,3 +289,59 @@ mod tests {
         assert!(parse_query::<Q>("limit=5").is_ok());
     }
 }
+
+/// A JSON integer member that also takes a number written with a zero fraction
+/// (`2024.0`): JSON Schema counts it as an integer, and so do clients that hold every
+/// number as a float. `2024.5` is still refused.
+pub mod whole {
+    use serde::de::{self, Deserializer, Visitor};
+
+    struct WholeI32;
+
+    impl Visitor<'_> for WholeI32 {
+        type Value = i32;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<i32, E> {
+            let fits = v.fract() == 0.0 && v >= f64::from(i32::MIN) && v <= f64::from(i32::MAX);
+            if !fits {
+                return Err(E::invalid_value(de::Unexpected::Float(v), &self));
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(v as i32)
+        }
+    }
+
+    pub fn i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+        d.deserialize_any(WholeI32)
+    }
+
+    /// For an optional member: give it `#[serde(default)]` as well.
+    pub fn option_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+        struct Opt;
+        impl<'de> Visitor<'de> for Opt {
+            type Value = Option<i32>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number or null")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::whole::i32(d).map(Some)
+            }
+        }
+        d.deserialize_option(Opt)
+    }
+}

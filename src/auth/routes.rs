@@ -450,12 +450,14 @@ pub async fn token(
     ) {
         (Some(c), _, _) => c,
         (None, Some(id), Some(secret)) => (id, secret),
+        // No client authentication at all is a failed one (RFC 6749 §5.2).
         _ => {
             return Err(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id and client_secret are required",
-            ));
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication is required: HTTP Basic, or client_id and client_secret",
+            )
+            .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"gereport\""));
         }
     };
     let address = client_address(&req);

@@ -132,6 +132,9 @@ pub struct ApiErrorData {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The underlying cause of a 5xx, logged but never shown to the client.
     pub source: Option<anyhow::Error>,
+    /// The database connection broke under the request (a restart, a failover): a
+    /// read may be tried again at once on a fresh connection (`db::retry_lost_reads`).
+    pub connection_lost: bool,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -147,6 +150,7 @@ impl ApiError {
             extra: serde_json::Map::new(),
             headers: Vec::new(),
             source: None,
+            connection_lost: false,
         }))
     }
 
@@ -440,13 +444,20 @@ impl From<diesel::result::Error> for ApiError {
                 "another request changed the same data at the same time; retry",
             ),
             E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
-                ApiError::unavailable("the database connection was lost; retry shortly")
+                let mut e =
+                    ApiError::unavailable("the database connection was lost; retry shortly");
+                e.connection_lost = true;
+                e
             }
             // A restart or failover ends connections under running queries (SQLSTATE
             // 57P01–57P03, 08xxx); a statement or lock timeout cancels one (57014,
             // 55P03). None is the client's fault and a retry soon may well succeed.
             E::DatabaseError(_, info) if is_transient(info.message()) => {
-                ApiError::unavailable("the database could not finish the request; retry shortly")
+                let mut e = ApiError::unavailable(
+                    "the database could not finish the request; retry shortly",
+                );
+                e.connection_lost = !is_timeout(info.message());
+                e
             }
             // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021, `invalid byte sequence
             // for encoding "UTF8": 0x00`); any client-supplied string may carry one.
@@ -483,6 +494,13 @@ fn is_transient(message: &str) -> bool {
     ];
     let m = message.to_ascii_lowercase();
     TRANSIENT.iter().any(|t| m.contains(t))
+}
+
+/// A statement the database cancelled on purpose: trying it again at once would only
+/// wait as long again.
+fn is_timeout(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("timeout") || m.contains("could not obtain lock")
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
@@ -526,14 +544,14 @@ pub mod extractors {
         e.into()
     }
 
-    /// An optional JSON body: an empty one is absent, anything else must parse. (actix's
-    /// `Option<Json<T>>` turns a body that fails to parse into `None`, which would
-    /// silently ignore a misspelt member.)
+    /// An optional JSON body: an empty one, or JSON `null`, is absent; anything else
+    /// must parse. (actix's `Option<Json<T>>` turns a body that fails to parse into
+    /// `None`, which would silently ignore a misspelt member.)
     pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Option<T>> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        crate::extract::parse_json(body).map(Some)
+        crate::extract::parse_json::<Option<T>>(body)
     }
 
     pub fn form(err: UrlencodedError, _req: &actix_web::HttpRequest) -> actix_web::Error {

@@ -97,15 +97,9 @@ pub async fn middleware(
         Some(v) if req.method() == Method::POST => v.to_str().ok().map(str::to_string),
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    // A key whose bearer is unauthenticated is left to the handler, which answers 401.
-    let Some(principal) = principal_of(&req, &state).await else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
     // Keys are opaque strings (the draft suggests a UUID); quotes of a structured-field
-    // string are accepted and stripped.
+    // string are accepted and stripped. A malformed key is refused on every POST, the
+    // public ones included, as the document says.
     let key = key.map(|k| k.trim().trim_matches('"').to_string());
     let Some(key) = key.filter(|k| {
         !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b))
@@ -115,6 +109,13 @@ pub async fn middleware(
             bad_key("Idempotency-Key must be 1 to 255 visible ASCII characters"),
         );
         return Ok(req.into_response(res));
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // A key whose bearer is unauthenticated is left to the handler, which answers 401.
+    let Some(principal) = principal_of(&req, &state).await else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
     // Every failure is answered as a response, never returned as an `Err`, so that the

@@ -435,6 +435,11 @@ fn polish_operation(
             }
         }
     }
+    let id = op
+        .get("operationId")
+        .and_then(|i| i.as_str())
+        .unwrap_or_default()
+        .to_string();
     if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
         for p in params.iter_mut() {
             if p["in"] != "query" {
@@ -455,15 +460,17 @@ fn polish_operation(
                     });
                     p["description"] = "Items to skip".into();
                 }
+                // The audit's bounds: a day or an instant.
+                Some("from" | "to") if id == "listAuditEvents" => {
+                    p["schema"] = serde_json::json!({"anyOf": [
+                        {"type": "string", "format": "date"},
+                        {"type": "string", "format": "date-time"}
+                    ]});
+                }
                 _ => {}
             }
         }
     }
-    let id = op
-        .get("operationId")
-        .and_then(|i| i.as_str())
-        .unwrap_or_default()
-        .to_string();
     // Returning and reopening share the accept body's type, but a reason is required.
     if (id == "returnReport" || id == "reopenReport")
         && let Some(body) = op.get_mut("requestBody")

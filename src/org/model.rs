@@ -59,10 +59,13 @@ pub struct OrgUnit {
 #[serde(deny_unknown_fields)]
 pub struct NewOrgUnit {
     /// Letters, digits, `_`, `.`, `-`; at most 64; unique regardless of case.
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub name: String,
     pub kind: UnitKind,
     /// The parent's id or code; omit for a new root.
+    #[schema(min_length = 1)]
     pub parent: Option<String>,
 }
 
@@ -70,9 +73,11 @@ pub struct NewOrgUnit {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgUnit {
     /// Rename.
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub name: Option<String>,
     pub kind: Option<UnitKind>,
     /// Move under another unit (id or code); a move under its own subtree is refused (409).
+    #[schema(min_length = 1)]
     pub parent: Option<String>,
 }
 

@@ -38,6 +38,7 @@ pub fn default_form_2024() -> Result<FormDefinition, serde_json::Error> {
 #[serde(deny_unknown_fields)]
 pub struct FormDefinition {
     /// Sections in display order.
+    #[schema(min_items = 1)]
     pub sections: Vec<Section>,
     /// Total/female pairs over the top-level fields; each implies `female <= total`.
     #[serde(default)]

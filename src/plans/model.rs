@@ -59,13 +59,17 @@ pub struct Plan {
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     #[schema(minimum = 2000, maximum = 2100)]
+    #[serde(deserialize_with = "crate::extract::whole::i32")]
     pub year: i32,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub document_number: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub title: String,
     pub issue_date: Option<NaiveDate>,
     #[serde(default)]
     pub legal_basis: String,
     /// Issuing unit, by id or code; its subtree reports under the plan.
+    #[schema(min_length = 1)]
     pub issuing_unit: String,
     /// Defaults to `active`.
     pub status: Option<PlanStatus>,
@@ -77,8 +81,11 @@ pub struct NewPlan {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlan {
     #[schema(minimum = 2000, maximum = 2100)]
+    #[serde(default, deserialize_with = "crate::extract::whole::option_i32")]
     pub year: Option<i32>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub document_number: Option<String>,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub title: Option<String>,
     pub issue_date: Option<NaiveDate>,
     pub legal_basis: Option<String>,
@@ -135,9 +142,14 @@ pub struct Indicator {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIndicator {
+    #[schema(pattern = r"^[a-z][a-z0-9_]{0,63}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_vi: String,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_en: String,
+    /// Aggregates over the form's numeric fields, e.g. `count(leaders_female >= 1) / count()`.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub formula: String,
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub target: f64,
@@ -149,8 +161,11 @@ pub struct NewIndicator {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIndicator {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_vi: Option<String>,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_en: Option<String>,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub formula: Option<String>,
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub target: Option<f64>,

@@ -220,7 +220,7 @@ pub async fn create_plan(
 }
 
 /// Changes a plan's details or status.
-#[utoipa::path(operation_id = "updatePlan", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), request_body = UpdatePlan, responses((status = 200, body = Plan)))]
+#[utoipa::path(operation_id = "updatePlan", tag = "plans", params(("plan_id" = Uuid, Path, description = "Plan id")), request_body = UpdatePlan, responses((status = 200, body = Plan), (status = 409, description = "Document number taken", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/plans/{plan_id}")]
 pub async fn update_plan(
     state: web::Data<AppState>,

@@ -38,6 +38,7 @@ pub struct NewUser {
     pub email: Option<String>,
     pub role: Role,
     /// Scope unit, by id or code.
+    #[schema(min_length = 1)]
     pub unit: String,
     /// At least 12 characters.
     #[schema(min_length = 12, max_length = 256)]
@@ -52,6 +53,7 @@ pub struct UpdateUser {
     pub email: Option<String>,
     pub role: Option<Role>,
     /// New scope unit, by id or code.
+    #[schema(min_length = 1)]
     pub unit: Option<String>,
     /// false deactivates: refresh and access tokens stop at once (other service
     /// processes: within seconds).
@@ -117,6 +119,7 @@ pub struct NewServiceClient {
     pub name: String,
     pub role: Role,
     /// Scope unit, by id or code.
+    #[schema(min_length = 1)]
     pub unit: String,
 }
 

@@ -51,7 +51,7 @@ fn clean_display_name(field: &str, raw: &str) -> ApiResult<String> {
 }
 
 /// Users, filtered (admins).
-#[utoipa::path(operation_id = "listUsers", tag = "users", params(UserQuery), responses((status = 200, body = Page<User>), (status = 422, description = "The `unit` filter names no unit", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "listUsers", tag = "users", params(UserQuery), responses((status = 200, body = Page<User>), (status = 404, description = "The `unit` filter names no unit", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/users")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -62,8 +62,15 @@ pub async fn list(
     let q = q.into_inner();
     let page = PageRequest::new(q.limit, q.offset)?;
     let mut conn = crate::db::conn(&state.pool).await?;
+    // A filter on a unit that does not exist finds nothing to list: 404, as the
+    // unit's own address would answer. A deactivated unit's users stay listable.
     let unit_id = match &q.unit {
-        Some(u) => Some(unit_id(&mut conn, "query.unit", u).await?),
+        Some(u) => Some(
+            org_store::find(&mut conn, u)
+                .await?
+                .ok_or_else(|| ApiError::not_found("unit"))?
+                .id,
+        ),
         None => None,
     };
     let filter = UserFilter {

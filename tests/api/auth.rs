@@ -912,11 +912,11 @@ async fn service_clients_use_the_client_credentials_grant() {
             ],
         )
         .await,
-        400,
-        "invalid_request",
+        401,
+        "invalid_client",
     )
     .await;
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error"], "invalid_client");
 
     // Rotation: the old secret stops at once, the new one works.
     let rotated = assert_json(

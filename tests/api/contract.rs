@@ -960,3 +960,46 @@ async fn request_examples_are_accepted_as_they_stand() {
     with_examples.sort_unstable();
     assert_eq!(with_examples, tried.into_iter().collect::<Vec<_>>());
 }
+
+/// What the document allows is accepted in every spelling JSON Schema allows: a whole
+/// number written `2030.0`, and `null` for an optional body.
+#[tokio::test]
+async fn json_schema_spellings_of_valid_bodies_are_accepted() {
+    let w = crate::fixtures::World::new().await;
+    let plan = |year: Value, number: &str| {
+        w.req(&w.coordinator, Method::POST, "/api/v1/plans")
+            .json(&json!({
+                "year": year,
+                "document_number": number,
+                "title": "Kế hoạch năm 2030",
+                "issuing_unit": "DEPT",
+            }))
+    };
+    let created = json_of(
+        plan(json!(2030.0), "30/KH-SVHTT").send().await.unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(created["year"], 2030);
+    let problem = w
+        .refused(plan(json!(2030.5), "31/KH-SVHTT"), 422, "validation_failed")
+        .await;
+    assert_eq!(problem["errors"][0]["path"], "body.year", "{problem}");
+
+    // `null` as the body of the dry run checks the stored report, as no body does.
+    let (p, unit) = (&w.open, w.a.code.as_str());
+    w.draft(
+        &w.reporter_a,
+        p,
+        unit,
+        &crate::fixtures::complete_report(p.window_start),
+    )
+    .await;
+    let res = w
+        .act(&w.reporter_a, p, unit, "validate", None, Some(Value::Null))
+        .send()
+        .await
+        .unwrap();
+    let result = json_of(res, 200).await;
+    assert_eq!(result["valid"], true, "{result}");
+}

@@ -147,6 +147,17 @@ async fn a_submission_retried_with_one_key_submits_once_and_replays_the_answer()
         "invalid_idempotency_key",
     )
     .await;
+    // ... on the public operations too, before any credential is looked at.
+    let res = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/auth/refresh"))
+        .header("idempotency-key", "two words")
+        .json(&json!({"refresh_token": "not-a-token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "invalid_idempotency_key").await;
 }
 
 #[tokio::test]
