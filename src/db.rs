@@ -211,6 +211,41 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Tries a read once more, at once, when the database connection broke under it (a
+/// restart or failover ended it mid-query). The broken connection has left the pool
+/// (deadpool drops it; every checkout verifies the one it hands out), so the second
+/// try runs on a fresh one. Only `GET` and `HEAD`, which change nothing; a second
+/// failure is answered as it is (503 with `Retry-After`).
+pub async fn retry_lost_reads(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+    // How much of the path the scopes outside this layer have matched, to route the
+    // second try from the same place.
+    let consumed = req.match_info().as_str().len() - req.match_info().unprocessed().len();
+    let res = next.call(req).await?;
+    let lost = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<crate::error::ApiError>())
+        .is_some_and(|e| e.connection_lost);
+    let Ok(consumed) = u16::try_from(consumed) else {
+        return Ok(res.map_into_boxed_body());
+    };
+    if !safe || !lost {
+        return Ok(res.map_into_boxed_body());
+    }
+    tracing::warn!("the database connection broke under a read; trying it once more");
+    let (http, _) = res.into_parts();
+    req = actix_web::dev::ServiceRequest::from_request(http);
+    let path = req.match_info_mut();
+    path.reset();
+    path.skip(consumed);
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

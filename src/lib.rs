@@ -57,6 +57,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+                .wrap(actix_web::middleware::from_fn(db::retry_lost_reads))
                 .service(ops::openapi_json)
                 .configure(auth::routes::configure)
                 .configure(users::routes::configure)

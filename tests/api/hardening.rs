@@ -453,3 +453,74 @@ async fn a_service_clients_name_is_shown_where_a_persons_would_be() {
         .await;
     assert_eq!(n, 1);
 }
+
+/// Ends, from the database side, every backend of the test's database that is waiting
+/// for a lock; returns how many it ended.
+async fn end_waiting_backends(conn: &mut diesel_async::AsyncPgConnection) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel_async::RunQueryDsl;
+    let ended: N = diesel::sql_query(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock' \
+           AND pid <> pg_backend_pid()",
+    )
+    .get_result(conn)
+    .await
+    .unwrap();
+    ended.n
+}
+
+/// A connection ended under a request (a restart, a failover): a read is tried once
+/// more on a fresh connection and succeeds; a write is answered 503 and not repeated.
+#[tokio::test]
+async fn a_read_whose_connection_is_ended_runs_again_on_a_fresh_one() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = spawn_app_with(&[("GEREPORT_DB_LOCK_TIMEOUT_MS", "20000")]).await;
+    let admin = seed_admin(&app).await;
+    let mut blocker = app.db_conn().await;
+    let mut killer = app.db_conn().await;
+
+    for write in [false, true] {
+        blocker
+            .batch_execute("BEGIN; LOCK TABLE org_units IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let request = {
+            let (client, admin) = (app.client.clone(), admin.clone());
+            let url = app.url("/api/v1/org-units/SVHTT");
+            tokio::spawn(async move {
+                let req = if write {
+                    client.patch(url).json(&json!({"name": "Renamed"}))
+                } else {
+                    client.get(url)
+                };
+                req.bearer_auth(admin).send().await.unwrap()
+            })
+        };
+        // Wait for the request to queue on the lock, then end its connection.
+        let started = Instant::now();
+        while end_waiting_backends(&mut killer).await == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nothing waited"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        blocker.batch_execute("ROLLBACK").await.unwrap();
+        let res = request.await.unwrap();
+        if write {
+            assert!(res.headers().contains_key("retry-after"));
+            assert_problem(res, 503, "database_unavailable").await;
+        } else {
+            let unit = assert_json(res, 200).await;
+            assert_eq!(unit["code"], "SVHTT");
+        }
+    }
+    // The write was not run behind the caller's back.
+    let unit = assert_json(app.get_as("/api/v1/org-units/SVHTT", &admin).await, 200).await;
+    assert_ne!(unit["name"], "Renamed");
+}
