@@ -48,6 +48,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Đã có dữ liệu mang cùng giá trị mà hệ thống không cho phép trùng lặp; đề nghị sử dụng giá trị khác hoặc cập nhật dữ liệu hiện có.",
     },
     ProblemText {
+        code: "ambiguous_period_code",
+        status: 409,
+        title_en: "Period code matches several plans",
+        title_vi: "Mã kỳ báo cáo trùng ở nhiều kế hoạch",
+        meaning_en: "The period code names periods of more than one plan; add the plan (`plan=`) to say which one. The candidates are listed in `matches`.",
+        meaning_vi: "Mã kỳ báo cáo có ở nhiều kế hoạch; đề nghị ghi rõ kế hoạch (`plan=`). Các kỳ phù hợp được liệt kê trong `matches`.",
+    },
+    ProblemText {
         code: "bad_request",
         status: 400,
         title_en: "Bad request",

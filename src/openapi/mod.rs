@@ -303,6 +303,19 @@ pub fn problem_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schem
             "first_status": {"type": "integer", "description": "`idempotent_response_withheld`: the status of the first answer"},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}, "description": "`validation_failed` at submit: the warnings beside the errors"},
             "indicators": {"type": "array", "items": {"type": "string"}, "description": "`indicator_fields_missing`: the indicators that use the dropped fields"},
+            "matches": {
+                "type": "array",
+                "description": "`ambiguous_period_code`: the periods the code names",
+                "items": {
+                    "type": "object",
+                    "required": ["period_id", "plan_id", "name"],
+                    "properties": {
+                        "period_id": {"type": "string", "format": "uuid"},
+                        "plan_id": {"type": "string", "format": "uuid"},
+                        "name": {"type": "string"}
+                    }
+                }
+            },
             "error": {"type": "string", "description": "`/auth/token`: the code again, under OAuth 2.0's name (RFC 6749 §5.2)"}
         }
     });

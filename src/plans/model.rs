@@ -231,7 +231,8 @@ pub struct ExtendDueDate {
 pub struct PeriodQuery {
     /// Only the periods of this plan.
     pub plan: Option<Uuid>,
-    /// Exact period code, e.g. `2024S1`.
+    /// Exact period code, e.g. `2024S1`. Without `plan`, a code that names periods of
+    /// several plans is a 409 `ambiguous_period_code` listing them.
     pub code: Option<String>,
     pub kind: Option<PeriodKind>,
     pub status: Option<PeriodStatus>,

@@ -594,7 +594,7 @@ pub async fn update_indicator(
 }
 
 /// Periods the caller may read; filter by plan, exact code (`2024S1`), kind or status.
-#[utoipa::path(operation_id = "listPeriods", tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>), (status = 404, description = "The `plan` filter names no plan in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(operation_id = "listPeriods", tag = "plans", params(PeriodQuery), responses((status = 200, body = Page<Period>), (status = 404, description = "The `plan` filter names no plan in the caller's scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "`code` without `plan` names periods of several plans (`ambiguous_period_code`, candidates in `matches`)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/periods")]
 pub async fn list_periods(
     state: web::Data<AppState>,
@@ -622,6 +622,29 @@ pub async fn list_periods(
         .filter(|(_, path)| policy::sees_plan(&actor, path))
         .map(|(p, _)| p.to_api())
         .collect();
+    // A code is how a script names "the" period; when it names periods of several
+    // plans, picking the first would be a guess.
+    if let Some(code) = filter.code.as_deref().filter(|_| filter.plan_id.is_none()) {
+        let plans: std::collections::BTreeSet<Uuid> = visible.iter().map(|p| p.plan_id).collect();
+        if plans.len() > 1 {
+            let matches: Vec<_> = visible
+                .iter()
+                .map(|p| json!({"period_id": p.id, "plan_id": p.plan_id, "name": p.name}))
+                .collect();
+            return Err(ApiError::conflict(
+                "ambiguous_period_code",
+                format!(
+                    "period code {code:?} names periods of {} plans; add plan= to say which",
+                    plans.len()
+                ),
+            )
+            .vi(format!(
+                "Mã kỳ {code:?} có ở {} kế hoạch; đề nghị ghi rõ kế hoạch (plan=)",
+                plans.len()
+            ))
+            .with_extra("matches", matches));
+        }
+    }
     Ok(web::Json(Page::slice(visible, page)))
 }
 

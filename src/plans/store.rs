@@ -637,7 +637,7 @@ pub async fn list_periods(
     if let Some(s) = f.status {
         q = q.filter(periods::status.eq(s.as_str()));
     }
-    Ok(q.order((periods::window_start.desc(), periods::code.asc()))
+    Ok(q.order((periods::due_date.desc(), periods::code.asc()))
         .limit(MAX_PLANS)
         .load(conn)
         .await?)

@@ -711,7 +711,8 @@ pub async fn get_revision(
 }
 
 /// Reports in the caller's scope, filtered by period, unit, status and lateness;
-/// sorted by period (newest first), then unit code.
+/// sorted by period, the latest due date first (each period's rows together), then
+/// by unit code.
 #[utoipa::path(
     operation_id = "listReports",
     tag = "reports",

@@ -373,8 +373,11 @@ pub async fn list(
                 reports::version,
             ),
         ))
+        // Newest period first by its due date (two periods may open on the same day,
+        // as `2024S1` and `2024` do), each period's rows together, then by unit code.
         .order((
-            periods::window_start.desc(),
+            periods::due_date.desc(),
+            periods::id.asc(),
             org_units::code.asc(),
             reports::id.asc(),
         ))

@@ -512,18 +512,22 @@ async fn period_codes_are_unique_within_a_plan_and_findable() {
     assert_eq!(found["items"][0]["id"], s1.id.to_string());
     assert_eq!(found["items"][0]["due_date"], "2024-05-20");
     assert_eq!(found["items"][0]["due_at"], "2024-05-20T17:00:00Z");
-    let found = json_of(
-        w.get(&w.coordinator, "/api/v1/periods?code=2024S1").await,
-        200,
-    )
-    .await;
-    assert_eq!(found["total"], 2);
-    let ids: Vec<&str> = found["items"]
+    // The coordinator sees both: the code alone no longer says which period, and the
+    // answer says so rather than let a script take the first.
+    let problem = w
+        .refused(
+            w.req(&w.coordinator, Method::GET, "/api/v1/periods?code=2024S1"),
+            409,
+            "ambiguous_period_code",
+        )
+        .await;
+    let ids: Vec<&str> = problem["matches"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["id"].as_str().unwrap())
+        .map(|p| p["period_id"].as_str().unwrap())
         .collect();
+    assert_eq!(ids.len(), 2, "{problem}");
     assert!(ids.contains(&s1.id.to_string().as_str()));
     assert!(ids.contains(&other_s1["id"].as_str().unwrap()));
     let found = json_of(

@@ -401,3 +401,57 @@ async fn a_report_not_started_says_so_to_its_own_unit_only() {
     let res = w.get(&w.reporter_a, &peer).await;
     crate::helpers::assert_problem(res, 404, "not_found").await;
 }
+
+/// `GET /reports` lists the period due last first — two periods opening the same day
+/// (as `2024S1` and `2024` do) are not interleaved — and within it, units by code.
+#[tokio::test]
+async fn the_report_list_is_sorted_by_due_date_then_unit_code() {
+    let w = World::new().await;
+    let start = crate::fixtures::today_vn() - crate::fixtures::days(30);
+    let half = w
+        .create_period(
+            "H1",
+            start,
+            start + crate::fixtures::days(60),
+            start + crate::fixtures::days(70),
+        )
+        .await;
+    let year = w
+        .create_period(
+            "Y",
+            start,
+            start + crate::fixtures::days(300),
+            start + crate::fixtures::days(320),
+        )
+        .await;
+    for period in [&half, &year] {
+        for (who, unit) in [(&w.reporter_b, &w.b.code), (&w.reporter_a, &w.a.code)] {
+            w.draft(who, period, unit, &complete_report(period.window_start))
+                .await;
+        }
+    }
+    let list = json_of(
+        w.get(&w.coordinator, "/api/v1/reports?limit=500").await,
+        200,
+    )
+    .await;
+    let rows: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["period_code"] == "H1" || r["period_code"] == "Y")
+        .map(|r| {
+            (
+                r["period_code"].as_str().unwrap().to_string(),
+                r["unit_code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut units = [w.a.code.clone(), w.b.code.clone()];
+    units.sort();
+    let expected: Vec<(String, String)> = ["Y", "H1"]
+        .iter()
+        .flat_map(|p| units.iter().map(move |u| (p.to_string(), u.clone())))
+        .collect();
+    assert_eq!(rows, expected);
+}
