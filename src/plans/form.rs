@@ -1305,6 +1305,65 @@ impl FormDefinition {
     }
 }
 
+/// A value a draft held that the form it moves to has no place for.
+#[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct DroppedValue {
+    /// Where it was, as a validation issue names it: `values.x`, `lists.l`,
+    /// `lists.l[2].y`.
+    pub path: String,
+    pub value: Value,
+}
+
+impl FormDefinition {
+    /// A draft made under another version of the form, moved to this one: every value
+    /// and list this form still has is kept as it is, and the rest is returned beside
+    /// it (empty values are not worth reporting). Whether the kept values fit their
+    /// fields' new types is [`FormDefinition::check_values`]'s to say.
+    pub fn carry_over(&self, data: &ReportData) -> (ReportData, Vec<DroppedValue>) {
+        let mut kept = ReportData::default();
+        let mut dropped = Vec::new();
+        for (code, value) in &data.values {
+            if self.field(code).is_some() {
+                kept.values.insert(code.clone(), value.clone());
+            } else if !value.is_null() {
+                dropped.push(DroppedValue {
+                    path: format!("values.{code}"),
+                    value: value.clone(),
+                });
+            }
+        }
+        for (code, items) in &data.lists {
+            let Some(list) = self.list(code) else {
+                if !items.is_empty() {
+                    dropped.push(DroppedValue {
+                        path: format!("lists.{code}"),
+                        value: Value::Array(items.iter().cloned().map(Value::Object).collect()),
+                    });
+                }
+                continue;
+            };
+            let known: HashSet<&str> = list.fields.iter().map(|f| f.code.as_str()).collect();
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let mut keep = Map::new();
+                for (member, value) in item {
+                    if known.contains(member.as_str()) {
+                        keep.insert(member.clone(), value.clone());
+                    } else if !value.is_null() {
+                        dropped.push(DroppedValue {
+                            path: format!("lists.{code}[{i}].{member}"),
+                            value: value.clone(),
+                        });
+                    }
+                }
+                out.push(keep);
+            }
+            kept.lists.insert(code.clone(), out);
+        }
+        (kept, dropped)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -2361,5 +2420,38 @@ mod tests {
         assert!(serde_json::from_value::<FormDefinition>(text).is_err());
         let bad_op = small_form(json!({"rules": [rule("female", "=<", "total")]}));
         assert!(serde_json::from_value::<FormDefinition>(bad_op).is_err());
+    }
+
+    #[test]
+    fn a_draft_carried_to_a_new_form_keeps_what_fits_and_returns_the_rest() {
+        let mut next = form();
+        // The new version drops a field and a list member, and adds a field.
+        next.sections[0]
+            .fields
+            .retain(|f| f.code != "appointed_total");
+        let list = next
+            .sections
+            .iter_mut()
+            .find_map(|s| s.list.as_mut())
+            .unwrap();
+        let list_code = list.code.clone();
+        list.fields.retain(|f| f.code != "cost_vnd");
+        let mut old = good();
+        old.values.insert("appointed_total".into(), json!(1));
+        old.values.insert("retired_field".into(), Value::Null);
+        let items = old.lists.get(&list_code).map_or(0, Vec::len);
+        let (kept, dropped) = next.carry_over(&old);
+        assert!(!kept.values.contains_key("appointed_total"));
+        assert!(!kept.values.contains_key("retired_field"));
+        assert_eq!(kept.values.len(), old.values.len() - 2);
+        assert_eq!(kept.lists[&list_code].len(), items);
+        let paths: Vec<&str> = dropped.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths[0], "values.appointed_total", "{paths:?}");
+        assert_eq!(dropped[0].value, json!(1));
+        // Every item's cost is returned, an empty value is not.
+        assert!(items > 0);
+        assert_eq!(paths.len(), 1 + items, "{paths:?}");
+        assert!(paths[1..].iter().all(|p| p.starts_with(&format!("lists.{list_code}[")) && p.ends_with("].cost_vnd")));
+        assert!(next.check_values(&kept).is_empty());
     }
 }

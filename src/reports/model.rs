@@ -102,3 +102,14 @@ pub struct ReportQuery {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
+
+/// A draft moved to its plan's current form version.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct FormUpgrade {
+    pub from_version: i32,
+    pub to_version: i32,
+    /// The values the new version has no field for: kept in the audit log, not in the
+    /// report. Empty when nothing was lost (or the report was already current).
+    pub dropped: Vec<crate::plans::form::DroppedValue>,
+    pub report: Report,
+}

@@ -129,6 +129,19 @@ fn still_reports(t: &Target, active: bool) -> ApiResult<()> {
     ))
 }
 
+/// Drafts and returned reports take new data; the others are frozen.
+fn editable(current: &ReportRow) -> ApiResult<()> {
+    let status = current.status();
+    if status.is_editable() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "not_editable",
+        format!("a report that is {} cannot be edited", status.as_str()),
+    )
+    .with_extra("current_status", status.as_str()))
+}
+
 /// The period and the unit re-read inside a report write's transaction and held
 /// there (`FOR SHARE`), so that a lock or a deactivation committed after [`target`]
 /// read them still refuses the write, and one that comes later waits for the write to
@@ -215,8 +228,8 @@ async fn to_api(
     })
 }
 
-fn respond(status: StatusCode, row: &ReportRow, report: Report) -> HttpResponse {
-    let mut res = HttpResponse::build(status).json(report);
+fn respond(status: StatusCode, row: &ReportRow, body: impl serde::Serialize) -> HttpResponse {
+    let mut res = HttpResponse::build(status).json(body);
     if let Ok(v) = HeaderValue::from_str(&etag(row)) {
         res.headers_mut().insert(header::ETAG, v);
     }
@@ -380,14 +393,7 @@ pub async fn put_report(
                 }
                 Some(current) => {
                     check_if_match(if_match.as_deref(), &current)?;
-                    let status = current.status();
-                    if !status.is_editable() {
-                        return Err(ApiError::conflict(
-                            "not_editable",
-                            format!("a report that is {} cannot be edited", status.as_str()),
-                        )
-                        .with_extra("current_status", status.as_str()));
-                    }
+                    editable(&current)?;
                     let form = state.forms.get(conn, current.form_id).await?;
                     check_draft(&form.definition, &data)?;
                     let before = current.data()?;
@@ -415,6 +421,88 @@ pub async fn put_report(
         StatusCode::OK
     };
     Ok(respond(status, &row, report))
+}
+
+/// Moves a draft (or a returned report) made under an earlier version of the plan's
+/// form to the current one. Every value the new version still has a field for is kept;
+/// the others are listed in `dropped` and kept in the audit log, never silently lost.
+/// A kept value that no longer fits its field's new type is a 422 naming it, and
+/// nothing changes: fix it under the old version first. A report already on the
+/// current version answers as it is, with nothing dropped.
+#[utoipa::path(
+    operation_id = "upgradeReportForm",
+    tag = "reports",
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
+    responses(
+        (status = 200, body = FormUpgrade, headers(("ETag" = String))),
+        (status = 409, description = "Not editable in its status (`not_editable`), the period is locked (`period_locked`), the unit deactivated (`unit_inactive`) or the plan has no form (`no_form`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/periods/{period_id}/reports/{unit}/upgrade-form")]
+pub async fn upgrade_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+) -> ApiResult<HttpResponse> {
+    policy::require(&actor, Action::EditReport)?;
+    let if_match = if_match(&req);
+    let (period_id, unit_ref) = path.into_inner();
+    let by = By::from(&actor);
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    if t.report.is_none() {
+        return Err(not_started(&t));
+    }
+    let (row, from_version, to_version, dropped) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            period_now(conn, &actor, &t).await?;
+            let current = store::find(conn, t.period.id, t.unit.id, true)
+                .await?
+                .ok_or_else(|| not_started(&t))?;
+            check_if_match(if_match.as_deref(), &current)?;
+            editable(&current)?;
+            let from = state.forms.get(conn, current.form_id).await?;
+            let to = state
+                .forms
+                .current(conn, t.period.plan_id)
+                .await?
+                .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?;
+            if from.id == to.id {
+                return Ok((current, from.version, to.version, Vec::new()));
+            }
+            let (data, dropped) = to.definition.carry_over(&current.data()?);
+            check_draft(&to.definition, &data)?;
+            let data_json = serde_json::to_value(&data).map_err(ApiError::internal)?;
+            let row = store::change_form(conn, current.id, to.id, &data_json).await?;
+            audit::append(
+                conn,
+                &by,
+                report_event(
+                    "report.upgrade_form",
+                    &row,
+                    &t,
+                    json!({
+                        "from_version": from.version,
+                        "to_version": to.version,
+                        "dropped": dropped,
+                    }),
+                ),
+            )
+            .await?;
+            Ok((row, from.version, to.version, dropped))
+        })
+        .await?;
+    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
+    let upgrade = FormUpgrade {
+        from_version,
+        to_version,
+        dropped,
+        report,
+    };
+    Ok(respond(StatusCode::OK, &row, upgrade))
 }
 
 /// Dry run: the full validation (errors and warnings) of the given data, or of the
@@ -755,6 +843,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
         .service(get_report)
         .service(put_report)
+        .service(upgrade_form)
         .service(validate)
         .service(submit)
         .service(return_for_revision)

@@ -162,6 +162,24 @@ pub async fn save_data(
         .await?)
 }
 
+/// Moves a draft to another form version with the data carried over to it.
+pub async fn change_form(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    form_id: Uuid,
+    data: &serde_json::Value,
+) -> ApiResult<ReportRow> {
+    Ok(diesel::update(reports::table.find(id))
+        .set((
+            reports::form_id.eq(form_id),
+            reports::data.eq(data),
+            reports::version.eq(reports::version + 1),
+            reports::updated_at.eq(Utc::now()),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
 pub struct Submission<'a> {
     pub number: i32,
     pub form_id: Uuid,

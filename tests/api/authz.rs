@@ -289,6 +289,13 @@ fn matrix() -> Vec<Row> {
             [200, 403, 403, 200],
             Some([200, 403, 403, 404]),
         ),
+        // Moving a draft to the current form writes it (here a no-op: it is current).
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/upgrade-form",
+            [200, 403, 403, 200],
+            Some([200, 403, 403, 404]),
+        ),
         // A dry run reads, so every reader may.
         row(
             "post",
@@ -591,6 +598,9 @@ fn request(
             report,
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
         ),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/upgrade-form") => {
+            (format!("{report}/upgrade-form"), Body::IfMatchAny(None))
+        }
         // No body: the stored report is checked.
         ("post", "/api/v1/periods/{period_id}/reports/{unit}/validate") => {
             none(&format!("{report}/validate"))
@@ -871,13 +881,21 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                 let (path, body) = request(&fx, r.method, r.path, side, who, n);
                 let res = send(&app, r.method, &path, &body, token.as_deref()).await;
                 let got = res.status().as_u16();
-                // A password change ends the caller's sessions: it logs in again.
-                if r.path == "/api/v1/me/password"
-                    && got == 204
-                    && let Some((role, username)) = USERNAMES.iter().find(|(r, _)| *r == who)
+                // A password change ends the caller's sessions, and a reset those of
+                // its target (reporter_a on the own side, as the reporter caller is):
+                // they log in again. (The old token keeps working for as long as a
+                // process holds the account in its cache, under two seconds.)
+                let ended = match (r.path, side) {
+                    ("/api/v1/me/password", _) => Some(who),
+                    ("/api/v1/users/{user_id}/password", Side::Own) => Some("reporter"),
+                    _ => None,
+                };
+                if got == 204
+                    && let Some(ended) = ended
+                    && let Some((role, username)) = USERNAMES.iter().find(|(r, _)| *r == ended)
                 {
                     // (Not `Tree::token`, which hands out the token it cached.)
-                    let pw = if who == "admin" {
+                    let pw = if ended == "admin" {
                         ADMIN_PASSWORD
                     } else {
                         PASSWORD

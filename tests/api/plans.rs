@@ -566,3 +566,144 @@ async fn period_codes_are_unique_within_a_plan_and_findable() {
     assert_eq!(report["period_code"], "2024S1");
     assert_eq!(report["late"], true);
 }
+
+/// A draft made under form version 1 moves to version 2: what version 2 still asks for
+/// is kept, what it dropped is listed (and kept in the audit log), and the fields it
+/// added can then be filled in.
+#[tokio::test]
+async fn a_draft_moves_to_the_current_form_version_and_says_what_it_dropped() {
+    let w = World::new().await;
+    let (p, unit) = (&w.open, w.a.code.as_str());
+    let data = complete_report(p.window_start);
+    let (report, etag) = w.draft(&w.reporter_a, p, unit, &data).await;
+    assert_eq!(report["form_version"], 1);
+    let inspections = data["values"]["committee_inspections"].clone();
+    assert!(!inspections.is_null());
+
+    // Version 2 drops `committee_inspections` and adds `committee_trainings`.
+    let mut form = default_form();
+    let fields = form["sections"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| {
+            s["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["code"] == "committee_inspections"))
+        })
+        .unwrap()["fields"]
+        .as_array_mut()
+        .unwrap();
+    let mut added = fields
+        .iter()
+        .find(|f| f["code"] == "committee_inspections")
+        .unwrap()
+        .clone();
+    fields.retain(|f| f["code"] != "committee_inspections");
+    added["code"] = json!("committee_trainings");
+    fields.push(added);
+    let saved = json_of(
+        w.req(
+            &w.coordinator,
+            Method::PUT,
+            &format!("/api/v1/plans/{}/form", w.plan_id),
+        )
+        .json(&form)
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(saved["version"], 2);
+
+    // The draft still speaks version 1: the new field is unknown to it.
+    let path = format!("/api/v1/periods/{}/reports/{unit}/upgrade-form", p.id);
+    let with_new = with_value(data.clone(), "committee_trainings", json!(1));
+    w.refused(
+        w.put_report(&w.reporter_a, p, unit, &with_new, Some(&etag)),
+        422,
+        "validation_failed",
+    )
+    .await;
+    // Moving it needs the ETag of the last read.
+    w.refused(
+        w.req(&w.reporter_a, Method::POST, &path),
+        428,
+        "if_match_required",
+    )
+    .await;
+    let res = w
+        .req(&w.reporter_a, Method::POST, &path)
+        .header("if-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    let new_etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let moved = json_of(res, 200).await;
+    assert_eq!(moved["from_version"], 1);
+    assert_eq!(moved["to_version"], 2);
+    assert_eq!(
+        moved["dropped"],
+        json!([{"path": "values.committee_inspections", "value": inspections}])
+    );
+    assert_eq!(moved["report"]["form_version"], 2);
+    assert!(
+        moved["report"]["data"]["values"]
+            .get("committee_inspections")
+            .is_none()
+    );
+    assert_eq!(
+        moved["report"]["data"]["values"]["staff_total"],
+        data["values"]["staff_total"]
+    );
+    // The audit log keeps the dropped value.
+    let audit = json_of(
+        w.get(
+            &w.admin,
+            &format!("/api/v1/audit?object_id={}", report["id"].as_str().unwrap()),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let event = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "report.upgrade_form")
+        .unwrap_or_else(|| panic!("no upgrade event: {audit}"));
+    assert_eq!(
+        event["change"]["dropped"][0]["value"], inspections,
+        "{event}"
+    );
+
+    // Now the new field is the draft's, and moving again changes nothing.
+    let without_old = crate::fixtures::without_value(with_new, "committee_inspections");
+    let (_, etag) = w
+        .save(&w.reporter_a, p, unit, &without_old, &new_etag)
+        .await;
+    let again = json_of(
+        w.req(&w.reporter_a, Method::POST, &path)
+            .header("if-match", &etag)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(again["dropped"], json!([]));
+    assert_eq!(again["report"]["data"]["values"]["committee_trainings"], 1);
+
+    // A submitted report is frozen: it stays on the version it was submitted with.
+    let (_, etag) = w.read(&w.reporter_a, p, unit).await;
+    let submitted = w.act(&w.reporter_a, p, unit, "submit", Some(&etag), None);
+    let (_, etag) = crate::fixtures::report_of(submitted.send().await.unwrap(), 200).await;
+    w.refused(
+        w.req(&w.reporter_a, Method::POST, &path)
+            .header("if-match", &etag),
+        409,
+        "not_editable",
+    )
+    .await;
+}
