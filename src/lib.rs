@@ -156,6 +156,9 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| extractor_configs(cfg, body_limit))
+                // Answers are gzipped for clients that accept it: a compilation's
+                // narratives and a bulk export shrink tenfold.
+                .wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(telemetry::request_context))
                 // Outermost, so that every answer passes it (see `cors`).
                 .wrap(middleware::from_fn(cors::middleware))

@@ -1003,3 +1003,66 @@ async fn json_schema_spellings_of_valid_bodies_are_accepted() {
     let result = json_of(res, 200).await;
     assert_eq!(result["valid"], true, "{result}");
 }
+
+/// A client that accepts gzip gets the compilation gzipped (the demo's narratives make
+/// it large), and the same bytes once unpacked; one that does not, gets it plain.
+#[tokio::test]
+async fn answers_are_gzipped_for_clients_that_accept_it() {
+    let app = spawn_app().await;
+    let mut conn = connect(&app).await;
+    gereport::demo::load(&mut conn, DEMO_PASSWORD)
+        .await
+        .unwrap();
+    let coordinator = crate::fixtures::login(&app, "coordinator", DEMO_PASSWORD).await;
+    let period = json_of(
+        app.get_as("/api/v1/periods?code=2024", &coordinator.token)
+            .await,
+        200,
+    )
+    .await;
+    let path = format!(
+        "/api/v1/periods/{}/compilation",
+        period["items"][0]["id"].as_str().unwrap()
+    );
+    let get = |encoding: &'static str| {
+        app.client
+            .get(app.url(&path))
+            .bearer_auth(&coordinator.token)
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let plain = get("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = get("gzip").await.unwrap();
+    assert_eq!(zipped.status().as_u16(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let vary: Vec<String> = zipped
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert!(vary.iter().any(|v| v.contains("accept-encoding")), "{vary:?}");
+    let zipped = zipped.bytes().await.unwrap();
+    assert_eq!(&zipped[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        zipped.len() * 3 < plain.len(),
+        "{} vs {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    // The same document (but for the moment it was generated).
+    let figures = |bytes: &[u8]| {
+        let mut v: Value = serde_json::from_slice(bytes).unwrap();
+        v.as_object_mut().unwrap().remove("generated_at");
+        v
+    };
+    assert!(figures(&unpacked) == figures(&plain), "unpacked differs");
+}
