@@ -1043,7 +1043,10 @@ async fn answers_are_gzipped_for_clients_that_accept_it() {
         .iter()
         .map(|v| v.to_str().unwrap().to_ascii_lowercase())
         .collect();
-    assert!(vary.iter().any(|v| v.contains("accept-encoding")), "{vary:?}");
+    assert!(
+        vary.iter().any(|v| v.contains("accept-encoding")),
+        "{vary:?}"
+    );
     let zipped = zipped.bytes().await.unwrap();
     assert_eq!(&zipped[..2], &[0x1f, 0x8b], "a gzip stream");
     assert!(
