@@ -362,11 +362,20 @@ pub fn to_csv(c: &Compilation) -> ApiResult<Vec<u8>> {
     Ok(out)
 }
 
+/// The number format of a figure: a whole number shows no decimal separator (`12`,
+/// not `12.`, which `#,##0.##` would print); others show up to two decimals.
+fn number_format(v: f64) -> &'static str {
+    if v.fract() == 0.0 {
+        "#,##0"
+    } else {
+        "#,##0.##"
+    }
+}
+
 /// An XLSX workbook with a sheet per table.
 pub fn to_xlsx(c: &Compilation) -> ApiResult<Vec<u8>> {
     let mut wb = Workbook::new();
     let header = Format::new().set_bold().set_text_wrap();
-    let number = Format::new().set_num_format("#,##0.##");
     let money = Format::new().set_num_format("#,##0");
     let percent = Format::new().set_num_format("0.0%");
     let wrap = Format::new().set_text_wrap();
@@ -389,7 +398,11 @@ pub fn to_xlsx(c: &Compilation) -> ApiResult<Vec<u8>> {
                     Cell::Text(s) => ws
                         .write_with_format(r, col, xlsx_text(s).as_ref(), &wrap)
                         .map(|_| ()),
-                    Cell::Number(v) => ws.write_with_format(r, col, *v, &number).map(|_| ()),
+                    Cell::Number(v) => {
+                        // (The workbook keeps one copy of each distinct format.)
+                        let format = Format::new().set_num_format(number_format(*v));
+                        ws.write_with_format(r, col, *v, &format).map(|_| ())
+                    }
                     Cell::Money(v) => ws.write_with_format(r, col, *v, &money).map(|_| ()),
                     Cell::Percent(Some(v)) => {
                         ws.write_with_format(r, col, *v, &percent).map(|_| ())
@@ -406,6 +419,13 @@ pub fn to_xlsx(c: &Compilation) -> ApiResult<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_show_no_decimal_separator() {
+        assert_eq!(number_format(12.0), "#,##0");
+        assert_eq!(number_format(0.0), "#,##0");
+        assert_eq!(number_format(2.5), "#,##0.##");
+    }
 
     #[test]
     fn csv_text_never_reads_as_a_formula() {
