@@ -65,6 +65,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
                 .configure(reports::routes::configure)
+                .configure(reports::batch::configure)
                 .configure(audit::routes::configure),
         );
 }

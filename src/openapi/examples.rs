@@ -147,6 +147,16 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             json!({"due_date": "2024-11-29", "reason": "Đơn vị đề nghị gia hạn do thay đổi nhân sự phụ trách."}),
         ),
         ("saveReportDraft", report_2024()),
+        ("importReports", {
+            let report = report_2024();
+            json!({
+                "dry_run": true,
+                "items": [
+                    { "unit": "TCPC", "values": report["values"], "lists": report["lists"] },
+                    { "unit": "KHTC", "values": { "staff_total": 18, "staff_female": 11 } }
+                ]
+            })
+        }),
         ("validateReport", report_2024()),
         (
             "returnReport",

@@ -289,6 +289,14 @@ fn matrix() -> Vec<Row> {
             [200, 403, 403, 200],
             Some([200, 403, 403, 404]),
         ),
+        // The batch import (a dry run here) is the draft writers': a unit out of the
+        // caller's scope refuses its item (404 inside), not the request.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports:batch",
+            [200, 403, 403, 200],
+            Some([200, 403, 403, 200]),
+        ),
         // A dry run reads, so every reader may.
         row(
             "post",
@@ -586,6 +594,13 @@ fn request(
         ("put", "/api/v1/periods/{period_id}/extensions/{unit}") => (
             format!("/api/v1/periods/{}/extensions/{}", plan.period, unit.code),
             Body::Json(json!({ "due_date": today + days(90), "reason": "Gia hạn" })),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reports:batch") => (
+            format!("/api/v1/periods/{}/reports:batch", fx.report_period),
+            Body::Json(json!({
+                "dry_run": true,
+                "items": [{ "unit": unit.code, "values": { "staff_total": 1 } }],
+            })),
         ),
         ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
             report,

@@ -856,6 +856,19 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("saveReportDraft"),
     )
     .await;
+    // A dry run of two new drafts in the ad hoc period: both would be created.
+    let imported = ok(
+        send(
+            Method::POST,
+            format!("/api/v1/periods/{adhoc}/reports:batch"),
+            example("/api/v1/periods/{period_id}/reports:batch", "post"),
+            None,
+        )
+        .await,
+        run("importReports"),
+    )
+    .await;
+    assert_eq!(imported["summary"]["created"], 2, "{imported}");
     let result = ok(
         send(
             Method::POST,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod authz;
+mod batch;
 mod compile;
 mod concurrency;
 mod contract;
