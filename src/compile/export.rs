@@ -314,7 +314,7 @@ fn inert_text(s: &str) -> String {
 /// Excel holds at most 32,767 characters in a cell; longer text is cut with a note.
 const XLSX_CELL_CHARS: usize = 32_000;
 
-fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(XLSX_CELL_CHARS) {
         None => std::borrow::Cow::Borrowed(s),
         Some((at, _)) => std::borrow::Cow::Owned(format!("{}… (cắt bớt)", &s[..at])),

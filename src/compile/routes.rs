@@ -183,7 +183,7 @@ pub async fn compilation(
 }
 
 /// Whether `If-None-Match` names the current tag (weak comparison, RFC 9110 §13.1.2).
-fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+pub(crate) fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
     let current = bare(etag);
     req.headers()

@@ -121,6 +121,19 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         ),
         ("savePlanForm", form),
         (
+            "setDataElementCodes",
+            json!({
+                "data_set": "GE_CULTURE_ANNUAL",
+                "codes": [
+                    { "field": "staff_total", "data_element": "GE_STAFF", "attributes": { "SEX": "T" } },
+                    { "field": "staff_female", "data_element": "GE_STAFF", "attributes": { "SEX": "F" } },
+                    { "field": "leaders_total", "data_element": "GE_LEADERS", "attributes": { "SEX": "T" } },
+                    { "field": "leaders_female", "data_element": "GE_LEADERS", "attributes": { "SEX": "F" } },
+                    { "field": "budget_spent_vnd", "data_element": "GE_BUDGET_SPENT" }
+                ]
+            }),
+        ),
+        (
             "createIndicator",
             json!({
                 "code": "political_trained_female_share",

@@ -786,6 +786,18 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("savePlanForm"),
     )
     .await;
+    let codes = ok(
+        send(
+            Method::PUT,
+            format!("/api/v1/plans/{plan}/data-element-codes"),
+            example("/api/v1/plans/{plan_id}/data-element-codes", "put"),
+            None,
+        )
+        .await,
+        run("setDataElementCodes"),
+    )
+    .await;
+    assert_eq!(codes["version"], 1, "{codes}");
     let indicator = ok(
         send(
             Method::POST,

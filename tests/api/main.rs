@@ -6,6 +6,7 @@
 mod auth;
 mod authz;
 mod batch;
+mod bulk_data;
 mod compile;
 mod concurrency;
 mod contract;
