@@ -584,3 +584,78 @@ fn the_schema_refuses_what_adx_does_not_allow() {
         assert!(validate_adx(&bad).is_err(), "accepted: {bad}");
     }
 }
+
+// --- the compilation's per-unit figures ---------------------------------------------
+
+#[tokio::test]
+async fn the_compilation_shows_what_each_unit_contributed() {
+    let w = World::new().await;
+    w.submitted(&w.reporter_a, &w.open, "OFFICE-A").await;
+    let (_, tag) = w.submitted(&w.reporter_b, &w.open, "OFFICE-B").await;
+    // B reports fewer staff and no woman among its leaders.
+    let mut less = complete_report(w.open.window_start);
+    less["values"]["staff_total"] = json!(20);
+    less["values"]["staff_female"] = json!(5);
+    less["values"]["leaders_female"] = json!(0);
+    let (_, tag) = w
+        .transition(
+            &w.coordinator,
+            &w.open,
+            "OFFICE-B",
+            "return",
+            &tag,
+            Some(json!({ "reason": "Kiểm tra lại số liệu." })),
+        )
+        .await;
+    let (_, tag) = w
+        .save(&w.reporter_b, &w.open, "OFFICE-B", &less, &tag)
+        .await;
+    w.transition(&w.reporter_b, &w.open, "OFFICE-B", "submit", &tag, None)
+        .await;
+
+    let base = format!(
+        "/api/v1/periods/{}/compilation?include=submitted",
+        w.open.id
+    );
+    let plain = json_of(w.get(&w.coordinator, &base).await, 200).await;
+    assert!(plain.get("units").is_none(), "only when asked for");
+    let res = w.get(&w.coordinator, &format!("{base}&detail=units")).await;
+    let tag_detail = etag_of(&res);
+    let c = json_of(res, 200).await;
+    let units = c["units"].as_array().unwrap();
+    let codes: Vec<&str> = units
+        .iter()
+        .map(|u| u["unit"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["OFFICE-A", "OFFICE-B"]);
+    let (a, b) = (&units[0], &units[1]);
+    assert_eq!(a["status"], "submitted");
+    assert_eq!(a["totals"]["staff_total"], 48.0);
+    assert_eq!(b["totals"]["staff_total"], 20.0);
+    assert_eq!(a["indicators"]["leaders_with_woman"], 1.0);
+    assert_eq!(b["indicators"]["leaders_with_woman"], 0.0);
+    let share = a["indicators"]["trained_female_share"].as_f64().unwrap();
+    assert!((share - 10.0 / 18.0).abs() < 1e-9, "{share}");
+    // The units' figures add up to the totals.
+    for total in c["totals"].as_array().unwrap() {
+        let field = total["field"].as_str().unwrap();
+        let sum: f64 = units
+            .iter()
+            .map(|u| u["totals"][field].as_f64().unwrap_or(0.0))
+            .sum();
+        assert_eq!(sum, total["sum"].as_f64().unwrap(), "{field}");
+    }
+    // Its own tag; and a sheet of its own in the CSV.
+    assert_ne!(tag_detail, etag_of(&w.get(&w.coordinator, &base).await));
+    let csv = w
+        .get(&w.coordinator, &format!("{base}&detail=units&format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("Theo đơn vị"), "{csv}");
+    assert!(
+        csv.contains("OFFICE-B,Phòng Quản lý văn hóa,Số liệu,staff_total,20"),
+        "{csv}"
+    );
+}
