@@ -336,18 +336,21 @@ pub struct UnitValues {
     pub vals: Vec<Option<String>>,
 }
 
+/// One expression per field of the unpacked record `x`, given its quoted column,
+/// joined by commas (the members of an `ARRAY[…]`).
+fn each_field(fields: &[&str], expr: impl Fn(&str) -> String) -> ApiResult<String> {
+    Ok(fields
+        .iter()
+        .map(|f| Ok(expr(&ident(f)?)))
+        .collect::<ApiResult<Vec<_>>>()?
+        .join(", "))
+}
+
 /// Each included report's values of `fields` as exact decimal text, by unit code.
 pub fn unit_values_sql(fields: &[&str]) -> ApiResult<String> {
-    let vals = fields
-        .iter()
-        .map(|f| {
-            let c = format!("x.{}", ident(f)?);
-            Ok(format!(
-                "CASE WHEN jsonb_typeof({c}) = 'number' THEN ({c})::numeric::text END"
-            ))
-        })
-        .collect::<ApiResult<Vec<_>>>()?
-        .join(", ");
+    let vals = each_field(fields, |c| {
+        format!("CASE WHEN jsonb_typeof(x.{c}) = 'number' THEN (x.{c})::numeric::text END")
+    })?;
     Ok(format!(
         "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late, ARRAY[{vals}]::text[] AS vals \
          FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED} ORDER BY u.code",
@@ -383,16 +386,9 @@ pub struct NarrativeRow {
 /// the unit's code and name five times and cost PostgreSQL 160 ms instead of 65 ms
 /// at city scale; sorting in PostgreSQL cost a third more.)
 pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
-    let texts = fields
-        .iter()
-        .map(|f| {
-            let c = ident(f)?;
-            Ok(format!(
-                "CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END"
-            ))
-        })
-        .collect::<ApiResult<Vec<_>>>()?
-        .join(", ");
+    let texts = each_field(fields, |c| {
+        format!("CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END")
+    })?;
     Ok(format!(
         "SELECT u.code AS unit_code, u.name AS unit_name, ARRAY[{texts}]::text[] AS texts \
          FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
