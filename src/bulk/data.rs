@@ -58,7 +58,6 @@ pub struct DataRow {
     /// The value as the report holds it (a number, text, boolean, date text or a list
     /// of option codes).
     #[diesel(sql_type = Jsonb)]
-    #[schema(value_type = Object)]
     pub value: serde_json::Value,
     #[diesel(sql_type = Text)]
     #[schema(value_type = ReportStatus)]
