@@ -58,6 +58,7 @@ pub struct DataRow {
     /// The value as the report holds it (a number, text, boolean, date text or a list
     /// of option codes).
     #[diesel(sql_type = Jsonb)]
+    #[schema(value_type = CellValue)]
     pub value: serde_json::Value,
     #[diesel(sql_type = Text)]
     #[schema(value_type = ReportStatus)]
@@ -73,6 +74,21 @@ pub struct DataRow {
     #[diesel(sql_type = Nullable<Bool>)]
     #[schema(required = true)]
     pub late: Option<bool>,
+}
+
+/// A value of a report as the table carries it (for the document; rows hold JSON).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum CellValue {
+    /// Integer, decimal and money fields.
+    Number(f64),
+    /// Text, a date (`YYYY-MM-DD`) or a choice's option code.
+    Text(String),
+    /// A yes/no field.
+    Flag(bool),
+    /// A multiple choice's option codes.
+    Codes(Vec<String>),
 }
 
 /// The column headings of the CSV and XLSX tables, in order.

@@ -42,11 +42,11 @@ pub enum DataFormat {
 pub struct DataQuery {
     /// Only this unit's subtree (id or code); it must be in the caller's scope.
     pub unit: Option<String>,
-    /// Report statuses, separated by commas (`submitted,accepted`). Default every
-    /// status; for ADX, `accepted`.
+    /// Report statuses, separated by commas (`submitted,accepted`) or repeated.
+    /// Default every status; for ADX, `accepted`.
     pub status: Option<String>,
-    /// Field codes, separated by commas; a repeatable list's code takes all its
-    /// fields (`activities`). Default every field.
+    /// Field codes, separated by commas or repeated; a repeatable list's code takes
+    /// all its fields (`activities`). Default every field.
     pub field: Option<String>,
     /// Overrides the Accept header: json, ndjson, csv, xlsx or adx.
     #[param(inline)]
@@ -86,6 +86,27 @@ fn wanted_format(req: &HttpRequest, explicit: Option<DataFormat>) -> ApiResult<D
         )
         .vi("Dữ liệu chỉ có ở dạng JSON, NDJSON, CSV, XLSX hoặc ADX")),
     }
+}
+
+/// The query with repeated `status` and `field` parameters joined into one list each
+/// (`status=draft&status=returned` is `status=draft,returned`).
+fn merged_lists(query: &str) -> String {
+    let mut lists: [(&str, Vec<String>); 2] = [("status", Vec::new()), ("field", Vec::new())];
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match lists.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, values)) => values.push(v.into_owned()),
+            None => {
+                out.append_pair(&k, &v);
+            }
+        }
+    }
+    for (name, values) in &lists {
+        if !values.is_empty() {
+            out.append_pair(name, &values.join(","));
+        }
+    }
+    out.finish()
 }
 
 /// The `LIKE` pattern of the caller's scope.
@@ -167,10 +188,9 @@ pub async fn period_data(
     state: web::Data<AppState>,
     actor: Actor,
     period_id: web::Path<Uuid>,
-    q: crate::extract::Query<DataQuery>,
 ) -> ApiResult<HttpResponse> {
     policy::require(&actor, Action::ReadReports)?;
-    let q = q.into_inner();
+    let q: DataQuery = crate::extract::parse_query(&merged_lists(req.query_string()))?;
     let format = wanted_format(&req, q.format)?;
     let page = PageRequest::new(q.limit, q.offset)?;
     let mut statuses = data::parse_statuses(q.status.as_deref())?;
@@ -366,4 +386,16 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(period_data)
         .service(codes::get_codes)
         .service(codes::put_codes);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeated_lists_are_joined() {
+        assert_eq!(
+            super::merged_lists("status=draft&unit=A&status=returned&field=x&limit=5"),
+            "unit=A&limit=5&status=draft%2Creturned&field=x"
+        );
+        assert_eq!(super::merged_lists(""), "");
+    }
 }

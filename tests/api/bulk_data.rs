@@ -158,6 +158,8 @@ async fn filters_by_subtree_status_and_field() {
     assert_eq!(rows.len(), per_report);
     let rows = all_pages(&w, &w.admin, "?status=draft,accepted").await;
     assert_eq!(units_of(&rows), ["OFFICE-A"]);
+    let repeated = all_pages(&w, &w.admin, "?status=draft&status=accepted").await;
+    assert_eq!(repeated, rows);
     let rows = all_pages(&w, &w.admin, "?unit=office-a").await;
     assert_eq!(units_of(&rows), ["OFFICE-A"]);
     let rows = all_pages(&w, &w.admin, &format!("?unit={}", w.root.id)).await;
