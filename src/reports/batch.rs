@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::audit::By;
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Issue, Problem};
 use crate::plans::form::ReportData;
 
 /// The most items one batch may hold; split larger imports into several requests.
@@ -94,6 +94,9 @@ pub struct BatchItemResult {
     /// The latest revision number after the item (one per submission).
     #[schema(required = true)]
     pub revision: Option<i32>,
+    /// The warnings of the item's submission (rules of severity `warning`), as the
+    /// submitted report lists them; empty otherwise.
+    pub warnings: Vec<Issue>,
     /// Why the item was refused: the problem a single call would have answered.
     pub problem: Option<Problem>,
 }
@@ -139,6 +142,7 @@ impl From<diesel::result::Error> for Stop {
 struct Done {
     outcome: Outcome,
     row: Option<ReportRow>,
+    warnings: Vec<Issue>,
 }
 
 impl BatchItem {
@@ -229,6 +233,7 @@ pub async fn import(
                 status: done.row.as_ref().map(ReportRow::status),
                 etag: done.row.as_ref().filter(|_| !body.dry_run).map(etag),
                 revision: done.row.as_ref().and_then(|r| r.revision),
+                warnings: done.warnings,
                 problem: None,
             },
             Err(e) => {
@@ -242,6 +247,7 @@ pub async fn import(
                     status: None,
                     etag: None,
                     revision: None,
+                    warnings: Vec::new(),
                     problem: Some(e.problem_for(&req)),
                 }
             }
@@ -328,6 +334,7 @@ async fn carry_out(
 ) -> ApiResult<Done> {
     let mut row = store::find(conn, t.period.id, t.unit.id, false).await?;
     let mut outcome = Outcome::Unchanged;
+    let mut warnings = Vec::new();
     // The version a submission must find: the one this item wrote or found equal to
     // what it sent, or else the one the caller names.
     let mut submit_tag = item.if_match.clone();
@@ -358,12 +365,17 @@ async fn carry_out(
         }
     }
     if item.submit {
-        let (submitted, _warnings) =
+        let (submitted, found) =
             submit_in(conn, &state.forms, actor, by, t, submit_tag.as_deref()).await?;
         outcome = Outcome::Submitted;
         row = Some(submitted);
+        warnings = found;
     }
-    Ok(Done { outcome, row })
+    Ok(Done {
+        outcome,
+        row,
+        warnings,
+    })
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

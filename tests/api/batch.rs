@@ -256,7 +256,27 @@ async fn a_dry_run_answers_what_would_happen_and_writes_nothing() {
     assert_eq!(res["items"][0]["status"], "submitted");
     assert_eq!(res["items"][0]["revision"], 1);
     assert_eq!(res["items"][0]["etag"], Value::Null);
+    assert_eq!(res["items"][0]["warnings"], json!([]));
     assert_eq!(before, snapshot(&w.app).await, "a dry run writes nothing");
+
+    // A submission's warnings come with its item: an activity before the window.
+    let early = (w.open.window_start - crate::fixtures::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let warned = crate::fixtures::with_activity(changed, "date", json!(early));
+    let res = batch(
+        &w,
+        &w.admin,
+        json!({ "dry_run": true, "items": [
+            { "unit": "OFFICE-A", "if_match": tag, "values": warned["values"], "lists": warned["lists"], "submit": true },
+        ]}),
+    )
+    .await;
+    assert_eq!(res["items"][0]["outcome"], "submitted", "{res}");
+    assert_eq!(
+        res["items"][0]["warnings"][0]["rule"], "activity_date_from",
+        "{res}"
+    );
 }
 
 #[tokio::test]
