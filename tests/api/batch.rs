@@ -391,3 +391,39 @@ async fn a_batch_retried_with_one_idempotency_key_runs_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_locked_period_refuses_each_reporters_item_as_a_single_save_would() {
+    let w = World::new().await;
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::POST,
+            &format!("/api/v1/periods/{}/lock", w.open.id),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let before = snapshot(&w.app).await;
+    let res = batch(
+        &w,
+        &w.reporter_a,
+        json!({ "items": [{ "unit": "OFFICE-A", "values": { "staff_total": 3 } }] }),
+    )
+    .await;
+    assert_eq!(
+        outcomes(&res),
+        vec![o("OFFICE-A", "refused", Some("period_locked"))]
+    );
+    assert_eq!(res["items"][0]["problem"]["status"], 409);
+    assert_eq!(before, snapshot(&w.app).await);
+    // The admin may still write a locked period, as with a single PUT.
+    let res = batch(
+        &w,
+        &w.admin,
+        json!({ "items": [{ "unit": "OFFICE-A", "values": { "staff_total": 3 } }] }),
+    )
+    .await;
+    assert_eq!(outcomes(&res), vec![o("OFFICE-A", "created", None)]);
+}
