@@ -200,7 +200,7 @@ pub async fn period_data(
     let fields = data::parse_fields(q.field.as_deref());
     let mut conn = crate::db::conn(&state.pool).await?;
     // What the tag stands on is read in one snapshot with the objects it names.
-    let (period, plan, subtree, fingerprint, mapping) = conn
+    let (period, subtree, fingerprint, mapping) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
@@ -222,7 +222,7 @@ pub async fn period_data(
             } else {
                 None
             };
-            Ok::<_, ApiError>((period, plan, subtree, fingerprint, mapping))
+            Ok::<_, ApiError>((period, subtree, fingerprint, mapping))
         })
         .await?;
     let sel = Selection {
@@ -317,7 +317,6 @@ pub async fn period_data(
             )
         }
     };
-    let _ = plan;
     Ok(with_headers(res, &tag))
 }
 
