@@ -36,6 +36,9 @@ pub struct Selection {
     pub statuses: Vec<String>,
     /// Field codes (or list codes, for all of a list's fields); empty for all.
     pub fields: Vec<String>,
+    /// Only these units' reports (by code); empty for all. A stream reads its rows a
+    /// chunk of units at a time.
+    pub units: Vec<String>,
 }
 
 /// One value of one report.
@@ -105,7 +108,8 @@ pub const HEADINGS: [&str; 10] = [
     "late",
 ];
 
-/// `$1` period, `$2` scope pattern, `$3` subtree pattern, `$4` statuses, `$5` fields.
+/// `$1` period, `$2` scope pattern, `$3` subtree pattern, `$4` statuses, `$5` fields,
+/// `$6` unit codes.
 const CELLS: &str = "WITH included AS ( \
        SELECT u.code AS unit_code, u.name AS unit_name, r.status AS report_status, \
               r.revision, r.submitted_at, r.late, r.data, \
@@ -116,6 +120,7 @@ const CELLS: &str = "WITH included AS ( \
        FROM reports r JOIN org_units u ON u.id = r.unit_id \
        WHERE r.period_id = $1 AND u.path LIKE $2 AND u.path LIKE $3 \
          AND (cardinality($4::text[]) = 0 OR r.status = ANY($4)) \
+         AND (cardinality($6::text[]) = 0 OR u.code = ANY($6)) \
      ), cells AS ( \
        SELECT i.*, NULL::text AS list, v.key AS field_code, NULL::int AS item, v.value \
        FROM included i CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(i.data->'values') = 'object' \
@@ -147,6 +152,7 @@ fn bind(sql: String, s: &Selection) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         .bind::<Text, _>(s.subtree.clone())
         .bind::<Array<Text>, _>(s.statuses.clone())
         .bind::<Array<Text>, _>(s.fields.clone())
+        .bind::<Array<Text>, _>(s.units.clone())
 }
 
 /// Every row of the selection, in order: the query a stream or a file runs.
@@ -155,6 +161,33 @@ pub fn all(s: &Selection) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         format!("{CELLS} SELECT {COLUMNS} FROM cells c {WHERE_CELLS} {ORDER}"),
         s,
     )
+}
+
+#[derive(QueryableByName)]
+struct UnitCode {
+    #[diesel(sql_type = Text)]
+    code: String,
+}
+
+/// The codes of the units whose reports the selection includes, in order.
+pub async fn units(
+    conn: &mut diesel_async::AsyncPgConnection,
+    s: &Selection,
+) -> ApiResult<Vec<String>> {
+    use diesel_async::RunQueryDsl;
+    let rows: Vec<UnitCode> = diesel::sql_query(
+        "SELECT u.code FROM reports r JOIN org_units u ON u.id = r.unit_id \
+         WHERE r.period_id = $1 AND u.path LIKE $2 AND u.path LIKE $3 \
+           AND (cardinality($4::text[]) = 0 OR r.status = ANY($4)) \
+         ORDER BY u.code",
+    )
+    .bind::<SqlUuid, _>(s.period_id)
+    .bind::<Text, _>(&s.scope)
+    .bind::<Text, _>(&s.subtree)
+    .bind::<Array<Text>, _>(&s.statuses)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.code).collect())
 }
 
 #[derive(QueryableByName)]
@@ -177,7 +210,7 @@ pub async fn page(
     .get_result(conn)
     .await?;
     let rows = bind(
-        format!("{CELLS} SELECT {COLUMNS} FROM cells c {WHERE_CELLS} {ORDER} LIMIT $6 OFFSET $7"),
+        format!("{CELLS} SELECT {COLUMNS} FROM cells c {WHERE_CELLS} {ORDER} LIMIT $7 OFFSET $8"),
         s,
     )
     .bind::<BigInt, _>(page.limit)

@@ -233,6 +233,7 @@ pub async fn period_data(
             .map_or("%".to_string(), |u| format!("{}%", u.path)),
         statuses,
         fields,
+        units: Vec::new(),
     };
     let paging = if format == DataFormat::Json {
         format!("{}/{}", page.limit, page.offset)
@@ -341,32 +342,41 @@ fn usable(mapping: DataElementCodes) -> ApiResult<(String, Vec<codes::DataElemen
     }
 }
 
-/// Every row as NDJSON, streamed: a task of its own reads the rows from PostgreSQL as
-/// they come and hands them over in chunks, so memory stays flat however many rows
-/// there are. A failure half-way ends the body early (the client sees an unfinished
-/// chunked response, never a silently short file).
+/// Units whose rows one statement of a stream reads.
+const STREAM_UNITS: usize = 200;
+
+/// Every row as NDJSON, streamed: a task of its own reads the rows a chunk of units at
+/// a time (each a short statement on a connection it gives back), and hands each
+/// chunk over as it is written, so neither memory nor a pool connection is held for
+/// however long the client takes to read. A failure half-way ends the body early
+/// (the client sees an unfinished chunked response, never a silently short file).
 fn stream_ndjson(pool: crate::db::Pool, sel: Selection) -> HttpResponse {
-    use futures_util::TryStreamExt;
     type Chunk = Result<web::Bytes, std::io::Error>;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(2);
     tokio::spawn(async move {
         let run = async {
-            let mut conn = crate::db::conn(&pool).await?;
-            let mut rows = data::all(&sel).load_stream::<DataRow>(&mut conn).await?;
-            let mut buf = Vec::with_capacity(64 * 1024);
-            while let Some(row) = rows.try_next().await? {
-                serde_json::to_writer(&mut buf, &row).map_err(ApiError::internal)?;
-                buf.push(b'\n');
-                if buf.len() >= 32 * 1024 {
-                    let chunk = web::Bytes::from(std::mem::take(&mut buf));
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        // The client went away.
-                        return Ok(());
-                    }
+            let units = {
+                let mut conn = crate::db::conn(&pool).await?;
+                data::units(&mut conn, &sel).await?
+            };
+            for chunk in units.chunks(STREAM_UNITS) {
+                let part = Selection {
+                    units: chunk.to_vec(),
+                    ..sel.clone()
+                };
+                let rows: Vec<DataRow> = {
+                    let mut conn = crate::db::conn(&pool).await?;
+                    data::all(&part).load(&mut conn).await?
+                };
+                let mut buf = Vec::with_capacity(rows.len() * 256);
+                for row in &rows {
+                    serde_json::to_writer(&mut buf, row).map_err(ApiError::internal)?;
+                    buf.push(b'\n');
                 }
-            }
-            if !buf.is_empty() {
-                let _ = tx.send(Ok(web::Bytes::from(buf))).await;
+                if tx.send(Ok(web::Bytes::from(buf))).await.is_err() {
+                    // The client went away.
+                    return Ok(());
+                }
             }
             Ok::<_, ApiError>(())
         };
