@@ -106,6 +106,26 @@ ensure_pg_bindir() {
     export GEREPORT_PG_BINDIR="$dir"
 }
 
+# xmllint (Debian's libxml2-utils), which the API tests use to validate the ADX
+# export against tests/fixtures/adx.xsd: installed with apt-get when missing, so
+# those tests check the schema rather than fail for want of the validator.
+ensure_xmllint() {
+    if command -v xmllint >/dev/null 2>&1; then
+        return 0
+    fi
+    if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
+        gr_fail "xmllint not found; install it (e.g. 'sudo apt-get install libxml2-utils')"
+        return 1
+    fi
+    gr_log "xmllint not found; installing the libxml2-utils package with apt-get"
+    apt-get update -qq >&2 || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >&2 || return 1
+    command -v xmllint >/dev/null 2>&1 || {
+        gr_fail "libxml2-utils was installed but xmllint still cannot be found"
+        return 1
+    }
+}
+
 # Print the path of a client tool (psql, pg_isready, ...), preferring the
 # server's bindir so client and server versions match.
 _gr_pg_tool() {

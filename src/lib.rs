@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod compile;
 pub mod config;
 pub mod conneg;
@@ -66,6 +67,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
                 .configure(reports::routes::configure)
+                .configure(reports::batch::configure)
+                .configure(bulk::routes::configure)
                 .configure(audit::routes::configure),
         );
 }

@@ -18,6 +18,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_element_codes (plan_id) {
+        plan_id -> Uuid,
+        data_set -> Text,
+        codes -> Jsonb,
+        version -> Int4,
+        updated_at -> Timestamptz,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     forms (id) {
         id -> Uuid,
         plan_id -> Uuid,
@@ -193,6 +204,7 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_events -> org_units (unit_id));
+diesel::joinable!(data_element_codes -> plans (plan_id));
 diesel::joinable!(forms -> plans (plan_id));
 diesel::joinable!(indicators -> plans (plan_id));
 diesel::joinable!(periods -> plans (plan_id));
@@ -208,6 +220,7 @@ diesel::joinable!(users -> org_units (unit_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    data_element_codes,
     forms,
     idempotency_keys,
     indicators,

@@ -1294,6 +1294,7 @@ mod tests {
             }]
             .into(),
             previous: Some(figures(period("2023", "Báo cáo năm 2023"), 0.5).into()),
+            units: None,
         }
     }
 

@@ -277,6 +277,37 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             .collect(),
     });
 
+    if let Some(units) = &c.units {
+        out.push(Table {
+            name: "Theo đơn vị",
+            headers: vec!["Mã đơn vị", "Đơn vị", "Loại", "Mã", "Giá trị"],
+            rows: units
+                .iter()
+                .flat_map(|u| {
+                    let totals = u.totals.iter().map(move |(code, v)| {
+                        vec![
+                            text(u.unit.code.clone()),
+                            text(u.unit.name.clone()),
+                            text("Số liệu"),
+                            text(code.clone()),
+                            v.map_or(Cell::Empty, Cell::Number),
+                        ]
+                    });
+                    let indicators = u.indicators.iter().map(move |(code, v)| {
+                        vec![
+                            text(u.unit.code.clone()),
+                            text(u.unit.name.clone()),
+                            text("Chỉ tiêu"),
+                            text(code.clone()),
+                            Cell::Percent(*v),
+                        ]
+                    });
+                    totals.chain(indicators)
+                })
+                .collect(),
+        });
+    }
+
     out.push(Table {
         name: "Thuyết minh",
         headers: vec!["Phần", "Nội dung", "Mã đơn vị", "Đơn vị", "Ý kiến"],
@@ -314,7 +345,7 @@ fn inert_text(s: &str) -> String {
 /// Excel holds at most 32,767 characters in a cell; longer text is cut with a note.
 const XLSX_CELL_CHARS: usize = 32_000;
 
-fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(XLSX_CELL_CHARS) {
         None => std::borrow::Cow::Borrowed(s),
         Some((at, _)) => std::borrow::Cow::Owned(format!("{}… (cắt bớt)", &s[..at])),

@@ -515,6 +515,7 @@ impl Basis {
         root: &UnitRow,
         include_submitted: bool,
         format: Format,
+        detail: bool,
     ) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -531,6 +532,7 @@ impl Basis {
                 "accepted"
             },
             &format!("{format:?}"),
+            if detail { "units" } else { "-" },
         ] {
             h.update(part.as_bytes());
             h.update([0]);
@@ -665,7 +667,89 @@ pub async fn compile(
         figures,
         narratives,
         previous,
+        units: None,
     })
+}
+
+/// Each included report's own figures (`?detail=units`): its values of the form's
+/// numeric fields, and every indicator over its report alone (a unit-share indicator
+/// is 1 when the unit meets the condition, else 0).
+pub async fn unit_figures(
+    pool: &crate::db::Pool,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+) -> ApiResult<Vec<UnitFigures>> {
+    let mut conn = crate::db::conn(pool).await?;
+    let form = plan_store::get_form(&mut conn, plan.id, None)
+        .await?
+        .map(|f| f.definition);
+    let indicator_rows = plan_store::list_indicators(&mut conn, plan.id).await?;
+    let parsed = parsed_formulas(&indicator_rows);
+    let numeric: Vec<&str> = numeric_fields(form.as_ref())
+        .iter()
+        .map(|(_, f)| f.code.as_str())
+        .collect();
+    let mut codes = numeric.clone();
+    for (_, f) in &parsed {
+        for field in f.fields() {
+            if !codes.contains(&field) {
+                codes.push(field);
+            }
+        }
+    }
+    let sel = selection(period, plan, root, include_submitted);
+    let rows = store::unit_values(&mut conn, &sel, &codes).await?;
+    Ok(rows
+        .into_iter()
+        .map(|u| {
+            let values: HashMap<String, f64> = codes
+                .iter()
+                .zip(&u.vals)
+                .filter_map(|(c, v)| v.as_deref().map(|v| (c.to_string(), maths::parse_sum(v))))
+                .collect();
+            let indicators = parsed
+                .iter()
+                .map(|(i, f)| {
+                    let counts = match f {
+                        Formula::UnitShare {
+                            field,
+                            op,
+                            threshold,
+                        } => {
+                            let met = values.get(field).is_some_and(|v| op.holds(*v, *threshold));
+                            let short = if met {
+                                Vec::new()
+                            } else {
+                                vec![u.code.clone()]
+                            };
+                            Some((i64::from(met), 1, short))
+                        }
+                        Formula::RatioOfSums { .. } => None,
+                    };
+                    (
+                        indicator_rows[*i].code.clone(),
+                        maths::indicator(f, &values, counts).value,
+                    )
+                })
+                .collect();
+            UnitFigures {
+                totals: numeric
+                    .iter()
+                    .map(|c| (c.to_string(), values.get(*c).copied()))
+                    .collect(),
+                indicators,
+                unit: UnitRef {
+                    id: u.unit_id,
+                    code: u.code,
+                    name: u.name,
+                },
+                status: u.status,
+                late: u.late,
+            }
+        })
+        .collect())
 }
 
 fn selection(

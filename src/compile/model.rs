@@ -1,5 +1,6 @@
 //! The compiled report (báo cáo tổng hợp) as the API returns it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -174,6 +175,33 @@ pub struct Compilation {
     /// The previous period of the same kind, for comparison; null when there is none.
     #[schema(required = true, value_type = Option<Figures>)]
     pub previous: Option<Arc<Figures>>,
+    /// Each included report's own figures, by unit code: only with `?detail=units`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<Vec<UnitFigures>>,
+}
+
+/// What one unit contributed (`?detail=units`): its own values of the form's numeric
+/// fields, and each indicator computed over its report alone.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct UnitFigures {
+    pub unit: UnitRef,
+    /// The status of the unit's report (accepted, or submitted when those count).
+    pub status: String,
+    #[schema(required = true)]
+    pub late: Option<bool>,
+    /// Field code → the unit's value; null when not filled in.
+    pub totals: BTreeMap<String, Option<f64>>,
+    /// Indicator code → its value over the unit's report (a fraction); null when it
+    /// cannot be computed (nothing to divide by).
+    pub indicators: BTreeMap<String, Option<f64>>,
+}
+
+/// Extra detail of a compilation.
+#[derive(Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// Each unit's own figures beside the totals.
+    Units,
 }
 
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +236,10 @@ pub struct CompilationQuery {
     /// Overrides the Accept header: json, csv, xlsx or docx.
     #[param(inline)]
     pub format: Option<Format>,
+    /// `units` adds each unit's own figures (JSON `units`; a sheet of CSV and XLSX),
+    /// so a city system sees which unit contributed what.
+    #[param(inline)]
+    pub detail: Option<Detail>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -116,13 +116,14 @@ pub async fn compilation(
         })
         .await?;
     drop(conn);
-    let etag = basis.etag(&period, &root, include, format);
+    let detail = q.detail == Some(Detail::Units);
+    let etag = basis.etag(&period, &root, include, format, detail);
     if if_none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let compiled = super::compile(
+    let mut compiled = super::compile(
         &state.pool,
         &state.compilations,
         &basis,
@@ -132,6 +133,10 @@ pub async fn compilation(
         include,
     )
     .await?;
+    if detail {
+        compiled.units =
+            Some(super::unit_figures(&state.pool, &period, &plan, &root, include).await?);
+    }
     let stem = format!("tong-hop-{}-{}", period.code, root.code);
     let mut res = match format {
         Format::Json => HttpResponse::Ok().json(compiled),
@@ -183,7 +188,7 @@ pub async fn compilation(
 }
 
 /// Whether `If-None-Match` names the current tag (weak comparison, RFC 9110 §13.1.2).
-fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+pub(crate) fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
     let current = bare(etag);
     req.headers()

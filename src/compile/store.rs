@@ -318,6 +318,56 @@ pub async fn list_sums(
         .await?)
 }
 
+/// One included report's own values of the fields asked for (`?detail=units`), in
+/// their order; `None` where the value is missing or not a number.
+#[derive(QueryableByName, Debug)]
+pub struct UnitValues {
+    #[diesel(sql_type = SqlUuid)]
+    pub unit_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub code: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub late: Option<bool>,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    pub vals: Vec<Option<String>>,
+}
+
+/// One expression per field of the unpacked record `x`, given its quoted column,
+/// joined by commas (the members of an `ARRAY[…]`).
+fn each_field(fields: &[&str], expr: impl Fn(&str) -> String) -> ApiResult<String> {
+    Ok(fields
+        .iter()
+        .map(|f| Ok(expr(&ident(f)?)))
+        .collect::<ApiResult<Vec<_>>>()?
+        .join(", "))
+}
+
+/// Each included report's values of `fields` as exact decimal text, by unit code.
+pub fn unit_values_sql(fields: &[&str]) -> ApiResult<String> {
+    let vals = each_field(fields, |c| {
+        format!("CASE WHEN jsonb_typeof(x.{c}) = 'number' THEN (x.{c})::numeric::text END")
+    })?;
+    Ok(format!(
+        "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late, ARRAY[{vals}]::text[] AS vals \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED} ORDER BY u.code",
+        unpack("r.data->'values'", "x", fields)?
+    ))
+}
+
+pub async fn unit_values(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    fields: &[&str],
+) -> ApiResult<Vec<UnitValues>> {
+    Ok(bind_selection(unit_values_sql(fields)?, s)
+        .load(conn)
+        .await?)
+}
+
 /// One included report's text answers, in the order of the fields asked for; `None`
 /// where the answer is missing or not a string.
 #[derive(QueryableByName, Debug)]
@@ -336,16 +386,9 @@ pub struct NarrativeRow {
 /// the unit's code and name five times and cost PostgreSQL 160 ms instead of 65 ms
 /// at city scale; sorting in PostgreSQL cost a third more.)
 pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
-    let texts = fields
-        .iter()
-        .map(|f| {
-            let c = ident(f)?;
-            Ok(format!(
-                "CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END"
-            ))
-        })
-        .collect::<ApiResult<Vec<_>>>()?
-        .join(", ");
+    let texts = each_field(fields, |c| {
+        format!("CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END")
+    })?;
     Ok(format!(
         "SELECT u.code AS unit_code, u.name AS unit_name, ARRAY[{texts}]::text[] AS texts \
          FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",

@@ -300,14 +300,26 @@ impl ApiError {
     /// The response to `req`: its path, its request id and the language it asked for
     /// (both settled by `crate::telemetry::request_context`).
     pub fn render_for(&self, req: &actix_web::HttpRequest) -> HttpResponse {
-        use actix_web::HttpMessage;
-        let ext = req.extensions();
-        let id = ext
-            .get::<crate::telemetry::RequestId>()
-            .map(|r| r.0.clone());
-        let lang = ext.get::<Lang>().copied().unwrap_or_default();
+        let (id, lang) = request_context(req);
         self.render(Some(req.path().to_string()), id, lang)
     }
+
+    /// The problem document `render_for` would send, as a value to embed in another
+    /// answer (each refused item of a batch carries its own).
+    pub fn problem_for(&self, req: &actix_web::HttpRequest) -> Problem {
+        let (id, lang) = request_context(req);
+        self.problem(Some(req.path().to_string()), id, lang)
+    }
+}
+
+/// The request id and the language of a request.
+fn request_context(req: &actix_web::HttpRequest) -> (Option<String>, Lang) {
+    use actix_web::HttpMessage;
+    let ext = req.extensions();
+    let id = ext
+        .get::<crate::telemetry::RequestId>()
+        .map(|r| r.0.clone());
+    (id, ext.get::<Lang>().copied().unwrap_or_default())
 }
 
 impl Issue {

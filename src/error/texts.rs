@@ -120,6 +120,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Không thể đặt một đơn vị trực thuộc chính nó hoặc trực thuộc đơn vị cấp dưới của nó; đề nghị chọn đơn vị cấp trên nằm ngoài nhánh của đơn vị này.",
     },
     ProblemText {
+        code: "data_element_codes_missing",
+        status: 409,
+        title_en: "No data element codes",
+        title_vi: "Chưa có bảng mã chỉ tiêu",
+        meaning_en: "The plan has no mapping of its fields to data element codes, which the ADX export needs; a coordinator sets it with PUT /api/v1/plans/{plan_id}/data-element-codes.",
+        meaning_vi: "Kế hoạch chưa có bảng đối chiếu trường số liệu với mã chỉ tiêu, là điều kiện để xuất dữ liệu ADX; đề nghị cán bộ điều phối thiết lập bảng mã trước.",
+    },
+    ProblemText {
         code: "database_unavailable",
         status: 503,
         title_en: "Database unavailable",
@@ -454,6 +462,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         title_vi: "Xác thực sai quá số lần cho phép",
         meaning_en: "Too many failed sign-in or password attempts were made; wait the number of seconds given in Retry-After before trying again.",
         meaning_vi: "Đã nhập sai thông tin xác thực quá số lần cho phép; đề nghị chờ hết thời gian tạm khóa (theo tiêu đề Retry-After) rồi thử lại.",
+    },
+    ProblemText {
+        code: "too_many_rows",
+        status: 413,
+        title_en: "Too many rows for the format",
+        title_vi: "Số dòng vượt quá giới hạn của định dạng",
+        meaning_en: "The data asked for has more rows than one XLSX sheet holds; ask for CSV or NDJSON, or narrow the filters.",
+        meaning_vi: "Dữ liệu yêu cầu có nhiều dòng hơn giới hạn của một trang tính XLSX; đề nghị tải dạng CSV hoặc NDJSON, hoặc thu hẹp điều kiện lọc.",
     },
     ProblemText {
         code: "unit_inactive",

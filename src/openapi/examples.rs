@@ -121,6 +121,19 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         ),
         ("savePlanForm", form),
         (
+            "setDataElementCodes",
+            json!({
+                "data_set": "GE_CULTURE_ANNUAL",
+                "codes": [
+                    { "field": "staff_total", "data_element": "GE_STAFF", "attributes": { "SEX": "T" } },
+                    { "field": "staff_female", "data_element": "GE_STAFF", "attributes": { "SEX": "F" } },
+                    { "field": "leaders_total", "data_element": "GE_LEADERS", "attributes": { "SEX": "T" } },
+                    { "field": "leaders_female", "data_element": "GE_LEADERS", "attributes": { "SEX": "F" } },
+                    { "field": "budget_spent_vnd", "data_element": "GE_BUDGET_SPENT" }
+                ]
+            }),
+        ),
+        (
             "createIndicator",
             json!({
                 "code": "political_trained_female_share",
@@ -147,6 +160,16 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             json!({"due_date": "2024-11-29", "reason": "Đơn vị đề nghị gia hạn do thay đổi nhân sự phụ trách."}),
         ),
         ("saveReportDraft", report_2024()),
+        ("importReports", {
+            let report = report_2024();
+            json!({
+                "dry_run": true,
+                "items": [
+                    { "unit": "TCPC", "values": report["values"], "lists": report["lists"] },
+                    { "unit": "KHTC", "values": { "staff_total": 18, "staff_female": 11 } }
+                ]
+            })
+        }),
         ("validateReport", report_2024()),
         (
             "returnReport",

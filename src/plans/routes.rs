@@ -36,7 +36,7 @@ pub async fn readable_plan(
 }
 
 /// A plan the caller may change: 403 without the role, 404 outside scope.
-async fn writable_plan(
+pub(crate) async fn writable_plan(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
@@ -62,7 +62,11 @@ pub async fn readable_period(
     Ok((period, plan))
 }
 
-fn plan_event(action: &'static str, plan: &PlanRow, change: serde_json::Value) -> Event<'static> {
+pub(crate) fn plan_event(
+    action: &'static str,
+    plan: &PlanRow,
+    change: serde_json::Value,
+) -> Event<'static> {
     Event {
         action,
         object_type: "plan",

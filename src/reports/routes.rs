@@ -38,7 +38,7 @@ pub struct Target {
 /// Two queries, pipelined on one connection, resolve any report address: the period
 /// with its plan's scope, and the unit with its report and the report's latest
 /// warnings. Reads are the hot path; they need nothing more.
-async fn target(
+pub(crate) async fn target(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     period_id: Uuid,
@@ -292,6 +292,143 @@ fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
     keys
 }
 
+/// The draft save of `PUT …/reports/{unit}`, inside the caller's transaction: creates
+/// the report on its first save (`true`), or replaces the data of an editable one whose
+/// version `if_match` names. The batch import runs the very same steps per item.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn save_draft_in(
+    conn: &mut AsyncPgConnection,
+    forms: &crate::plans::cache::FormCache,
+    actor: &Actor,
+    by: &By,
+    t: &Target,
+    if_match: Option<&str>,
+    data: &ReportData,
+    data_json: &serde_json::Value,
+) -> ApiResult<(ReportRow, bool)> {
+    period_now(conn, actor, t).await?;
+    match store::find(conn, t.period.id, t.unit.id, true).await? {
+        None => {
+            if if_match.is_some() {
+                return Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "stale_etag",
+                    "the report does not exist yet; omit If-Match to create it",
+                ));
+            }
+            let form = forms
+                .current(conn, t.period.plan_id)
+                .await?
+                .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?;
+            check_draft(&form.definition, data)?;
+            let row = store::insert_draft(conn, t.period.id, t.unit.id, form.id, data_json)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "stale_etag",
+                        "the report was created meanwhile; read it and retry with If-Match",
+                    )
+                })?;
+            audit::append(
+                conn,
+                by,
+                report_event(
+                    "report.create",
+                    &row,
+                    t,
+                    json!({ "changed": changed_keys(&ReportData::default(), data) }),
+                ),
+            )
+            .await?;
+            Ok((row, true))
+        }
+        Some(current) => {
+            check_if_match(if_match, &current)?;
+            editable(&current)?;
+            let form = forms.get(conn, current.form_id).await?;
+            check_draft(&form.definition, data)?;
+            let before = current.data()?;
+            let row = store::save_data(conn, current.id, data_json).await?;
+            audit::append(
+                conn,
+                by,
+                report_event(
+                    "report.save",
+                    &row,
+                    t,
+                    json!({ "changed": changed_keys(&before, data) }),
+                ),
+            )
+            .await?;
+            Ok((row, false))
+        }
+    }
+}
+
+/// The submission of `POST …/reports/{unit}/submit`, inside the caller's transaction:
+/// checks the report in full, freezes a revision and stamps it; returns the row and the
+/// warnings of the submission. The batch import runs the very same steps per item.
+pub(crate) async fn submit_in(
+    conn: &mut AsyncPgConnection,
+    forms: &crate::plans::cache::FormCache,
+    actor: &Actor,
+    by: &By,
+    t: &Target,
+    if_match: Option<&str>,
+) -> ApiResult<(ReportRow, Vec<Issue>)> {
+    let period = period_now(conn, actor, t).await?;
+    let current = store::find(conn, t.period.id, t.unit.id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    check_if_match(if_match, &current)?;
+    workflow::next_status(current.status(), Transition::Submit).map_err(illegal)?;
+    let form = forms.get(conn, current.form_id).await?;
+    let data = current.data()?;
+    let result = form.definition.validate(
+        &data,
+        &ValidationContext {
+            window_start: period.window_start,
+            window_end: period.window_end,
+        },
+    );
+    if !result.valid {
+        let n = result.errors.len();
+        let warnings = serde_json::to_value(&result.warnings).map_err(ApiError::internal)?;
+        return Err(ApiError::validation(
+            format!("the report cannot be submitted: {n} error(s)"),
+            result.errors,
+        )
+        .with_extra("warnings", warnings));
+    }
+    let now = Utc::now();
+    // Against the unit's own extension, when it has one.
+    let due = plan_store::due_date_for(conn, &period, t.unit.id).await?;
+    let late = period::is_late(now, due);
+    let number = current.revision.unwrap_or(0) + 1;
+    let row = store::submit(
+        conn,
+        current.id,
+        Submission {
+            number,
+            form_id: current.form_id,
+            data: &current.data,
+            warnings: &result.warnings,
+            at: now,
+            by: &actor.display_name,
+            late,
+        },
+    )
+    .await?;
+    audit::append(
+        conn,
+        by,
+        report_event("report.submit", &row, t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
+    )
+    .await?;
+    Ok((row, result.warnings))
+}
+
 type ReportPath = web::Path<(Uuid, String)>;
 
 /// A unit's report for a period, with its `ETag`.
@@ -345,73 +482,17 @@ pub async fn put_report(
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            period_now(conn, &actor, &t).await?;
-            match store::find(conn, t.period.id, t.unit.id, true).await? {
-                None => {
-                    if if_match.is_some() {
-                        return Err(ApiError::new(
-                            StatusCode::PRECONDITION_FAILED,
-                            "stale_etag",
-                            "the report does not exist yet; omit If-Match to create it",
-                        ));
-                    }
-                    let form = state
-                        .forms
-                        .current(conn, t.period.plan_id)
-                        .await?
-                        .ok_or_else(|| {
-                            ApiError::conflict("no_form", "the plan has no report form yet")
-                        })?;
-                    check_draft(&form.definition, &data)?;
-                    let row = store::insert_draft(
-                        conn,
-                        t.period.id,
-                        t.unit.id,
-                        form.id,
-                        &data_json,
-                    )
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::PRECONDITION_FAILED,
-                            "stale_etag",
-                            "the report was created meanwhile; read it and retry with If-Match",
-                        )
-                    })?;
-                    audit::append(
-                        conn,
-                        &by,
-                        report_event(
-                            "report.create",
-                            &row,
-                            &t,
-                            json!({ "changed": changed_keys(&ReportData::default(), &data) }),
-                        ),
-                    )
-                    .await?;
-                    Ok((row, true))
-                }
-                Some(current) => {
-                    check_if_match(if_match.as_deref(), &current)?;
-                    editable(&current)?;
-                    let form = state.forms.get(conn, current.form_id).await?;
-                    check_draft(&form.definition, &data)?;
-                    let before = current.data()?;
-                    let row = store::save_data(conn, current.id, &data_json).await?;
-                    audit::append(
-                        conn,
-                        &by,
-                        report_event(
-                            "report.save",
-                            &row,
-                            &t,
-                            json!({ "changed": changed_keys(&before, &data) }),
-                        ),
-                    )
-                    .await?;
-                    Ok((row, false))
-                }
-            }
+            save_draft_in(
+                conn,
+                &state.forms,
+                &actor,
+                &by,
+                &t,
+                if_match.as_deref(),
+                &data,
+                &data_json,
+            )
+            .await
         })
         .await?;
     let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
@@ -570,53 +651,7 @@ pub async fn submit(
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let period = period_now(conn, &actor, &t).await?;
-            let current = store::find(conn, t.period.id, t.unit.id, true)
-                .await?
-                .ok_or_else(|| ApiError::not_found("report"))?;
-            check_if_match(if_match.as_deref(), &current)?;
-            workflow::next_status(current.status(), Transition::Submit).map_err(illegal)?;
-            let form = state.forms.get(conn, current.form_id).await?;
-            let data = current.data()?;
-            let result = form.definition.validate(
-                &data,
-                &ValidationContext {
-                    window_start: period.window_start,
-                    window_end: period.window_end,
-                },
-            );
-            if !result.valid {
-                let n = result.errors.len();
-                let warnings = serde_json::to_value(&result.warnings).map_err(ApiError::internal)?;
-                return Err(ApiError::validation(format!("the report cannot be submitted: {n} error(s)"), result.errors)
-                    .with_extra("warnings", warnings));
-            }
-            let now = Utc::now();
-            // Against the unit's own extension, when it has one.
-            let due = plan_store::due_date_for(conn, &period, t.unit.id).await?;
-            let late = period::is_late(now, due);
-            let number = current.revision.unwrap_or(0) + 1;
-            let row = store::submit(
-                conn,
-                current.id,
-                Submission {
-                    number,
-                    form_id: current.form_id,
-                    data: &current.data,
-                    warnings: &result.warnings,
-                    at: now,
-                    by: &actor.display_name,
-                    late,
-                },
-            )
-            .await?;
-            audit::append(
-                conn,
-                &by,
-                report_event("report.submit", &row, &t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
-            )
-            .await?;
-            Ok((row, result.warnings))
+            submit_in(conn, &state.forms, &actor, &by, &t, if_match.as_deref()).await
         })
         .await?;
     let (row, warnings) = row;

@@ -207,6 +207,20 @@ fn matrix() -> Vec<Row> {
             MANAGE_201,
             Some(FOREIGN_MANAGE_201),
         ),
+        // The mapping of fields to data element codes for ADX: read with the plan,
+        // written by those who manage it.
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}/data-element-codes",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/plans/{plan_id}/data-element-codes",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
         row(
             "get",
             "/api/v1/plans/{plan_id}/indicators",
@@ -296,6 +310,14 @@ fn matrix() -> Vec<Row> {
             [200, 403, 403, 200],
             Some([200, 403, 403, 404]),
         ),
+        // The batch import (a dry run here) is the draft writers': a unit out of the
+        // caller's scope refuses its item (404 inside), not the request.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports:batch",
+            [200, 403, 403, 200],
+            Some([200, 403, 403, 200]),
+        ),
         // A dry run reads, so every reader may.
         row(
             "post",
@@ -329,6 +351,12 @@ fn matrix() -> Vec<Row> {
         ),
         // Filtered by a unit, which must itself be visible.
         row("get", "/api/v1/reports", ALL_200, Some(FOREIGN_READ)),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/data",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
         // Review is for coordinators (in scope) and admins: accept, then reopen, leave
         // both reports returned, which cannot be returned again.
         row(
@@ -548,6 +576,16 @@ fn request(
             format!("/api/v1/plans/{}/form", plan.id),
             Body::Json(serde_json::to_value(default_form_2024().unwrap()).unwrap()),
         ),
+        ("get", "/api/v1/plans/{plan_id}/data-element-codes") => {
+            none(&format!("/api/v1/plans/{}/data-element-codes", plan.id))
+        }
+        ("put", "/api/v1/plans/{plan_id}/data-element-codes") => (
+            format!("/api/v1/plans/{}/data-element-codes", plan.id),
+            Body::Json(json!({
+                "data_set": "GE_ANNUAL",
+                "codes": [{ "field": "staff_female", "data_element": "GE_STAFF", "attributes": { "SEX": "F" } }],
+            })),
+        ),
         ("get", "/api/v1/plans/{plan_id}/indicators") => {
             none(&format!("/api/v1/plans/{}/indicators", plan.id))
         }
@@ -594,6 +632,13 @@ fn request(
             format!("/api/v1/periods/{}/extensions/{}", plan.period, unit.code),
             Body::Json(json!({ "due_date": today + days(90), "reason": "Gia hạn" })),
         ),
+        ("post", "/api/v1/periods/{period_id}/reports:batch") => (
+            format!("/api/v1/periods/{}/reports:batch", fx.report_period),
+            Body::Json(json!({
+                "dry_run": true,
+                "items": [{ "unit": unit.code, "values": { "staff_total": 1 } }],
+            })),
+        ),
         ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
             report,
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
@@ -615,6 +660,10 @@ fn request(
         ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions/{number}") => {
             none(&format!("{report}/revisions/1"))
         }
+        ("get", "/api/v1/periods/{period_id}/data") => none(&format!(
+            "/api/v1/periods/{}/data?unit={}",
+            fx.report_period, unit.code
+        )),
         ("get", "/api/v1/reports") => none(&format!(
             "{template}?period={}&unit={}",
             fx.report_period, unit.code
@@ -996,7 +1045,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         (
             "coordinator_a",
             "indicator.create,indicator.update,period.create,period.extend_due_date,period.lock,period.unlock,\
-             period.update,plan.create,plan.form.save,plan.update,report.accept,report.reopen",
+             period.update,plan.create,plan.data_element_codes.save,plan.form.save,plan.update,report.accept,report.reopen",
         ),
         ("reporter_a", "report.save,report.submit"),
     ] {

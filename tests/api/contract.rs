@@ -786,6 +786,18 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("savePlanForm"),
     )
     .await;
+    let codes = ok(
+        send(
+            Method::PUT,
+            format!("/api/v1/plans/{plan}/data-element-codes"),
+            example("/api/v1/plans/{plan_id}/data-element-codes", "put"),
+            None,
+        )
+        .await,
+        run("setDataElementCodes"),
+    )
+    .await;
+    assert_eq!(codes["version"], 1, "{codes}");
     let indicator = ok(
         send(
             Method::POST,
@@ -856,6 +868,19 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("saveReportDraft"),
     )
     .await;
+    // A dry run of two new drafts in the ad hoc period: both would be created.
+    let imported = ok(
+        send(
+            Method::POST,
+            format!("/api/v1/periods/{adhoc}/reports:batch"),
+            example("/api/v1/periods/{period_id}/reports:batch", "post"),
+            None,
+        )
+        .await,
+        run("importReports"),
+    )
+    .await;
+    assert_eq!(imported["summary"]["created"], 2, "{imported}");
     let result = ok(
         send(
             Method::POST,

@@ -5,6 +5,8 @@
 
 mod auth;
 mod authz;
+mod batch;
+mod bulk_data;
 mod compile;
 mod concurrency;
 mod contract;

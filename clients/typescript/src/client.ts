@@ -27,6 +27,12 @@ export type ReportData = Schemas["ReportData"];
 export type ReportStatus = Schemas["ReportStatus"];
 export type FormVersion = Schemas["FormVersion"];
 export type Compilation = Schemas["Compilation"];
+// Bulk data for scripts and city systems: the batch import, the tidy table's rows,
+// a plan's data element codes for ADX.
+export type BatchRequest = Schemas["BatchRequest"];
+export type BatchResult = Schemas["BatchResult"];
+export type DataRow = Schemas["DataRow"];
+export type DataElementCodes = Schemas["DataElementCodes"];
 
 /** Field values by field code. They are data by design: the plan's form, not
  * the API schema, says what each one holds, so they stay `unknown`. */
