@@ -24,6 +24,7 @@ pub mod reports;
 pub mod schema;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -65,7 +66,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
                 .configure(reports::routes::configure)
-                .configure(audit::routes::configure),
+                .configure(audit::routes::configure)
+                .configure(webhooks::routes::configure),
         );
 }
 
@@ -145,6 +147,7 @@ impl Application {
         });
 
         spawn_housekeeping(state.clone());
+        webhooks::worker::spawn(state.pool.clone(), state.settings.webhooks.clone());
         // The stand-in hash for unknown usernames is made now, not by the first login
         // that needs it (which would otherwise take twice as long as any other).
         tokio::task::spawn_blocking(auth::password::prepare);

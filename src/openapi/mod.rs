@@ -36,6 +36,7 @@ the coordinating office reviews and compiles them. Errors are RFC 9457 problem d
         (name = "reports", description = "Unit reports and their review workflow"),
         (name = "compilation", description = "Compiled reports and indicator trends"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, their delivery log, redelivery"),
     )
 )]
 struct BaseDoc;

@@ -713,6 +713,21 @@ fn period_event(
     }
 }
 
+/// A period as its webhook events name it.
+fn webhook_period<'a>(
+    period: &'a PeriodRow,
+    plan: &PlanRow,
+    actor: &'a Actor,
+) -> crate::webhooks::PeriodChange<'a> {
+    crate::webhooks::PeriodChange {
+        period_id: period.id,
+        period_code: &period.code,
+        plan_id: plan.id,
+        issuing_unit_id: plan.issuing_unit_id,
+        by: &actor.display_name,
+    }
+}
+
 async fn writable_period(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -764,6 +779,20 @@ pub async fn update_period(
                 ),
             )
             .await?;
+            if due != current.due_date {
+                crate::webhooks::due_date_changed(
+                    conn,
+                    crate::webhooks::DueDateChange {
+                        period: webhook_period(&row, &plan, &actor),
+                        unit: None,
+                        due_date: due,
+                        previous_due_date: Some(current.due_date),
+                        reason: None,
+                        reports_lateness_changed: relabelled,
+                    },
+                )
+                .await?;
+            }
             Ok(row)
         })
         .await?;
@@ -801,6 +830,12 @@ async fn set_status(
                     &plan,
                     json!({ "from": current.status, "to": status.as_str() }),
                 ),
+            )
+            .await?;
+            crate::webhooks::period_status_changed(
+                conn,
+                status == PeriodStatus::Locked,
+                webhook_period(&row, &plan, &actor),
             )
             .await?;
             Ok(row)
@@ -872,6 +907,7 @@ pub async fn extend_due_date(
                 .filter(|u| u.path.starts_with(&plan.unit_path))
                 .ok_or_else(|| ApiError::not_found("org unit"))?;
             policy::require_in_scope(&actor, &unit.path, "org unit")?;
+            let previous = store::due_date_for(conn, &period, unit.id).await?;
             let extension = store::upsert_extension(
                 conn,
                 period.id,
@@ -893,6 +929,18 @@ pub async fn extend_due_date(
                     json!({ "unit": unit.code, "due_date": body.due_date, "reason": reason,
                             "reports_lateness_changed": relabelled }),
                 ),
+            )
+            .await?;
+            crate::webhooks::due_date_changed(
+                conn,
+                crate::webhooks::DueDateChange {
+                    period: webhook_period(&period, &plan, &actor),
+                    unit: Some((unit.id, &unit.code)),
+                    due_date: body.due_date,
+                    previous_due_date: Some(previous),
+                    reason: Some(&reason),
+                    reports_lateness_changed: relabelled,
+                },
             )
             .await?;
             Ok(extension)
