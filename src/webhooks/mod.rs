@@ -287,6 +287,115 @@ pub async fn due_date_changed(
     Ok(())
 }
 
+/// The messages the service sends, for the OpenAPI document's `webhooks` section
+/// (OpenAPI 3.1): one `POST` a type, with its headers and body.
+pub fn openapi_webhooks() -> serde_json::Value {
+    let id = json!({"type": "string", "format": "uuid"});
+    let nullable_id = json!({"type": ["string", "null"], "format": "uuid"});
+    let text = json!({"type": "string"});
+    let nullable_text = json!({"type": ["string", "null"]});
+    let date = json!({"type": "string", "format": "date"});
+    let report = json!({
+        "report_id": id, "period_id": id, "period_code": text, "unit_id": id, "unit_code": text,
+        "status": {"type": "string", "enum": ["draft", "submitted", "returned", "accepted"]},
+        "revision": {"type": ["integer", "null"]}, "late": {"type": ["boolean", "null"]},
+        "by": {"type": "string", "description": "Who made the transition"},
+        "reason": {"type": ["string", "null"], "description": "Why (return, reopen; an acceptance's optional comment)"},
+        "at": {"type": "string", "format": "date-time"},
+    });
+    let period = json!({
+        "period_id": id, "period_code": text, "plan_id": id,
+        "status": {"type": "string", "enum": ["open", "locked"]}, "by": text,
+    });
+    let due = json!({
+        "period_id": id, "period_code": text, "plan_id": id,
+        "unit_id": nullable_id, "unit_code": nullable_text,
+        "due_date": date, "previous_due_date": {"type": ["string", "null"], "format": "date"},
+        "reason": nullable_text, "reports_lateness_changed": {"type": "integer", "minimum": 0},
+        "by": text,
+    });
+    let compilation = json!({
+        "period_id": id, "period_code": text, "unit_id": id, "unit_code": nullable_text,
+        "cause": {"type": "string", "description": "The event type that changed it"},
+    });
+    let test = json!({"webhook_id": id, "unit_id": id, "unit_code": text, "by": text});
+    let header = |name: &str, description: &str| {
+        json!({"name": name, "in": "header", "required": true,
+               "description": description, "schema": {"type": "string"}})
+    };
+    let parameters = json!([
+        header(
+            "webhook-id",
+            "The message id (`msg_…`), the same on every retry: drop repeats by it"
+        ),
+        header(
+            "webhook-timestamp",
+            "Seconds since 1970 when this attempt was signed; refuse old ones"
+        ),
+        header(
+            "webhook-signature",
+            "`v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint's secret; two, space-separated, for a day after a rotation"
+        ),
+    ]);
+    let mut out = serde_json::Map::new();
+    for t in EventType::SUBSCRIBABLE.into_iter().chain([EventType::Test]) {
+        let (data, when) = match t {
+            EventType::ReportSubmitted => (&report, "A unit submitted its report"),
+            EventType::ReportReturned => (&report, "A coordinator returned a report for changes"),
+            EventType::ReportAccepted => (&report, "A coordinator accepted a report"),
+            EventType::ReportReopened => (&report, "A coordinator reopened an accepted report"),
+            EventType::PeriodLocked => (&period, "A period was locked"),
+            EventType::PeriodUnlocked => (&period, "A period was unlocked"),
+            EventType::DueDateChanged => (
+                &due,
+                "A period's due date moved (`unit_id` null), or one unit was given its own",
+            ),
+            EventType::CompilationChanged => (
+                &compilation,
+                "The period's compilation changed: read it again",
+            ),
+            EventType::Test => (&test, "A test message, sent on request"),
+        };
+        let required: Vec<&String> = data
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        let op_id: String = t
+            .as_str()
+            .split(['.', '_'])
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect();
+        out.insert(
+            t.as_str().to_string(),
+            json!({"post": {
+                "operationId": format!("on{op_id}"),
+                "tags": ["webhooks"],
+                "summary": format!("`{}`: {when}", t.as_str()),
+                "description": "Sent to each enabled endpoint that subscribed to this type and \
+                    whose subtree the event concerns. Answer 2xx within the timeout; anything \
+                    else is retried (see the README).",
+                "parameters": parameters,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["type", "timestamp", "data"],
+                    "properties": {
+                        "type": {"type": "string", "enum": [t.as_str()]},
+                        "timestamp": {"type": "string", "format": "date-time"},
+                        "data": {"type": "object", "required": required, "properties": data},
+                    },
+                }}}},
+                "responses": {"2XX": {"description": "Received"}},
+            }}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -299,5 +408,14 @@ mod tests {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         }
         assert_eq!(EventType::parse("report.deleted"), None);
+    }
+
+    #[test]
+    fn every_message_is_documented() {
+        let doc = openapi_webhooks();
+        assert_eq!(doc.as_object().unwrap().len(), 9);
+        let op = &doc["period.due_date_changed"]["post"];
+        assert_eq!(op["operationId"], "onPeriodDueDateChanged");
+        assert_eq!(op["parameters"].as_array().unwrap().len(), 3);
     }
 }

@@ -164,6 +164,46 @@ fn verify(secret: &str, r: &Received) -> bool {
     age.abs() < 300 && r.signature.split(' ').any(|s| s == expected)
 }
 
+/// A message's `data` has exactly the members the OpenAPI document's `webhooks` section
+/// lists for its type, each of the documented JSON type.
+fn matches_document(r: &Received) {
+    let doc = serde_json::to_value(gereport::openapi::document()).unwrap();
+    let body = r.json();
+    let t = body["type"].as_str().unwrap();
+    let schema = &doc["webhooks"][t]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        ["properties"]["data"];
+    let mut documented: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{t} is not documented"))
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let data = body["data"].as_object().unwrap();
+    let mut sent: Vec<&str> = data.keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    sent.sort_unstable();
+    assert_eq!(sent, documented, "{t}");
+    for (k, v) in data {
+        let types = &schema["properties"][k]["type"];
+        let allowed: Vec<&str> = match types {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().map(|x| x.as_str().unwrap()).collect(),
+            other => panic!("{t}.{k}: {other}"),
+        };
+        let actual = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "integer",
+            Value::String(_) => "string",
+            _ => "object",
+        };
+        assert!(
+            allowed.contains(&actual),
+            "{t}.{k} = {v}: documented {types}"
+        );
+    }
+}
+
 /// Creates an endpoint as `who`; returns (id, secret).
 async fn subscribe(
     w: &World,
@@ -268,6 +308,7 @@ async fn events_arrive_signed_and_the_log_tells_each_attempt() {
     assert_eq!(got.len(), 2, "{got:#?}");
     for r in &got {
         assert!(verify(&secret, r), "signature of {r:#?}");
+        matches_document(r);
         assert!(!verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", r));
         assert!(r.id.starts_with("msg_"));
     }
@@ -336,6 +377,7 @@ async fn events_arrive_signed_and_the_log_tells_each_attempt() {
     assert_eq!(ping.id, test["message_id"]);
     assert_eq!(ping.event_type(), "webhook.test");
     assert!(verify(&new_secret, ping) && verify(&secret, ping));
+    matches_document(ping);
     assert_eq!(ping.signature.split(' ').count(), 2);
     receiver.stop().await;
 }
@@ -602,6 +644,7 @@ async fn nothing_is_lost_when_the_service_is_killed_and_started_again() {
     ids.dedup();
     assert_eq!(ids.len(), 5);
     assert!(got_after.iter().all(|r| verify(&secret, r)));
+    got_after.iter().for_each(matches_document);
     // A's report: submitted before returned; the period: locked before unlocked.
     let order = |types: [&str; 2], unit: Option<&str>| {
         let pos: Vec<usize> = types
@@ -841,6 +884,7 @@ async fn a_coordinator_hears_only_of_its_own_subtree() {
     period_action(&w, "lock").await;
     receiver.wait_for("five events", |r| r.len() >= 5).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    receiver.requests().iter().for_each(matches_document);
     let got = receiver
         .requests()
         .iter()
@@ -992,4 +1036,66 @@ async fn targets_are_checked_before_anything_is_sent() {
             .await,
         before
     );
+}
+
+#[tokio::test]
+async fn a_due_date_that_changes_lateness_changes_the_compilation() {
+    let w = World::with(FAST).await;
+    let receiver = Receiver::start(0, 0, Duration::ZERO).await;
+    let (id, secret) = subscribe(
+        &w,
+        &w.coordinator,
+        &receiver.url,
+        &[
+            "report.submitted",
+            "period.due_date_changed",
+            "compilation.changed",
+        ],
+        None,
+    )
+    .await;
+    // The period's due date passed ten days ago: A's submission is late ...
+    w.submitted(&w.reporter_a, &w.past, "OFFICE-A").await;
+    // ... until A is given its own due date, later than the submission.
+    json_of(
+        w.req(
+            &w.coordinator,
+            Method::PUT,
+            &format!("/api/v1/periods/{}/extensions/OFFICE-A", w.past.id),
+        )
+        .json(&json!({"due_date": today_vn() + days(5), "reason": "Mất điện kéo dài"}))
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    receiver.wait_for("four events", |r| r.len() >= 4).await;
+    let log = settled(&w, &w.coordinator, &id, 4).await;
+    assert!(log.iter().all(|d| d["status"] == "succeeded"));
+    let got: Vec<Value> = receiver
+        .requests()
+        .iter()
+        .inspect(|r| {
+            assert!(verify(&secret, r));
+            matches_document(r);
+        })
+        .map(Received::json)
+        .collect();
+    assert_eq!(got.len(), 4);
+    let find = |t: &str, cause: Option<&str>| {
+        got.iter()
+            .find(|e| e["type"] == t && cause.is_none_or(|c| e["data"]["cause"] == c))
+            .unwrap_or_else(|| panic!("no {t} ({cause:?}) in {got:#?}"))
+    };
+    assert_eq!(find("report.submitted", None)["data"]["late"], true);
+    let moved = &find("period.due_date_changed", None)["data"];
+    assert_eq!(moved["unit_code"], "OFFICE-A");
+    assert_eq!(moved["reports_lateness_changed"], 1);
+    assert_eq!(moved["previous_due_date"], json!(w.past.due_date));
+    find("compilation.changed", Some("report.submitted"));
+    let relabelled = &find("compilation.changed", Some("period.due_date_changed"))["data"];
+    assert_eq!(relabelled["unit_code"], "OFFICE-A");
+    assert_eq!(relabelled["period_code"], "PAST");
+    receiver.stop().await;
 }
