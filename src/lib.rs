@@ -147,7 +147,7 @@ impl Application {
         });
 
         spawn_housekeeping(state.clone());
-        webhooks::worker::spawn(state.pool.clone(), state.settings.webhooks.clone());
+        webhooks::worker::spawn(state.clone());
         // The stand-in hash for unknown usernames is made now, not by the first login
         // that needs it (which would otherwise take twice as long as any other).
         tokio::task::spawn_blocking(auth::password::prepare);

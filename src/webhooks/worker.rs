@@ -30,12 +30,13 @@ const BATCH: i64 = 16;
 const MAX_ERROR: usize = 500;
 
 /// Starts the worker unless `GEREPORT_WEBHOOK_WORKER=off`.
-pub fn spawn(pool: Pool, settings: WebhookSettings) {
+pub fn spawn(state: actix_web::web::Data<crate::AppState>) {
+    let settings = &state.settings.webhooks;
     if !settings.worker {
         tracing::info!("webhook delivery worker is off in this process");
         return;
     }
-    let client = match client(&settings) {
+    let client = match client(settings) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook delivery worker could not start");
@@ -43,12 +44,18 @@ pub fn spawn(pool: Pool, settings: WebhookSettings) {
         }
     };
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(settings.poll);
+        let w = Worker {
+            pool: &state.pool,
+            client: &client,
+            settings: &state.settings.webhooks,
+            metrics: &state.metrics,
+        };
+        let mut every = tokio::time::interval(w.settings.poll);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             loop {
-                match run_once(&pool, &client, &settings).await {
+                match w.run_once().await {
                     Ok(n) if n as i64 == BATCH => continue,
                     Ok(_) => break,
                     Err(e) => {
@@ -76,78 +83,88 @@ pub fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
     Ok(b.build()?)
 }
 
-/// Claims, sends and records one batch; returns how many deliveries it claimed.
-pub async fn run_once(
-    pool: &Pool,
-    client: &reqwest::Client,
-    settings: &WebhookSettings,
-) -> ApiResult<usize> {
-    let token = Uuid::new_v4();
-    let claimed = {
-        let mut conn = crate::db::conn(pool).await?;
-        store::claim_due(&mut conn, BATCH, settings.lease(), token).await?
-    };
-    let n = claimed.len();
-    futures_util::future::join_all(
-        claimed
-            .into_iter()
-            .map(|c| deliver(pool, client, settings, token, c)),
-    )
-    .await;
-    Ok(n)
+/// What a round of the worker works with.
+struct Worker<'a> {
+    pool: &'a Pool,
+    client: &'a reqwest::Client,
+    settings: &'a WebhookSettings,
+    metrics: &'a crate::telemetry::Metrics,
 }
 
-async fn deliver(
-    pool: &Pool,
-    client: &reqwest::Client,
-    settings: &WebhookSettings,
-    token: Uuid,
-    c: Claimed,
-) {
-    let outcome = send(client, settings, &c).await;
-    let retry_at = if outcome.succeeded() {
-        None
-    } else {
-        usize::try_from(c.round_attempts)
-            .ok()
-            .and_then(|i| settings.retry_schedule.get(i))
-            .and_then(|d| chrono::Duration::from_std(*d).ok())
-            .map(|d| Utc::now() + d)
-    };
-    let recorded = async {
-        let mut conn = crate::db::conn(pool).await?;
-        conn.transaction::<_, ApiError, _>(async |conn| {
-            let failures = store::record(conn, &c, token, &outcome, retry_at).await?;
-            if let Some(n) = failures.filter(|n| *n >= settings.disable_after) {
-                let reason = format!(
-                    "disabled by the service: {n} deliveries in a row failed every retry"
-                );
-                if let Some(unit_id) = store::disable_failing(conn, c.endpoint_id, &reason).await?
-                {
-                    tracing::warn!(endpoint = %c.endpoint_id, failures = n, "webhook endpoint disabled");
-                    audit::append(
-                        conn,
-                        &By::system("webhook delivery"),
-                        Event {
-                            action: "webhook.disable",
-                            object_type: "webhook",
-                            object_id: c.endpoint_id.to_string(),
-                            unit_id: Some(unit_id),
-                            change: json!({ "reason": reason, "consecutive_failures": n }),
-                        },
-                    )
-                    .await?;
+impl Worker<'_> {
+    /// Claims, sends and records one batch; returns how many deliveries it claimed.
+    async fn run_once(&self) -> ApiResult<usize> {
+        let token = Uuid::new_v4();
+        let claimed = {
+            let mut conn = crate::db::conn(self.pool).await?;
+            store::claim_due(&mut conn, BATCH, self.settings.lease(), token).await?
+        };
+        let n = claimed.len();
+        futures_util::future::join_all(claimed.into_iter().map(|c| self.deliver(token, c))).await;
+        Ok(n)
+    }
+
+    async fn deliver(&self, token: Uuid, c: Claimed) {
+        let settings = self.settings;
+        let outcome = send(self.client, settings, &c).await;
+        let retry_at = if outcome.succeeded() {
+            None
+        } else {
+            usize::try_from(c.round_attempts)
+                .ok()
+                .and_then(|i| settings.retry_schedule.get(i))
+                .and_then(|d| chrono::Duration::from_std(*d).ok())
+                .map(|d| Utc::now() + d)
+        };
+        self.metrics
+            .webhook_attempt(match (outcome.succeeded(), retry_at) {
+                (true, _) => "succeeded",
+                (false, Some(_)) => "retrying",
+                (false, None) => "failed",
+            });
+        let recorded = async {
+            let mut conn = crate::db::conn(self.pool).await?;
+            conn.transaction::<_, ApiError, _>(async |conn| {
+                let failures = store::record(conn, &c, token, &outcome, retry_at).await?;
+                if let Some(n) = failures.filter(|n| *n >= settings.disable_after) {
+                    disable(conn, c.endpoint_id, n).await?;
                 }
-            }
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
+        }
+        .await;
+        if let Err(e) = recorded {
+            // The lease runs out and the delivery is sent again: at least once.
+            tracing::warn!(delivery = %c.id, error = %e, "recording a webhook attempt failed");
+        }
     }
-    .await;
-    if let Err(e) = recorded {
-        // The lease runs out and the delivery is sent again: at least once.
-        tracing::warn!(delivery = %c.id, error = %e, "recording a webhook attempt failed");
-    }
+}
+
+/// Disables an endpoint after `n` deliveries in a row ran out of retries, with an
+/// audit event as the service's own act.
+async fn disable(
+    conn: &mut diesel_async::AsyncPgConnection,
+    endpoint_id: Uuid,
+    n: i32,
+) -> ApiResult<()> {
+    let reason = format!("disabled by the service: {n} deliveries in a row failed every retry");
+    let Some(unit_id) = store::disable_failing(conn, endpoint_id, &reason).await? else {
+        return Ok(());
+    };
+    tracing::warn!(endpoint = %endpoint_id, failures = n, "webhook endpoint disabled");
+    audit::append(
+        conn,
+        &By::system("webhook delivery"),
+        Event {
+            action: "webhook.disable",
+            object_type: "webhook",
+            object_id: endpoint_id.to_string(),
+            unit_id: Some(unit_id),
+            change: json!({ "reason": reason, "consecutive_failures": n }),
+        },
+    )
+    .await
 }
 
 /// One signed POST. Success is any 2xx answer.

@@ -421,6 +421,14 @@ async fn a_500_is_retried_with_the_same_id_until_it_succeeds() {
     // And nothing more arrives.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(receiver.requests().len(), 3);
+    // Operators see the attempts in the metrics.
+    let metrics = w.app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        r#"webhook_attempts_total{outcome="retrying"} 2"#,
+        r#"webhook_attempts_total{outcome="succeeded"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
     receiver.stop().await;
 }
 
