@@ -26,6 +26,8 @@ use crate::error::{ApiError, ApiResult};
 
 /// Deliveries claimed per round; a full batch starts the next round at once.
 const BATCH: i64 = 16;
+/// The longest pause after rounds that failed in a row.
+const ERROR_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// The longest error text kept in the delivery log.
 const MAX_ERROR: usize = 500;
 
@@ -52,17 +54,29 @@ pub fn spawn(state: actix_web::web::Data<crate::AppState>) {
         };
         let mut every = tokio::time::interval(w.settings.poll);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Rounds failed in a row (the database away): waited out longer and longer, so
+        // an outage costs a line a minute at most, not one a poll.
+        let mut failed_rounds: u32 = 0;
         loop {
             every.tick().await;
             loop {
                 match w.run_once().await {
-                    Ok(n) if n as i64 == BATCH => continue,
-                    Ok(_) => break,
+                    Ok(n) => {
+                        failed_rounds = 0;
+                        if n as i64 == BATCH {
+                            continue;
+                        }
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "webhook delivery round failed");
-                        break;
+                        failed_rounds = failed_rounds.saturating_add(1);
+                        let pause = (w.settings.poll * 2u32.saturating_pow(failed_rounds.min(10)))
+                            .min(ERROR_PAUSE_MAX);
+                        tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64,
+                            "webhook delivery round failed");
+                        tokio::time::sleep(pause).await;
                     }
                 }
+                break;
             }
         }
     });
