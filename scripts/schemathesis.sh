@@ -87,6 +87,9 @@ gr_schemathesis() (
     export GEREPORT_JWT_SECRET="${GEREPORT_JWT_SECRET:-gereport-TEST-ONLY-insecure-jwt-secret-012345678}"
     export GEREPORT_ENV=development
     export GEREPORT_LOG_FORMAT=json
+    # Generated webhook endpoints name arbitrary hosts: nothing is delivered from a
+    # test run (the webhook tests deliver to their own receiver on loopback).
+    export GEREPORT_WEBHOOK_WORKER=off
     export RUST_LOG="${GEREPORT_ST_RUST_LOG:-warn}"
     local password="${GEREPORT_DEMO_PASSWORD:-demo-password-2024}"
     export GEREPORT_DEMO_PASSWORD="$password"
