@@ -397,6 +397,29 @@ async fn check_formula(
     Ok(parsed.to_string())
 }
 
+/// An indicator made or changed alters the compiled indicators of every period of
+/// its plan: `compilation.changed` for each, to every endpoint of the plan.
+async fn indicator_changed(conn: &mut AsyncPgConnection, plan: &PlanRow) -> ApiResult<()> {
+    let filter = PeriodFilter {
+        plan_id: Some(plan.id),
+        code: None,
+        kind: None,
+        status: None,
+    };
+    for (period, _) in store::list_periods(conn, &filter).await? {
+        crate::webhooks::compilation_changed(
+            conn,
+            period.id,
+            &period.code,
+            (plan.issuing_unit_id, None),
+            crate::webhooks::Reach::Plan,
+            "indicator.changed",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 fn check_target(target: f64) -> ApiResult<()> {
     if target.is_finite() && (0.0..=1.0).contains(&target) {
         Ok(())
@@ -490,6 +513,7 @@ pub async fn create_indicator(
                 plan_event("indicator.create", &plan, json!({ "after": row.to_api() })),
             )
             .await?;
+            indicator_changed(conn, &plan).await?;
             Ok(row)
         })
         .await?;
@@ -587,6 +611,7 @@ pub async fn update_indicator(
                 ),
             )
             .await?;
+            indicator_changed(conn, &plan).await?;
             Ok(row)
         })
         .await?;

@@ -1105,5 +1105,44 @@ async fn a_due_date_that_changes_lateness_changes_the_compilation() {
     let relabelled = &find("compilation.changed", Some("period.due_date_changed"))["data"];
     assert_eq!(relabelled["unit_code"], "OFFICE-A");
     assert_eq!(relabelled["period_code"], "PAST");
+
+    // A changed indicator changes the compilation of each period of its plan.
+    let indicators = json_of(
+        w.get(
+            &w.coordinator,
+            &format!("/api/v1/plans/{}/indicators", w.plan_id),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let indicator = indicators["items"][0]["id"].as_str().unwrap();
+    json_of(
+        w.req(
+            &w.coordinator,
+            Method::PATCH,
+            &format!("/api/v1/indicators/{indicator}"),
+        )
+        .json(&json!({"target": 0.75}))
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let got = receiver.wait_for("six events", |r| r.len() >= 6).await;
+    let mut periods: Vec<Value> = got[4..]
+        .iter()
+        .map(|r| {
+            matches_document(r);
+            let e = r.json();
+            assert_eq!(e["type"], "compilation.changed");
+            assert_eq!(e["data"]["cause"], "indicator.changed");
+            assert!(e["data"]["unit_code"].is_null());
+            e["data"]["period_code"].clone()
+        })
+        .collect();
+    periods.sort_by_key(|p| p.to_string());
+    assert_eq!(periods, [json!("CUR"), json!("PAST")]);
     receiver.stop().await;
 }
