@@ -52,6 +52,69 @@ pub struct Settings {
     /// The role `serve` connects as, granted its privileges after each migration
     /// (`GEREPORT_APP_ROLE`).
     pub app_role: Option<String>,
+    /// How webhooks are delivered (`GEREPORT_WEBHOOK_*`).
+    pub webhooks: WebhookSettings,
+}
+
+/// The delivery worker's settings.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Whether this process runs the delivery worker (`GEREPORT_WEBHOOK_WORKER`, on or
+    /// off). Any number of processes may run it at once.
+    pub worker: bool,
+    /// How often the worker looks for due deliveries (`GEREPORT_WEBHOOK_POLL_MS`).
+    pub poll: Duration,
+    /// How long one attempt may take, connecting included (`GEREPORT_WEBHOOK_TIMEOUT_MS`).
+    pub timeout: Duration,
+    /// The waits before each retry after a failed attempt; when they run out the
+    /// delivery has failed (`GEREPORT_WEBHOOK_RETRY_SCHEDULE`).
+    pub retry_schedule: Vec<Duration>,
+    /// Deliveries in a row that run out of retries before the endpoint is disabled
+    /// (`GEREPORT_WEBHOOK_DISABLE_AFTER`).
+    pub disable_after: i32,
+    /// Whether targets on loopback, private and link-local addresses are allowed
+    /// (`GEREPORT_WEBHOOK_ALLOW_PRIVATE_TARGETS`); refused by default.
+    pub allow_private_targets: bool,
+}
+
+/// The default retry schedule: 7 retries over about 27 hours and a half.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+impl WebhookSettings {
+    /// A claim on a delivery lasts past any attempt's timeout, so that a live worker
+    /// always records its attempt before anyone else may try the delivery again.
+    pub fn lease(&self) -> Duration {
+        self.timeout * 2 + Duration::from_secs(1)
+    }
+}
+
+/// `5s,5m,30m,2h` (units ms, s, m, h): at most 20 waits, each at most a day.
+pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
+    let mut out = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let split = part
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("{part:?} has no unit (ms, s, m or h)"))?;
+        let (n, unit) = part.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("{part:?} does not start with a whole number"))?;
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(format!("{part:?}: the unit must be ms, s, m or h")),
+        };
+        if d > Duration::from_secs(86_400) {
+            return Err(format!("{part:?} is longer than a day"));
+        }
+        out.push(d);
+    }
+    if out.len() > 20 {
+        return Err("at most 20 retries".into());
+    }
+    Ok(out)
 }
 
 /// A setting that is missing or malformed; its message names the variable.
@@ -240,7 +303,40 @@ impl Settings {
             ));
         }
 
+        let on_off = |name: &'static str, default: bool| match var(name).as_deref() {
+            None => Ok(default),
+            Some("on" | "true" | "1") => Ok(true),
+            Some("off" | "false" | "0") => Ok(false),
+            Some(other) => Err(invalid(name, format!("must be on or off, not {other:?}"))),
+        };
+        let webhooks = WebhookSettings {
+            worker: on_off("GEREPORT_WEBHOOK_WORKER", true)?,
+            poll: Duration::from_millis(parse_number(
+                &var,
+                "GEREPORT_WEBHOOK_POLL_MS",
+                1000,
+                10,
+                60_000,
+            )? as u64),
+            timeout: Duration::from_millis(parse_number(
+                &var,
+                "GEREPORT_WEBHOOK_TIMEOUT_MS",
+                10_000,
+                100,
+                120_000,
+            )? as u64),
+            retry_schedule: parse_schedule(
+                var("GEREPORT_WEBHOOK_RETRY_SCHEDULE")
+                    .as_deref()
+                    .unwrap_or(DEFAULT_RETRY_SCHEDULE),
+            )
+            .map_err(|m| invalid("GEREPORT_WEBHOOK_RETRY_SCHEDULE", m))?,
+            disable_after: parse_number(&var, "GEREPORT_WEBHOOK_DISABLE_AFTER", 5, 1, 1000)? as i32,
+            allow_private_targets: on_off("GEREPORT_WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+        };
+
         Ok(Settings {
+            webhooks,
             migrate_database_url,
             app_role,
             statement_limits,
@@ -323,6 +419,27 @@ mod tests {
         assert_eq!(s.environment, Environment::Development);
         assert_eq!(s.db_pool_size, 16);
         assert!(s.cors_origins.is_empty());
+        assert!(s.webhooks.worker && !s.webhooks.allow_private_targets);
+        // The default schedule retries for more than a day.
+        let total: Duration = s.webhooks.retry_schedule.iter().sum();
+        assert!(total > Duration::from_secs(24 * 3600), "{total:?}");
+        assert_eq!(s.webhooks.retry_schedule.len(), 7);
+    }
+
+    #[test]
+    fn retry_schedules_read_their_units() {
+        assert_eq!(
+            parse_schedule("50ms, 2s,1m,1h").unwrap(),
+            vec![
+                Duration::from_millis(50),
+                Duration::from_secs(2),
+                Duration::from_secs(60),
+                Duration::from_secs(3600)
+            ]
+        );
+        for bad in ["5", "5d", "x5s", "25h", ""] {
+            assert!(parse_schedule(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -356,6 +473,14 @@ mod tests {
             (
                 &[DB, ("GEREPORT_CORS_ORIGINS", "*")],
                 "GEREPORT_CORS_ORIGINS",
+            ),
+            (
+                &[DB, ("GEREPORT_WEBHOOK_RETRY_SCHEDULE", "5s,2d")],
+                "GEREPORT_WEBHOOK_RETRY_SCHEDULE",
+            ),
+            (
+                &[DB, ("GEREPORT_WEBHOOK_WORKER", "maybe")],
+                "GEREPORT_WEBHOOK_WORKER",
             ),
         ];
         for (pairs, name) in cases {

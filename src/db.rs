@@ -150,7 +150,12 @@ pub fn is_plain_identifier(name: &str) -> bool {
 /// Tables whose rows are history: the serving role may add rows, never change or
 /// remove them (their triggers refuse it too; the role cannot disable the triggers,
 /// as only an owner can).
-const APPEND_ONLY: &[&str] = &["audit_events", "report_revisions"];
+const APPEND_ONLY: &[&str] = &[
+    "audit_events",
+    "report_revisions",
+    "webhook_attempts",
+    "webhook_events",
+];
 /// Tables whose rows the service deletes (expired keys, forgiven failures).
 const DELETABLE: &[&str] = &["idempotency_keys", "login_failures"];
 

@@ -25,6 +25,7 @@ pub mod reports;
 pub mod schema;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -69,7 +70,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(reports::routes::configure)
                 .configure(reports::batch::configure)
                 .configure(bulk::routes::configure)
-                .configure(audit::routes::configure),
+                .configure(audit::routes::configure)
+                .configure(webhooks::routes::configure),
         );
 }
 
@@ -149,6 +151,7 @@ impl Application {
         });
 
         spawn_housekeeping(state.clone());
+        webhooks::worker::spawn(state.clone());
         // The stand-in hash for unknown usernames is made now, not by the first login
         // that needs it (which would otherwise take twice as long as any other).
         tokio::task::spawn_blocking(auth::password::prepare);

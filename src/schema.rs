@@ -203,6 +203,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Uuid,
+        started_at -> Timestamptz,
+        latency_ms -> Int4,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        cause -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        endpoint_id -> Uuid,
+        event_id -> Uuid,
+        ordering_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        round_attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        next_cause -> Text,
+        locked_until -> Nullable<Timestamptz>,
+        claim_token -> Nullable<Uuid>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        description -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        event_types -> Array<Text>,
+        unit_id -> Uuid,
+        created_by -> Text,
+        enabled -> Bool,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        unit_id -> Nullable<Uuid>,
+        ordering_key -> Nullable<Text>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(audit_events -> org_units (unit_id));
 diesel::joinable!(data_element_codes -> plans (plan_id));
 diesel::joinable!(forms -> plans (plan_id));
@@ -217,6 +283,11 @@ diesel::joinable!(reports -> periods (period_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(service_clients -> org_units (unit_id));
 diesel::joinable!(users -> org_units (unit_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_endpoints -> org_units (unit_id));
+diesel::joinable!(webhook_events -> org_units (unit_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
@@ -232,4 +303,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     reports,
     service_clients,
     users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
 );

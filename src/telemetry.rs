@@ -74,6 +74,7 @@ pub struct Metrics {
     pool_in_use: IntGauge,
     pool_max: IntGauge,
     pool_waiting: IntGauge,
+    webhook_attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -107,6 +108,15 @@ impl Metrics {
             "db_pool_waiting",
             "Requests waiting for a database connection",
         )?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "Webhook delivery attempts by outcome: succeeded, retrying (failed, retried \
+                 later) or failed (out of retries)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
@@ -121,7 +131,13 @@ impl Metrics {
             pool_in_use,
             pool_max,
             pool_waiting,
+            webhook_attempts,
         })
+    }
+
+    /// Counts one webhook delivery attempt.
+    pub fn webhook_attempt(&self, outcome: &str) {
+        self.webhook_attempts.with_label_values(&[outcome]).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -53,6 +53,8 @@ pub enum Action {
     ReviewReport,
     ManagePeriods,
     Compile,
+    /// Webhook endpoints of a subtree and their delivery log.
+    ManageWebhooks,
 }
 
 /// The role table: which roles may take an action at all.
@@ -70,6 +72,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReviewReport
                 | ManagePeriods
                 | Compile
+                | ManageWebhooks
         ),
         Role::Viewer => matches!(action, ReadOrgUnits | ReadPlans | ReadReports | Compile),
         Role::Reporter => matches!(

@@ -511,6 +511,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_en: "One or more values break the rules; correct each field named in errors and send the request again.",
         meaning_vi: "Một hoặc nhiều giá trị không đáp ứng yêu cầu; đề nghị sửa các trường được nêu trong danh sách lỗi và gửi lại.",
     },
+    ProblemText {
+        code: "webhook_disabled",
+        status: 409,
+        title_en: "Webhook endpoint disabled",
+        title_vi: "Điểm nhận webhook đang bị tắt",
+        meaning_en: "The webhook endpoint is disabled, so nothing is sent to it; enable it again (PATCH with enabled: true) and retry.",
+        meaning_vi: "Điểm nhận webhook đang bị tắt nên hệ thống không gửi dữ liệu tới; đề nghị bật lại (PATCH với enabled: true) rồi thực hiện lại.",
+    },
 ];
 
 pub const ISSUES: &[IssueText] = &[
@@ -575,6 +583,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Tổng số và số nữ phải là hai trường khác nhau",
     },
     IssueText {
+        code: "invalid_url",
+        message_en: "Not an acceptable URL (an https:// address is expected)",
+        message_vi: "Địa chỉ URL không hợp lệ (yêu cầu địa chỉ https://)",
+    },
+    IssueText {
         code: "invalid_username",
         message_en: "Use 2 to 64 lower-case letters, digits, `_`, `.` or `-`",
         message_vi: "Tên đăng nhập gồm 2 đến 64 ký tự: chữ thường không dấu, chữ số, `_`, `.` hoặc `-`",
@@ -603,6 +616,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "out_of_range",
         message_en: "The value is outside the allowed limits",
         message_vi: "Giá trị vượt quá giới hạn cho phép",
+    },
+    IssueText {
+        code: "private_target",
+        message_en: "The address is on this machine or a private network, where webhooks are not sent",
+        message_vi: "Địa chỉ thuộc máy chủ này hoặc mạng nội bộ, hệ thống không gửi webhook tới đó",
     },
     IssueText {
         code: "required",

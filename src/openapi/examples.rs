@@ -180,6 +180,19 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             "reopenReport",
             json!({"reason": "Đơn vị đề nghị điều chỉnh số liệu cán bộ lãnh đạo."}),
         ),
+        (
+            "createWebhook",
+            json!({
+                "url": "https://baocao.hanoi.example.vn/gereport/webhooks",
+                "description": "Hệ thống báo cáo của Thành phố",
+                "event_types": ["report.accepted", "compilation.changed", "period.due_date_changed"],
+                "unit": "SVHTT"
+            }),
+        ),
+        (
+            "updateWebhook",
+            json!({"event_types": ["report.submitted", "report.accepted", "compilation.changed"]}),
+        ),
     ])
 }
 

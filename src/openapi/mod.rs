@@ -36,6 +36,7 @@ the coordinating office reviews and compiles them. Errors are RFC 9457 problem d
         (name = "reports", description = "Unit reports and their review workflow"),
         (name = "compilation", description = "Compiled reports and indicator trends"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, their delivery log, redelivery"),
     )
 )]
 struct BaseDoc;
@@ -371,6 +372,8 @@ fn polish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         {"url": "/", "description": "The service that serves this document"},
         {"url": "http://127.0.0.1:8080", "description": "`scripts/run` on this machine"}
     ]);
+    // What the service sends to webhook endpoints (OpenAPI 3.1 `webhooks`).
+    v["webhooks"] = crate::webhooks::openapi_webhooks();
     let examples = examples::request_examples();
     if let Some(paths) = v.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for (path, item) in paths.iter_mut() {

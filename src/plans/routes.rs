@@ -401,6 +401,29 @@ async fn check_formula(
     Ok(parsed.to_string())
 }
 
+/// An indicator made or changed alters the compiled indicators of every period of
+/// its plan: `compilation.changed` for each, to every endpoint of the plan.
+async fn indicator_changed(conn: &mut AsyncPgConnection, plan: &PlanRow) -> ApiResult<()> {
+    let filter = PeriodFilter {
+        plan_id: Some(plan.id),
+        code: None,
+        kind: None,
+        status: None,
+    };
+    for (period, _) in store::list_periods(conn, &filter).await? {
+        crate::webhooks::compilation_changed(
+            conn,
+            period.id,
+            &period.code,
+            (plan.issuing_unit_id, None),
+            crate::webhooks::Reach::Plan,
+            "indicator.changed",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 fn check_target(target: f64) -> ApiResult<()> {
     if target.is_finite() && (0.0..=1.0).contains(&target) {
         Ok(())
@@ -494,6 +517,7 @@ pub async fn create_indicator(
                 plan_event("indicator.create", &plan, json!({ "after": row.to_api() })),
             )
             .await?;
+            indicator_changed(conn, &plan).await?;
             Ok(row)
         })
         .await?;
@@ -591,6 +615,7 @@ pub async fn update_indicator(
                 ),
             )
             .await?;
+            indicator_changed(conn, &plan).await?;
             Ok(row)
         })
         .await?;
@@ -740,6 +765,21 @@ fn period_event(
     }
 }
 
+/// A period as its webhook events name it.
+fn webhook_period<'a>(
+    period: &'a PeriodRow,
+    plan: &PlanRow,
+    actor: &'a Actor,
+) -> crate::webhooks::PeriodChange<'a> {
+    crate::webhooks::PeriodChange {
+        period_id: period.id,
+        period_code: &period.code,
+        plan_id: plan.id,
+        issuing_unit_id: plan.issuing_unit_id,
+        by: &actor.display_name,
+    }
+}
+
 async fn writable_period(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -791,6 +831,20 @@ pub async fn update_period(
                 ),
             )
             .await?;
+            if due != current.due_date {
+                crate::webhooks::due_date_changed(
+                    conn,
+                    crate::webhooks::DueDateChange {
+                        period: webhook_period(&row, &plan, &actor),
+                        unit: None,
+                        due_date: due,
+                        previous_due_date: Some(current.due_date),
+                        reason: None,
+                        reports_lateness_changed: relabelled,
+                    },
+                )
+                .await?;
+            }
             Ok(row)
         })
         .await?;
@@ -828,6 +882,12 @@ async fn set_status(
                     &plan,
                     json!({ "from": current.status, "to": status.as_str() }),
                 ),
+            )
+            .await?;
+            crate::webhooks::period_status_changed(
+                conn,
+                status == PeriodStatus::Locked,
+                webhook_period(&row, &plan, &actor),
             )
             .await?;
             Ok(row)
@@ -899,6 +959,7 @@ pub async fn extend_due_date(
                 .filter(|u| u.path.starts_with(&plan.unit_path))
                 .ok_or_else(|| ApiError::not_found("org unit"))?;
             policy::require_in_scope(&actor, &unit.path, "org unit")?;
+            let previous = store::due_date_for(conn, &period, unit.id).await?;
             let extension = store::upsert_extension(
                 conn,
                 period.id,
@@ -920,6 +981,18 @@ pub async fn extend_due_date(
                     json!({ "unit": unit.code, "due_date": body.due_date, "reason": reason,
                             "reports_lateness_changed": relabelled }),
                 ),
+            )
+            .await?;
+            crate::webhooks::due_date_changed(
+                conn,
+                crate::webhooks::DueDateChange {
+                    period: webhook_period(&period, &plan, &actor),
+                    unit: Some((unit.id, &unit.code)),
+                    due_date: body.due_date,
+                    previous_due_date: Some(previous),
+                    reason: Some(&reason),
+                    reports_lateness_changed: relabelled,
+                },
             )
             .await?;
             Ok(extension)

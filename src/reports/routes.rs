@@ -257,6 +257,43 @@ fn report_event(
     }
 }
 
+/// A transition's webhook events (`report.*` and `compilation.changed`), written in
+/// the transaction that made it.
+async fn notify(
+    conn: &mut AsyncPgConnection,
+    transition: Transition,
+    row: &ReportRow,
+    t: &Target,
+    by: &str,
+    reason: Option<&str>,
+) -> ApiResult<()> {
+    use crate::webhooks::EventType;
+    let event = match transition {
+        Transition::Submit => EventType::ReportSubmitted,
+        Transition::Return => EventType::ReportReturned,
+        Transition::Accept => EventType::ReportAccepted,
+        Transition::Reopen => EventType::ReportReopened,
+    };
+    crate::webhooks::report_changed(
+        conn,
+        event,
+        crate::webhooks::ReportChange {
+            report_id: row.id,
+            period_id: t.period.id,
+            period_code: &t.period.code,
+            unit_id: t.unit.id,
+            unit_code: &t.unit.code,
+            status: row.status().as_str(),
+            revision: row.revision,
+            late: row.late,
+            by,
+            reason,
+            at: row.updated_at,
+        },
+    )
+    .await
+}
+
 fn check_draft(form: &FormDefinition, data: &ReportData) -> ApiResult<()> {
     let issues = form.check_values(data);
     if issues.is_empty() {
@@ -426,6 +463,8 @@ pub(crate) async fn submit_in(
         report_event("report.submit", &row, t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
     )
     .await?;
+    // In the same transaction: a submission by a batch is pushed like any other.
+    notify(conn, Transition::Submit, &row, t, &actor.display_name, None).await?;
     Ok((row, result.warnings))
 }
 
@@ -721,6 +760,15 @@ async fn review(
                     &t,
                     json!({ "from": current.status, "to": to.as_str(), "reason": reason }),
                 ),
+            )
+            .await?;
+            notify(
+                conn,
+                transition,
+                &row,
+                &t,
+                &actor.display_name,
+                reason.as_deref(),
             )
             .await?;
             Ok(row)

@@ -32,6 +32,8 @@ const MANAGE_201: Statuses = [201, 201, 403, 403];
 /// ... and a coordinator's writes stop at its scope (404), after the role check (403).
 const FOREIGN_MANAGE_200: Statuses = [200, 404, 403, 403];
 const FOREIGN_MANAGE_201: Statuses = [201, 404, 403, 403];
+const MANAGE_202: Statuses = [202, 202, 403, 403];
+const FOREIGN_MANAGE_202: Statuses = [202, 404, 403, 403];
 /// Compilations and trends: everyone but reporters, within scope.
 const COMPILE: Statuses = [200, 200, 200, 403];
 const FOREIGN_COMPILE: Statuses = [200, 404, 404, 403];
@@ -390,6 +392,64 @@ fn matrix() -> Vec<Row> {
             COMPILE,
             Some(FOREIGN_COMPILE),
         ),
+        // Webhooks: admins, and coordinators for endpoints of their subtree. Own is an
+        // endpoint of A, foreign one of B; a coordinator cannot scope one to B (422).
+        row("get", "/api/v1/webhooks", MANAGE_200, None),
+        row(
+            "post",
+            "/api/v1/webhooks",
+            MANAGE_201,
+            Some([201, 422, 403, 403]),
+        ),
+        row(
+            "get",
+            "/api/v1/webhooks/{webhook_id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "patch",
+            "/api/v1/webhooks/{webhook_id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "post",
+            "/api/v1/webhooks/{webhook_id}/rotate-secret",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "post",
+            "/api/v1/webhooks/{webhook_id}/test",
+            MANAGE_202,
+            Some(FOREIGN_MANAGE_202),
+        ),
+        row(
+            "get",
+            "/api/v1/webhooks/{webhook_id}/deliveries",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "get",
+            "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "post",
+            "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            MANAGE_202,
+            Some(FOREIGN_MANAGE_202),
+        ),
+        // Last: the coordinator deletes its endpoint, and the admin then finds none.
+        row(
+            "delete",
+            "/api/v1/webhooks/{webhook_id}",
+            [404, 204, 403, 403],
+            Some([204, 404, 403, 403]),
+        ),
     ]
 }
 
@@ -412,6 +472,8 @@ struct Fixture {
     plans: HashMap<&'static str, PlanObjects>,
     /// An open period of a plan issued by the root, in which A and B report.
     report_period: String,
+    /// Webhook endpoints of A and B, each with a delivery (ids).
+    webhooks: HashMap<&'static str, (String, String)>,
     tokens: HashMap<&'static str, String>,
 }
 
@@ -460,6 +522,8 @@ fn request(
     let client = &fx.clients[fx.pick(side, &"a", &"b")];
     let plan = &fx.plans[fx.pick(side, &"a", &"b")];
     let report = format!("/api/v1/periods/{}/reports/{}", fx.report_period, unit.code);
+    let (webhook, delivery) = &fx.webhooks[fx.pick(side, &"a", &"b")];
+    let webhook = format!("/api/v1/webhooks/{webhook}");
     let today = today_vn();
     let none = |p: &str| (p.to_string(), Body::None);
     match (method, template) {
@@ -687,6 +751,32 @@ fn request(
             "{template}?indicator={INDICATOR}&unit={}",
             unit.code
         )),
+        ("get", "/api/v1/webhooks") => none(template),
+        ("post", "/api/v1/webhooks") => (
+            template.into(),
+            Body::Json(json!({
+                "url": format!("https://receiver-{n}.example.invalid/hook"),
+                "event_types": ["report.submitted"], "unit": unit.code,
+            })),
+        ),
+        ("get" | "delete", "/api/v1/webhooks/{webhook_id}") => none(&webhook),
+        ("patch", "/api/v1/webhooks/{webhook_id}") => (
+            webhook,
+            Body::Json(json!({ "description": format!("Nhận sự kiện {n}") })),
+        ),
+        ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret") => {
+            none(&format!("{webhook}/rotate-secret"))
+        }
+        ("post", "/api/v1/webhooks/{webhook_id}/test") => none(&format!("{webhook}/test")),
+        ("get", "/api/v1/webhooks/{webhook_id}/deliveries") => {
+            none(&format!("{webhook}/deliveries"))
+        }
+        ("get", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}") => {
+            none(&format!("{webhook}/deliveries/{delivery}"))
+        }
+        ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver") => {
+            none(&format!("{webhook}/deliveries/{delivery}/redeliver"))
+        }
         other => panic!("no request built for {other:?}: add it to `request`"),
     }
 }
@@ -887,6 +977,31 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             .unwrap();
         assert_json(res, 201).await;
     }
+    let mut webhooks = HashMap::new();
+    for (key, unit) in [("a", "OFFICE-A"), ("b", "OFFICE-B")] {
+        let id = created_id(
+            app.post_as(
+                "/api/v1/webhooks",
+                &admin,
+                &json!({
+                    "url": format!("https://receiver-{key}.example.invalid/hook"),
+                    "event_types": ["report.submitted", "period.locked"], "unit": unit,
+                }),
+            )
+            .await,
+        )
+        .await;
+        let delivery = assert_json(
+            app.post_as(&format!("/api/v1/webhooks/{id}/test"), &admin, &json!({}))
+                .await,
+            202,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        webhooks.insert(key, (id, delivery));
+    }
     let mut tokens = HashMap::new();
     const USERNAMES: [(&str, &str); 4] = [
         ("admin", "admin"),
@@ -904,6 +1019,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         grant_client,
         plans,
         report_period,
+        webhooks,
         tokens,
     };
 
@@ -952,6 +1068,14 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                     let fresh = crate::helpers::login(&app, username, pw).await.access_token;
                     fx.tokens.insert(role, fresh);
                 }
+                // The admin's reset of A's reporter's password ends that reporter's
+                // sessions too (within `PRINCIPAL_TTL`): it logs in again.
+                if r.path == "/api/v1/users/{user_id}/password" && got == 204 && side == Side::Own {
+                    let fresh = crate::helpers::login(&app, "reporter_a", PASSWORD)
+                        .await
+                        .access_token;
+                    fx.tokens.insert("reporter", fresh);
+                }
                 let what = format!("{} {path} as {who} ({side:?})", r.method.to_uppercase());
                 if !statuses.contains(&got) {
                     failures.push(format!("{what}: {got} is not documented ({statuses:?})"));
@@ -971,6 +1095,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                         (409, _) => ("illegal_transition", None),
                         (422, _) if r.path == "/api/v1/plans" => {
                             ("validation_failed", Some("body.issuing_unit"))
+                        }
+                        (422, _) if r.path == "/api/v1/webhooks" => {
+                            ("validation_failed", Some("body.unit"))
                         }
                         _ => unreachable!("{what}: no code expected for {got}"),
                     };
@@ -1045,7 +1172,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         (
             "coordinator_a",
             "indicator.create,indicator.update,period.create,period.extend_due_date,period.lock,period.unlock,\
-             period.update,plan.create,plan.data_element_codes.save,plan.form.save,plan.update,report.accept,report.reopen",
+             period.update,plan.create,plan.data_element_codes.save,plan.form.save,plan.update,report.accept,report.reopen,\
+             webhook.create,webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
+             webhook.update",
         ),
         ("reporter_a", "report.save,report.submit"),
     ] {

@@ -939,6 +939,28 @@ async fn request_examples_are_accepted_as_they_stand() {
         )
         .await;
     }
+    let webhook = ok(
+        send(
+            Method::POST,
+            "/api/v1/webhooks".into(),
+            example("/api/v1/webhooks", "post"),
+            None,
+        )
+        .await,
+        run("createWebhook"),
+    )
+    .await;
+    ok(
+        send(
+            Method::PATCH,
+            format!("/api/v1/webhooks/{}", webhook["id"].as_str().unwrap()),
+            example("/api/v1/webhooks/{webhook_id}", "patch"),
+            None,
+        )
+        .await,
+        run("updateWebhook"),
+    )
+    .await;
     ok(
         send(
             Method::POST,

@@ -11,7 +11,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app_with};
 
 pub const PASSWORD: &str = "mật khẩu thử nghiệm 2024";
 pub const ADMIN: &str = "admin";
@@ -284,7 +284,12 @@ pub fn report_path(period: Uuid, unit: &str) -> String {
 
 impl World {
     pub async fn new() -> World {
-        let app = spawn_app().await;
+        World::with(&[]).await
+    }
+
+    /// The same world on an app with these settings besides the tests' own.
+    pub async fn with(settings: &[(&str, &str)]) -> World {
+        let app = spawn_app_with(settings).await;
         {
             let mut conn = connect(&app).await;
             let created = gereport::demo::create_admin(&mut conn, ADMIN, PASSWORD.to_string())

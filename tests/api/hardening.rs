@@ -252,7 +252,8 @@ async fn headers_and_the_metrics_guard() {
 async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
     use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
     const ROLE: &str = "gereport_serving_test";
-    let app = spawn_app().await;
+    // Only the service on the serving role below delivers webhooks.
+    let app = spawn_app_with(&[("GEREPORT_WEBHOOK_WORKER", "off")]).await;
     let mut owner = app.db_conn().await;
     owner
         .batch_execute(&format!(
@@ -282,6 +283,10 @@ async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
         "DELETE FROM report_revisions",
         "DELETE FROM audit_events",
         "UPDATE audit_events SET action = action",
+        "UPDATE webhook_attempts SET error = error",
+        "DELETE FROM webhook_attempts",
+        "UPDATE webhook_events SET payload = payload",
+        "DELETE FROM webhook_deliveries",
         "DROP TABLE reports",
         "CREATE TABLE intruder (id int)",
     ] {
@@ -387,6 +392,41 @@ async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
+    }
+    // The webhook worker claims and logs its attempts on that role too.
+    let hook = assert_json(
+        client
+            .post(format!("{address}/api/v1/webhooks"))
+            .bearer_auth(&coordinator)
+            .json(&json!({"url": "https://receiver.example.invalid/hook",
+                          "event_types": ["report.accepted"]}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let test = client
+        .post(format!(
+            "{address}/api/v1/webhooks/{}/test",
+            hook["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(test.status(), 202);
+    let start = std::time::Instant::now();
+    while app
+        .db_i64("SELECT count(*) AS n FROM webhook_attempts")
+        .await
+        == 0
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no attempt logged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -26,4 +26,5 @@ mod plans;
 mod process;
 mod report_scope;
 mod users;
+mod webhooks;
 mod workflow;
