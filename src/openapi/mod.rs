@@ -56,12 +56,25 @@ pub const BEARER: &str = "bearer";
 
 /// The complete document as served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
+    let doc = finish(generated());
+    match polished(&doc) {
+        Ok(polished) => polished,
+        Err(e) => {
+            // A test (`the_polished_document_reads_back`) fails on this before it ships.
+            tracing::error!(error = %e, "the polished OpenAPI document does not parse");
+            doc
+        }
+    }
+}
+
+/// The document as the annotations make it.
+fn generated() -> utoipa::openapi::OpenApi {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(BaseDoc::openapi())
         .configure(crate::routes)
         .split_for_parts();
-    polish(finish(doc))
+    doc
 }
 
 /// The document as pretty JSON with a trailing newline, as checked into `openapi/`.
@@ -361,10 +374,11 @@ const ENUMS: &[(&str, &str, &[&str])] = &[
 /// servers, `security: []` on public operations, a description on every response,
 /// bounds on paging parameters, binary bodies, closed sets, request examples, and
 /// `required` on every member an answer always carries.
-fn polish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    let Ok(mut v) = serde_json::to_value(&doc) else {
-        return doc;
-    };
+///
+/// The result must read back into utoipa's types (a member schema with no keyword at
+/// all, `{}`, does not); when it does not, the error says where.
+fn polished(doc: &utoipa::openapi::OpenApi) -> serde_json::Result<utoipa::openapi::OpenApi> {
+    let mut v = serde_json::to_value(doc)?;
     // utoipa writes a free-form map as `additionalProperties: {}` but reads back only
     // `true`; both mean the same.
     free_form_as_true(&mut v);
@@ -407,14 +421,7 @@ fn polish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         }
     }
     require_answer_members(&mut v);
-    match serde_json::from_value(v) {
-        Ok(polished) => polished,
-        Err(e) => {
-            // Only a change to the code above can cause this; the drift test fails on it.
-            tracing::error!(error = %e, "the polished OpenAPI document does not parse");
-            doc
-        }
-    }
+    serde_json::from_value(v)
 }
 
 fn polish_operation(
@@ -629,5 +636,38 @@ fn require_all(s: &mut serde_json::Value) {
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(require_all),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Were the polish to fail, the service would quietly serve the unpolished document
+    /// (no servers, examples, webhooks or enums), and the checked-in copy with it.
+    #[test]
+    fn the_polished_document_reads_back() {
+        let doc = finish(generated());
+        if let Err(e) = polished(&doc) {
+            // Name the schemas that do not read back, which serde's error does not.
+            let v = serde_json::to_value(&doc).unwrap();
+            let bad: Vec<&String> = v
+                .pointer("/components/schemas")
+                .and_then(|s| s.as_object())
+                .map(|s| {
+                    s.iter()
+                        .filter(|(_, sc)| {
+                            serde_json::from_value::<
+                                utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                            >((*sc).clone())
+                            .is_err()
+                        })
+                        .map(|(k, _)| k)
+                        .collect()
+                })
+                .unwrap_or_default();
+            panic!("the polished document does not read back: {e}; schemas: {bad:?}");
+        }
     }
 }

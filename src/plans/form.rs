@@ -1311,7 +1311,25 @@ pub struct DroppedValue {
     /// Where it was, as a validation issue names it: `values.x`, `lists.l`,
     /// `lists.l[2].y`.
     pub path: String,
+    #[schema(value_type = DroppedContent)]
     pub value: Value,
+}
+
+/// What a dropped value can be (for the document; the value is JSON as stored).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum DroppedContent {
+    /// Integer, decimal and money fields.
+    Number(f64),
+    /// Text, a date (`YYYY-MM-DD`) or a choice's option code.
+    Text(String),
+    /// A yes/no field.
+    Flag(bool),
+    /// A multiple choice's option codes.
+    Codes(Vec<String>),
+    /// A whole list the new form no longer has: its items.
+    Items(Vec<Map<String, Value>>),
 }
 
 impl FormDefinition {
