@@ -44,6 +44,9 @@ pub struct DataQuery {
     pub unit: Option<String>,
     /// Report statuses, separated by commas (`submitted,accepted`) or repeated.
     /// Default every status; for ADX, `accepted`.
+    #[param(
+        pattern = r"^((draft|submitted|returned|accepted)(,(draft|submitted|returned|accepted))*)?$"
+    )]
     pub status: Option<String>,
     /// Field codes, separated by commas or repeated; a repeatable list's code takes
     /// all its fields (`activities`). Default every field.

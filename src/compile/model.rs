@@ -175,8 +175,9 @@ pub struct Compilation {
     /// The previous period of the same kind, for comparison; null when there is none.
     #[schema(required = true, value_type = Option<Figures>)]
     pub previous: Option<Arc<Figures>>,
-    /// Each included report's own figures, by unit code: only with `?detail=units`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Each included report's own figures, by unit code: only with `?detail=units`
+    /// (null otherwise).
+    #[schema(required = true)]
     pub units: Option<Vec<UnitFigures>>,
 }
 

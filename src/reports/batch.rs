@@ -47,8 +47,8 @@ pub struct BatchItem {
     pub unit: String,
     /// The report's `ETag` as last read, as `If-Match` carries it in a single call:
     /// required to change an existing report, and to submit a stored one unchanged
-    /// by this item; omitted to create the report.
-    #[schema(pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)]
+    /// by this item; omitted to create the report. One that is not an ETag refuses
+    /// its item (412), as a stale one does.
     pub if_match: Option<String>,
     /// The draft's top-level values, as in the body of `PUT …/reports/{unit}`. With
     /// `lists`, they replace the draft's data; omit both to leave the data as it is.

@@ -46,7 +46,7 @@ pub struct WebhookEndpointWithSecret {
 pub struct NewWebhookEndpoint {
     /// An `https://` URL (`http://` outside production). Loopback, private and
     /// link-local targets are refused unless the service allows them.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, format = "uri")]
     pub url: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -63,7 +63,7 @@ pub struct NewWebhookEndpoint {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpoint {
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, format = "uri")]
     pub url: Option<String>,
     #[schema(max_length = 1000)]
     pub description: Option<String>,
