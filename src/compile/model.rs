@@ -35,8 +35,9 @@ pub struct PeriodRef {
 /// Completeness and timeliness of the subtree's reporting.
 #[derive(Serialize, ToSchema, Clone, Debug, Default)]
 pub struct Completeness {
-    /// Units expected to report: the active units of the subtree (the issuing unit
-    /// itself excluded), and any other unit that reported anyway.
+    /// Units expected to report: the period's expected units in the subtree
+    /// (`/periods/{period_id}/expected-units`), and any other unit whose report was
+    /// submitted or accepted anyway.
     pub expected: i64,
     /// Units whose report is submitted or accepted (awaiting review or done).
     pub submitted: i64,

@@ -63,8 +63,13 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// as DOCX, the draft of the compiled report in the administrative format of Decree
 /// 30/2020/NĐ-CP, for the office to edit, number and sign.
 ///
+/// Completeness counts against the period's expected units, and every figure says what
+/// it covers: `coverage` (reports counted out of units expected, and the expected units
+/// not counted), and `reports` on each total.
+///
 /// Each response carries an `ETag`; a caller that polls sends it back in
-/// `If-None-Match` and gets 304 until a report, the tree or the plan changes.
+/// `If-None-Match` and gets 304 until a report, the expected units, the tree or the
+/// plan changes.
 #[utoipa::path(
     operation_id = "getCompilation",
     tag = "compilation",
