@@ -294,6 +294,9 @@ pub struct TrendPoint {
     #[schema(required = true)]
     pub met: Option<bool>,
     pub reports_included: i64,
+    /// The reports counted out of the period's expected units in the subtree, and the
+    /// expected units not counted.
+    pub coverage: Coverage,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]

@@ -260,6 +260,11 @@ pub async fn trend(
             else {
                 continue;
             };
+            let states =
+                super::store::unit_states(&mut conn, period.id, &scoped.path, plan.issuing_unit_id)
+                    .await?;
+            let coverage =
+                super::maths::coverage(&states, &super::maths::included_statuses(include), true);
             points.push(TrendPoint {
                 period: super::period_ref(&period, plan),
                 name_vi: ind.name_vi.clone(),
@@ -269,6 +274,7 @@ pub async fn trend(
                 target: ind.target,
                 met: met(v.value, ind.target, direction),
                 reports_included,
+                coverage,
             });
         }
     }

@@ -314,6 +314,23 @@ async fn completeness_and_coverage_count_against_the_expected_units() {
         assert_eq!(t["reports"], 1, "{t}");
     }
     assert_eq!(c["pairs"][0]["reports"], 1);
+    // The trend of an indicator says it too, period by period.
+    let trend = json_of(
+        w.get(
+            &w.coordinator,
+            "/api/v1/indicators/trend?indicator=leaders_with_woman",
+        )
+        .await,
+        200,
+    )
+    .await;
+    let point = trend["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["period"]["code"] == "CUR")
+        .unwrap();
+    assert_eq!(&point["coverage"], coverage, "{point}");
 
     // CSV, XLSX and DOCX say it too.
     let csv = compilation(&w, "format=csv").await.text().await.unwrap();
