@@ -173,6 +173,27 @@ pub async fn remove(
     Ok(removed > 0)
 }
 
+/// A changed expected set changes the compilations over the unit (their completeness
+/// and coverage): `compilation.changed` to the endpoints whose subtree holds it.
+async fn compilation_changed(
+    conn: &mut AsyncPgConnection,
+    period: &PeriodRow,
+    unit: &UnitRow,
+) -> ApiResult<()> {
+    crate::webhooks::compilation_changed(
+        conn,
+        period.id,
+        &period.code,
+        (unit.id, Some(&unit.code)),
+        crate::webhooks::Reach::Subtree,
+        EXPECTED_UNITS_CHANGED,
+    )
+    .await
+}
+
+/// The `cause` of a `compilation.changed` event sent when a period's expected units change.
+pub const EXPECTED_UNITS_CHANGED: &str = "period.expected_units_changed";
+
 /// The period (writable by the caller) and a unit of its plan's tree that may be
 /// expected to report: in the caller's scope, not the issuing unit.
 async fn target(
@@ -276,6 +297,7 @@ pub async fn add_expected(
                 ),
             )
             .await?;
+            compilation_changed(conn, &period, &unit).await?;
             current(conn, period.id, unit.id)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("expected unit vanished")))
@@ -315,6 +337,7 @@ pub async fn remove_expected(
                 ),
             )
             .await?;
+            compilation_changed(conn, &period, &unit).await?;
         }
         Ok(())
     })

@@ -142,8 +142,23 @@ async fn a_period_expects_the_active_units_of_its_plans_tree_and_units_created_w
 
 #[tokio::test]
 async fn coordinators_add_and_remove_units_with_a_reason_and_history_is_kept() {
-    let w = World::new().await;
+    let w = World::with(&[
+        ("GEREPORT_WEBHOOK_ALLOW_PRIVATE_TARGETS", "on"),
+        ("GEREPORT_WEBHOOK_WORKER", "off"),
+    ])
+    .await;
     let period = w.open.id;
+    // A city system listening for changed compilations hears of each change.
+    json_of(
+        w.req(&w.coordinator, Method::POST, "/api/v1/webhooks")
+            .json(&json!({ "url": "http://127.0.0.1:9/hook",
+                           "event_types": ["compilation.changed"] }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
     // The reason is required.
     let res = w
         .req(
@@ -188,6 +203,15 @@ async fn coordinators_add_and_remove_units_with_a_reason_and_history_is_kept() {
         ))
         .await;
     assert_eq!(rows, 2);
+    let events = w
+        .app
+        .db_i64(
+            "SELECT count(*) AS n FROM webhook_events \
+             WHERE type = 'compilation.changed' \
+               AND payload::text LIKE '%period.expected_units_changed%'",
+        )
+        .await;
+    assert_eq!(events, 2, "one event per change, none for the no-ops");
     let audit = json_of(
         w.get(
             &w.admin,
