@@ -520,6 +520,18 @@ pub mod plan2024 {
                 },
             )
             .await?;
+            // The period expects the active units of the tree (the default set); the
+            // office exempted the last one from the half-year report, with a reason.
+            if !annual && let Some(last) = units.last() {
+                crate::plans::expected::remove(
+                    conn,
+                    period.id,
+                    last.id,
+                    "coordinator",
+                    "Đơn vị đang kiện toàn tổ chức, được miễn báo cáo 6 tháng đầu năm theo ý kiến của Lãnh đạo Sở.",
+                )
+                .await?;
+            }
             for (i, unit) in units.iter().enumerate() {
                 let Some((status, late)) = fate(i, annual) else {
                     continue;

@@ -3,8 +3,8 @@
 //! A root compilation reads every report of a subtree twice (this period and the
 //! previous one) and weighs megabytes; city systems poll it. Its parts — the figures
 //! of a period, the narratives of a period — change only when a report of that period,
-//! the tree, a plan, a period, an indicator or a form changes. Each part is kept under
-//! the fingerprint of that data (`store::fingerprints`) and served again while the
+//! its expected units, the tree, a plan, a period, an indicator or a form changes. Each
+//! part is kept under the fingerprint of that data (`store::fingerprints`) and served again while the
 //! fingerprint is unchanged, so a poll costs one small query, and a compilation after
 //! one report was accepted recomputes only the current period.
 //!

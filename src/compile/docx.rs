@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::model::{Compilation, CompletenessUnits, Figures, IndicatorResult, UnitRef};
+use super::model::{Compilation, CompletenessUnits, Coverage, Figures, IndicatorResult, UnitRef};
 use crate::error::{ApiError, ApiResult};
 use crate::plans::indicator::Direction;
 use crate::plans::period::{vietnam_date, vietnam_offset};
@@ -712,11 +712,13 @@ fn indicators(c: &Compilation) -> String {
         ),
         PLAIN,
     ));
+    out.extend(coverage_note(&f.coverage));
     let prev = c.previous.as_deref();
     let mut columns = vec![
         col("TT", 567, true),
         col("Chỉ tiêu", 0, false),
         col("Kết quả", 1191, true),
+        col("Số đơn vị được tính", 1304, true),
         col("Mục tiêu", 1191, true),
         col("Đánh giá", 1304, true),
     ];
@@ -738,6 +740,11 @@ fn indicators(c: &Compilation) -> String {
                 ordinal(n),
                 i.name_vi.clone(),
                 percent(i.value),
+                format!(
+                    "{}/{} đơn vị",
+                    number(i.coverage.counted as f64),
+                    number(i.coverage.expected as f64)
+                ),
                 target_text(i),
                 assessment,
             ];
@@ -757,9 +764,43 @@ fn indicators(c: &Compilation) -> String {
     out.concat()
 }
 
+/// When some expected units are not counted, the sentence that says so: the figures
+/// reflect only x of y units, and which ones they leave out.
+fn coverage_note(c: &Coverage) -> Option<String> {
+    if c.counted >= c.expected {
+        return None;
+    }
+    let missing = if c.not_counted.is_empty() {
+        String::new()
+    } else {
+        format!("; các đơn vị chưa được tính: {}", names(&c.not_counted))
+    };
+    Some(BODY.with(&[
+        run("Lưu ý: ", PLAIN.italic()),
+        run(
+            &format!(
+                "số liệu mới phản ánh {}/{} đơn vị phải báo cáo{missing}.",
+                number(c.counted as f64),
+                number(c.expected as f64),
+            ),
+            PLAIN,
+        ),
+    ]))
+}
+
 fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
     let mut out = vec![
         HEADING.text("III. MỘT SỐ SỐ LIỆU CHỦ YẾU", PLAIN),
+        coverage_note(&f.coverage).unwrap_or_else(|| {
+            BODY.text(
+                &format!(
+                    "Số liệu tổng hợp từ {}/{} đơn vị phải báo cáo.",
+                    number(f.coverage.counted as f64),
+                    number(f.coverage.expected as f64),
+                ),
+                PLAIN,
+            )
+        }),
         HEADING.text("1. Số liệu phân tách theo giới tính", PLAIN.italic()),
     ];
     if f.pairs.is_empty() {
@@ -1219,7 +1260,17 @@ mod tests {
             met,
             reason: value.is_none().then(|| "no reports".to_string()),
             units_short: vec![unit("B", "Phòng Quản lý <B>")],
+            coverage: coverage(),
             source: String::new(),
+        }
+    }
+
+    fn coverage() -> Coverage {
+        Coverage {
+            counted: 3,
+            expected: 4,
+            share: Some(0.75),
+            not_counted: vec![unit("D", "Trung tâm D")],
         }
     }
 
@@ -1227,6 +1278,7 @@ mod tests {
         Figures {
             period: p,
             reports_included: 3,
+            coverage: coverage(),
             completeness: Completeness {
                 expected: 4,
                 submitted: 3,
@@ -1259,6 +1311,7 @@ mod tests {
                 total: 1200.0,
                 female: 700.0,
                 female_share: Some(700.0 / 1200.0),
+                reports: 3,
             }],
             activities: vec![ActivityGroup {
                 kind: "conference".to_string(),
@@ -1462,6 +1515,8 @@ mod tests {
             "1.500.000",
             "Trung tâm D",
             "Nhà hát C",
+            "3/4 đơn vị",
+            "số liệu mới phản ánh 3/4 đơn vị phải báo cáo; các đơn vị chưa được tính: Trung tâm D.",
             "Tổ chức gặp mặt nữ cán bộ nhân ngày 8/3.",
             "Khen thưởng 5 cá nhân.",
             "V. KIẾN NGHỊ, ĐỀ XUẤT",

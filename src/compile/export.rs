@@ -5,7 +5,7 @@
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::model::{Compilation, Figures};
+use super::model::{Compilation, Coverage, Figures, UnitRef};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,24 @@ fn previous_of<'a, T>(
     pick: impl Fn(&'a Figures) -> Option<T>,
 ) -> Option<T> {
     prev.and_then(pick)
+}
+
+/// Unit codes, comma separated.
+fn unit_codes(units: &[UnitRef]) -> String {
+    units
+        .iter()
+        .map(|u| u.code.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "x/y đơn vị (z %)": reports counted out of units expected.
+pub fn coverage_text(c: &Coverage) -> String {
+    let share = c
+        .share
+        .map(|s| format!(" ({})", super::docx::percent(Some(s))))
+        .unwrap_or_default();
+    format!("{}/{} đơn vị{share}", c.counted, c.expected)
 }
 
 /// The tables of a compilation, in order.
@@ -87,6 +105,18 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             vec![
                 text("Số báo cáo được tính"),
                 Cell::Number(f.reports_included as f64),
+            ],
+            vec![
+                text("Số đơn vị phải báo cáo"),
+                Cell::Number(f.coverage.expected as f64),
+            ],
+            vec![
+                text("Độ bao phủ (báo cáo được tính/đơn vị phải báo cáo)"),
+                text(coverage_text(&f.coverage)),
+            ],
+            vec![
+                text("Đơn vị chưa được tính"),
+                text(unit_codes(&f.coverage.not_counted)),
             ],
             vec![
                 text("Thời điểm tổng hợp"),
@@ -155,6 +185,10 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             "Đánh giá",
             "Kỳ trước",
             "Đơn vị chưa đạt",
+            "Số báo cáo được tính",
+            "Số đơn vị phải báo cáo",
+            "Độ bao phủ",
+            "Đơn vị chưa được tính",
             "Ghi chú",
         ],
         rows: f
@@ -176,13 +210,11 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
                     Cell::Percent(Some(i.target)),
                     yes_no(i.met),
                     before.map_or(Cell::Empty, Cell::Percent),
-                    text(
-                        i.units_short
-                            .iter()
-                            .map(|u| u.code.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    text(unit_codes(&i.units_short)),
+                    Cell::Number(i.coverage.counted as f64),
+                    Cell::Number(i.coverage.expected as f64),
+                    Cell::Percent(i.coverage.share),
+                    text(unit_codes(&i.coverage.not_counted)),
                     text(i.reason.clone().unwrap_or_default()),
                 ]
             })
@@ -191,7 +223,14 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
 
     out.push(Table {
         name: "Số liệu",
-        headers: vec!["Phần", "Mã", "Chỉ tiêu thống kê", "Tổng", "Kỳ trước"],
+        headers: vec![
+            "Phần",
+            "Mã",
+            "Chỉ tiêu thống kê",
+            "Tổng",
+            "Số báo cáo",
+            "Kỳ trước",
+        ],
         rows: f
             .totals
             .iter()
@@ -211,6 +250,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
                     text(t.field.clone()),
                     text(t.label_vi.clone()),
                     num(t.sum),
+                    Cell::Number(t.reports as f64),
                     before.map_or(Cell::Empty, num),
                 ]
             })
@@ -225,6 +265,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             "Tổng số",
             "Nữ",
             "Tỷ lệ nữ",
+            "Số báo cáo",
             "Tỷ lệ nữ kỳ trước",
         ],
         rows: f
@@ -243,6 +284,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
                     Cell::Number(p.total),
                     Cell::Number(p.female),
                     Cell::Percent(p.female_share),
+                    Cell::Number(p.reports as f64),
                     before.map_or(Cell::Empty, Cell::Percent),
                 ]
             })

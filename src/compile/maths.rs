@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Completeness, CompletenessUnits, UnitRef};
+use super::model::{Completeness, CompletenessUnits, Coverage, UnitRef};
 use super::store::UnitState;
 use crate::plans::indicator::{Formula, IndicatorValue, ratio};
 
@@ -70,6 +70,36 @@ pub fn completeness(states: &[UnitState], with_units: bool) -> Completeness {
         c.units = Some(units);
     }
     c
+}
+
+/// What the figures cover: the expected units whose report is counted (its status is
+/// one of `statuses`) out of all of them, and (with the unit lists) the others.
+pub fn coverage(states: &[UnitState], statuses: &[String], with_units: bool) -> Coverage {
+    let counted = |s: &UnitState| {
+        s.status
+            .as_deref()
+            .is_some_and(|st| statuses.iter().any(|x| x == st))
+    };
+    let n = states.iter().filter(|s| counted(s)).count() as i64;
+    let expected = states.len() as i64;
+    Coverage {
+        counted: n,
+        expected,
+        share: share(n as f64, expected as f64),
+        not_counted: if with_units {
+            states
+                .iter()
+                .filter(|s| !counted(s))
+                .map(|s| UnitRef {
+                    id: s.unit_id,
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
 }
 
 /// A ratio-of-sums indicator from the per-field sums.

@@ -59,6 +59,7 @@ fn indicators(
     (reports, mut shares): (i64, Vec<(i64, Vec<String>)>),
     sums: &HashMap<String, f64>,
     units: &HashMap<String, UnitRef>,
+    coverage: &Coverage,
 ) -> Vec<IndicatorResult> {
     // Shares come back in condition order; popping from the reversed list pairs them up.
     shares.reverse();
@@ -94,6 +95,7 @@ fn indicators(
                     })
                 })
                 .collect(),
+            coverage: coverage.clone(),
             source: row.source.clone(),
         });
     }
@@ -160,6 +162,8 @@ pub async fn figures(
     let (states, sums_text, shares, activities) =
         tokio::try_join!(states, sums, shares, activities)?;
     let completeness = maths::completeness(&states, with_units);
+    let coverage = maths::coverage(&states, &sel.statuses, with_units);
+    let reports_included = coverage.counted;
     let units: HashMap<String, UnitRef> = states
         .iter()
         .map(|s| {
@@ -193,6 +197,7 @@ pub async fn figures(
             }
             .to_string(),
             sum: sums.get(&f.code).copied().unwrap_or(0.0),
+            reports: reports_included,
         })
         .collect();
     let pairs = form
@@ -208,21 +213,15 @@ pub async fn figures(
                 total,
                 female,
                 female_share: maths::share(female, total),
+                reports: reports_included,
             }
         })
         .collect();
-    let indicators = indicators(&indicator_rows, parsed, shares, &sums, &units);
-    let reports_included = states
-        .iter()
-        .filter(|s| {
-            s.status
-                .as_deref()
-                .is_some_and(|st| sel.statuses.iter().any(|x| x == st))
-        })
-        .count() as i64;
+    let indicators = indicators(&indicator_rows, parsed, shares, &sums, &units, &coverage);
     Ok(Figures {
         period: period_ref(period, plan),
         reports_included,
+        coverage,
         completeness,
         indicators,
         totals,

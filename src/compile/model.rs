@@ -35,8 +35,9 @@ pub struct PeriodRef {
 /// Completeness and timeliness of the subtree's reporting.
 #[derive(Serialize, ToSchema, Clone, Debug, Default)]
 pub struct Completeness {
-    /// Units expected to report: the active units of the subtree (the issuing unit
-    /// itself excluded), and any other unit that reported anyway.
+    /// Units expected to report: the period's expected units in the subtree
+    /// (`/periods/{period_id}/expected-units`), and any other unit whose report was
+    /// submitted or accepted anyway.
     pub expected: i64,
     /// Units whose report is submitted or accepted (awaiting review or done).
     pub submitted: i64,
@@ -66,6 +67,23 @@ pub struct CompletenessUnits {
     pub late: Vec<UnitRef>,
 }
 
+/// What a figure covers: the reports it counts out of the units expected to report,
+/// and the expected units whose report it does not count (no report, a draft, a
+/// returned one, or one awaiting review when only accepted reports count).
+#[derive(Serialize, ToSchema, Clone, Debug, Default, PartialEq)]
+pub struct Coverage {
+    /// Reports counted.
+    pub counted: i64,
+    /// Units expected to report (`completeness.expected`).
+    pub expected: i64,
+    /// counted / expected; null when no unit is expected.
+    #[schema(required = true)]
+    pub share: Option<f64>,
+    /// The expected units not counted, by code (empty in the previous-period
+    /// comparison, which omits unit lists).
+    pub not_counted: Vec<UnitRef>,
+}
+
 #[derive(Serialize, ToSchema, Clone, Debug)]
 pub struct IndicatorResult {
     pub code: String,
@@ -83,8 +101,11 @@ pub struct IndicatorResult {
     #[schema(required = true)]
     pub met: Option<bool>,
     pub reason: Option<String>,
-    /// For unit-share indicators: the units that fall short.
+    /// For unit-share indicators: the units that fall short (among those counted).
     pub units_short: Vec<UnitRef>,
+    /// The reports the value is computed over, out of the units expected, and the
+    /// units not counted (distinct from `units_short`).
+    pub coverage: Coverage,
     pub source: String,
 }
 
@@ -98,6 +119,8 @@ pub struct FieldTotal {
     #[serde(rename = "type")]
     pub kind: String,
     pub sum: f64,
+    /// How many reports the sum adds up (see `coverage` for the units not counted).
+    pub reports: i64,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -110,6 +133,8 @@ pub struct PairTotal {
     /// female / total; null when the total is zero.
     #[schema(required = true)]
     pub female_share: Option<f64>,
+    /// How many reports the totals add up.
+    pub reports: i64,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -150,6 +175,8 @@ pub struct Figures {
     pub period: PeriodRef,
     /// How many reports the figures are computed over.
     pub reports_included: i64,
+    /// The reports counted out of the units expected, for all the figures.
+    pub coverage: Coverage,
     pub completeness: Completeness,
     pub indicators: Vec<IndicatorResult>,
     pub totals: Vec<FieldTotal>,
@@ -268,6 +295,9 @@ pub struct TrendPoint {
     #[schema(required = true)]
     pub met: Option<bool>,
     pub reports_included: i64,
+    /// The reports counted out of the period's expected units in the subtree, and the
+    /// expected units not counted.
+    pub coverage: Coverage,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]

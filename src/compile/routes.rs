@@ -63,8 +63,13 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// as DOCX, the draft of the compiled report in the administrative format of Decree
 /// 30/2020/NĐ-CP, for the office to edit, number and sign.
 ///
+/// Completeness counts against the period's expected units, and every figure says what
+/// it covers: `coverage` (reports counted out of units expected, and the expected units
+/// not counted), and `reports` on each total.
+///
 /// Each response carries an `ETag`; a caller that polls sends it back in
-/// `If-None-Match` and gets 304 until a report, the tree or the plan changes.
+/// `If-None-Match` and gets 304 until a report, the expected units, the tree or the
+/// plan changes.
 #[utoipa::path(
     operation_id = "getCompilation",
     tag = "compilation",
@@ -255,6 +260,11 @@ pub async fn trend(
             else {
                 continue;
             };
+            let states =
+                super::store::unit_states(&mut conn, period.id, &scoped.path, plan.issuing_unit_id)
+                    .await?;
+            let coverage =
+                super::maths::coverage(&states, &super::maths::included_statuses(include), true);
             points.push(TrendPoint {
                 period: super::period_ref(&period, plan),
                 name_vi: ind.name_vi.clone(),
@@ -264,6 +274,7 @@ pub async fn trend(
                 target: ind.target,
                 met: met(v.value, ind.target, direction),
                 reports_included,
+                coverage,
             });
         }
     }

@@ -101,9 +101,10 @@ fn bind_selection(
         .bind::<SqlUuid, _>(s.issuer)
 }
 
-/// Every unit expected to report, with its report's state: the active units of the
-/// subtree (without the issuer), plus inactive ones whose report was submitted or
-/// accepted (a deactivated unit's abandoned draft is not owed).
+/// Every unit expected to report, with its report's state: the units of the subtree
+/// in the period's expected set (`plans::expected`; the issuer never is), plus any
+/// other unit of the subtree whose report was submitted or accepted (a report that
+/// comes is counted, and its unit with it).
 #[derive(QueryableByName, Clone, Debug)]
 pub struct UnitState {
     #[diesel(sql_type = SqlUuid)]
@@ -122,7 +123,9 @@ pub struct UnitState {
 pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late \
      FROM org_units u LEFT JOIN reports r ON r.unit_id = u.id AND r.period_id = $1 \
      WHERE u.path LIKE $2 AND u.id <> $3 \
-       AND (u.active OR r.status IN ('submitted', 'accepted')) \
+       AND (EXISTS (SELECT 1 FROM period_expected_units e \
+                    WHERE e.period_id = $1 AND e.unit_id = u.id AND e.removed_at IS NULL) \
+            OR r.status IN ('submitted', 'accepted')) \
      ORDER BY u.code";
 
 pub async fn unit_states(
@@ -481,8 +484,8 @@ struct Fingerprint {
 /// a new `xmin` (the writing transaction), so the pair moves whenever a row does.
 const TABLE_MARK: &str = "count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)";
 
-/// For each period, a fingerprint of everything a compilation of it reads: its reports,
-/// and the tree, plans, periods, indicators and forms. Equal fingerprints mean equal
+/// For each period, a fingerprint of everything a compilation of it reads: its reports
+/// and expected units, and the tree, plans, periods, indicators and forms. Equal fingerprints mean equal
 /// data (`cache` explains how it is used). One statement; the reports part scans only
 /// the period's rows.
 pub async fn fingerprints(
@@ -498,7 +501,9 @@ pub async fn fingerprints(
         "WITH shared AS (SELECT concat_ws(':', {shared}) AS mark) \
          SELECT p.id AS period_id, \
                 (SELECT mark FROM shared) || ':' || \
-                (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) AS fingerprint \
+                (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) || ':' || \
+                (SELECT {TABLE_MARK} FROM period_expected_units e WHERE e.period_id = p.id) \
+                AS fingerprint \
          FROM unnest($1) AS p(id)"
     ))
     .bind::<Array<SqlUuid>, _>(periods)

@@ -296,6 +296,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Mã truy cập sai định dạng, đã hết hạn, chưa có hiệu lực hoặc không do hệ thống này cấp; đề nghị lấy mã truy cập mới bằng mã làm mới hoặc đăng nhập lại, sau đó thử lại.",
     },
     ProblemText {
+        code: "issuing_unit_not_expected",
+        status: 422,
+        title_en: "The issuing unit does not report",
+        title_vi: "Đơn vị ban hành kế hoạch không thuộc diện báo cáo",
+        meaning_en: "The unit issued the plan and compiles its reports, so it cannot be one of the units expected to report for its periods.",
+        meaning_vi: "Đơn vị ban hành kế hoạch là đơn vị tổng hợp báo cáo nên không thuộc danh sách đơn vị phải báo cáo của các kỳ báo cáo theo kế hoạch đó.",
+    },
+    ProblemText {
         code: "malformed_body",
         status: 400,
         title_en: "Malformed request body",
@@ -478,6 +486,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         title_vi: "Đơn vị đã ngừng hoạt động",
         meaning_en: "The unit has been deactivated and no longer reports, though its past reports stay readable; ask an administrator to reactivate it if this is wrong.",
         meaning_vi: "Đơn vị đã ngừng hoạt động nên không còn thực hiện báo cáo, các báo cáo trước đây vẫn được tra cứu bình thường; đề nghị liên hệ quản trị viên nếu cần kích hoạt lại.",
+    },
+    ProblemText {
+        code: "unit_outside_plan",
+        status: 422,
+        title_en: "Unit outside the plan's tree",
+        title_vi: "Đơn vị không thuộc phạm vi kế hoạch",
+        meaning_en: "Only the units under the plan's issuing unit can be expected to report for its periods; choose a unit of that tree.",
+        meaning_vi: "Chỉ các đơn vị trực thuộc đơn vị ban hành kế hoạch mới thuộc danh sách đơn vị phải báo cáo của các kỳ báo cáo theo kế hoạch; đề nghị chọn đơn vị thuộc phạm vi này.",
     },
     ProblemText {
         code: "unsupported_grant_type",

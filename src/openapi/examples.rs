@@ -159,6 +159,10 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             "extendDueDate",
             json!({"due_date": "2024-11-29", "reason": "Đơn vị đề nghị gia hạn do thay đổi nhân sự phụ trách."}),
         ),
+        (
+            "addExpectedUnit",
+            json!({"reason": "Đơn vị được giao bổ sung nhiệm vụ báo cáo công tác bình đẳng giới từ kỳ này."}),
+        ),
         ("saveReportDraft", report_2024()),
         ("importReports", {
             let report = report_2024();

@@ -149,6 +149,8 @@ pub async fn create(
                 store::require_active_parent(&body.code, p)?;
             }
             let row = store::insert(conn, &body.code, &name, body.kind, parent.as_ref()).await?;
+            // A unit created in a plan's tree owes the reports of its open periods.
+            crate::plans::expected::join_open_periods(conn, &row).await?;
             audit::append(
                 conn,
                 &by,

@@ -1,6 +1,7 @@
 //! Plans and what they own: the report form (data, versioned), indicators and periods.
 
 pub mod cache;
+pub mod expected;
 pub mod form;
 pub mod indicator;
 pub mod model;

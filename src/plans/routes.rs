@@ -76,7 +76,7 @@ pub(crate) fn plan_event(
     }
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     use unicode_normalization::UnicodeNormalization;
     let v: String = value.trim().nfc().collect();
     if v.is_empty() || v.chars().count() > max {
@@ -750,7 +750,7 @@ pub async fn create_period(
         .json(row.to_api()))
 }
 
-fn period_event(
+pub(crate) fn period_event(
     action: &'static str,
     period: &PeriodRow,
     plan: &PlanRow,
@@ -780,7 +780,7 @@ fn webhook_period<'a>(
     }
 }
 
-async fn writable_period(
+pub(crate) async fn writable_period(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
@@ -1019,5 +1019,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(lock_period)
         .service(unlock_period)
         .service(list_extensions)
-        .service(extend_due_date);
+        .service(extend_due_date)
+        .service(super::expected::list_expected)
+        .service(super::expected::add_expected)
+        .service(super::expected::remove_expected);
 }

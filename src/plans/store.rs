@@ -669,7 +669,7 @@ pub async fn insert_period(
             format!("the plan already has a period {:?}", v.code),
         ));
     }
-    Ok(diesel::insert_into(periods::table)
+    let row: PeriodRow = diesel::insert_into(periods::table)
         .values((
             periods::id.eq(Uuid::now_v7()),
             periods::plan_id.eq(plan_id),
@@ -682,7 +682,10 @@ pub async fn insert_period(
             periods::status.eq(PeriodStatus::Open.as_str()),
         ))
         .get_result(conn)
-        .await?)
+        .await?;
+    // Its expected units start as the active units of the plan's tree.
+    super::expected::materialise_default(conn, row.id).await?;
+    Ok(row)
 }
 
 pub async fn update_period(

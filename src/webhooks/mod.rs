@@ -316,7 +316,7 @@ pub fn openapi_webhooks() -> serde_json::Value {
     });
     let compilation = json!({
         "period_id": id, "period_code": text, "unit_id": id, "unit_code": nullable_text,
-        "cause": {"type": "string", "description": "What changed it: the event type (`report.accepted`, `period.due_date_changed`, …), or `indicator.changed`"},
+        "cause": {"type": "string", "description": "What changed it: the event type (`report.accepted`, `period.due_date_changed`, …), `indicator.changed`, or `period.expected_units_changed`"},
     });
     let test = json!({"webhook_id": id, "unit_id": id, "unit_code": text, "by": text});
     let header = |name: &str, description: &str| {

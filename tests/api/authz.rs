@@ -292,6 +292,27 @@ fn matrix() -> Vec<Row> {
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/expected-units",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        // A leaf of the plan's tree is removed, then added back (removing a unit that
+        // is not expected answers 204, and adding one that is answers it as it stands,
+        // so the admin after the coordinator gets the same).
+        row(
+            "delete",
+            "/api/v1/periods/{period_id}/expected-units/{unit}",
+            [204, 204, 403, 403],
+            Some([204, 404, 403, 403]),
+        ),
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/expected-units/{unit}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
         // Reports, in a period of a plan issued by the root (A and B both report under
         // it): own is A's, foreign B's, both complete drafts at first. Writes send
         // `If-Match: *`. The rows follow the workflow, so a role past authorization gets
@@ -696,6 +717,20 @@ fn request(
             format!("/api/v1/periods/{}/extensions/{}", plan.period, unit.code),
             Body::Json(json!({ "due_date": today + days(90), "reason": "Gia hạn" })),
         ),
+        ("get", "/api/v1/periods/{period_id}/expected-units") => {
+            none(&format!("/api/v1/periods/{}/expected-units", plan.period))
+        }
+        ("put", "/api/v1/periods/{period_id}/expected-units/{unit}") => (
+            format!(
+                "/api/v1/periods/{}/expected-units/{}",
+                plan.period, leaf.code
+            ),
+            Body::Json(json!({ "reason": "Đơn vị mới được giao nhiệm vụ báo cáo" })),
+        ),
+        ("delete", "/api/v1/periods/{period_id}/expected-units/{unit}") => none(&format!(
+            "/api/v1/periods/{}/expected-units/{}?reason=S%C3%A1p%20nh%E1%BA%ADp",
+            plan.period, leaf.code
+        )),
         ("post", "/api/v1/periods/{period_id}/reports:batch") => (
             format!("/api/v1/periods/{}/reports:batch", fx.report_period),
             Body::Json(json!({
@@ -1163,7 +1198,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     for (actor, actions) in [
         (
             "coordinator_a",
-            "indicator.create,indicator.update,period.create,period.extend_due_date,period.lock,period.unlock,\
+            "indicator.create,indicator.update,period.create,period.expected_unit.add,\
+             period.expected_unit.remove,period.extend_due_date,period.lock,period.unlock,\
              period.update,plan.create,plan.data_element_codes.save,plan.form.save,plan.update,report.accept,report.reopen,\
              webhook.create,webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
              webhook.update",

@@ -889,8 +889,10 @@ async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
     }
 }
 
+/// A unit deactivated during the period stays expected (its draft is still owed)
+/// until the office removes it from the period's expected units.
 #[tokio::test]
-async fn a_deactivated_units_unfinished_report_is_not_owed() {
+async fn a_deactivated_unit_is_owed_until_removed_from_the_expected_units() {
     let app = spawn_app().await;
     let api = admin(&app).await;
     let w = world(&api).await;
@@ -913,6 +915,25 @@ async fn a_deactivated_units_unfinished_report_is_not_owed() {
         None,
     )
     .await;
+    let (after, _) = api.ok(reqwest::Method::GET, &path, None, None).await;
+    let cp = &after["completeness"];
+    assert_eq!(
+        (cp["expected"].as_i64(), cp["missing"].as_i64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(codes(&cp["units"]["draft"]), ["D"], "{cp}");
+    let res = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!(
+                "/api/v1/periods/{}/expected-units/D?reason=%C4%90%C3%A3%20gi%E1%BA%A3i%20th%E1%BB%83",
+                w.current
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
     let (after, _) = api.ok(reqwest::Method::GET, &path, None, None).await;
     let cp = &after["completeness"];
     assert_eq!(

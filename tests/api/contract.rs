@@ -855,6 +855,17 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("extendDueDate"),
     )
     .await;
+    ok(
+        send(
+            Method::PUT,
+            format!("/api/v1/periods/{period}/expected-units/XDNS"),
+            example("/api/v1/periods/{period_id}/expected-units/{unit}", "put"),
+            None,
+        )
+        .await,
+        run("addExpectedUnit"),
+    )
+    .await;
 
     let report_path = "/api/v1/periods/{period_id}/reports/{unit}";
     ok(

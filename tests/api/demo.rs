@@ -135,6 +135,30 @@ async fn the_demo_loads_the_2024_plan_with_data_and_loads_idempotently() {
     let reports = get(format!("/api/v1/reports?period={annual_id}&limit=500")).await;
     assert!(statuses(&reports).len() >= 3, "{:?}", statuses(&reports));
 
+    // Both periods expect the units of the tree; the half-year one exempted the last
+    // unit, with a reason. The annual compilation says what its figures cover.
+    let expected = get(format!(
+        "/api/v1/periods/{annual_id}/expected-units?limit=200"
+    ))
+    .await;
+    assert_eq!(expected["total"], units as i64);
+    let expected = get(format!(
+        "/api/v1/periods/{}/expected-units?limit=200",
+        s1["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(expected["total"], units as i64 - 1);
+    let c = get(format!("/api/v1/periods/{annual_id}/compilation")).await;
+    assert_eq!(c["coverage"]["expected"], units as i64, "{}", c["coverage"]);
+    assert_eq!(c["coverage"]["counted"], 5);
+    assert_eq!(
+        c["indicators"][0]["coverage"]["not_counted"]
+            .as_array()
+            .unwrap()
+            .len(),
+        units - 5
+    );
+
     // A submitted demo report reads like any other: its data passes its form.
     let submitted = get(format!(
         "/api/v1/reports?period={}&status=returned",

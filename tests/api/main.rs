@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod demo;
 mod errors;
+mod expected_units;
 mod fixtures;
 mod form_rules;
 mod hardening;
