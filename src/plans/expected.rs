@@ -63,7 +63,7 @@ pub struct ExpectedUnit {
 #[serde(deny_unknown_fields)]
 pub struct AddExpectedUnit {
     /// Kept with the membership and in the audit log.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -74,6 +74,7 @@ pub struct AddExpectedUnit {
 pub struct RemoveExpectedUnit {
     /// Required: why the unit is removed (1 to 2000 characters), kept with the
     /// membership's history and in the audit log.
+    #[param(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
