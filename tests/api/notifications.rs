@@ -893,3 +893,92 @@ async fn a_coordinator_enters_a_paper_report_on_a_units_behalf() {
     );
     let _ = today_vn();
 }
+
+#[tokio::test]
+async fn the_services_own_worker_sends_through_the_configured_server() {
+    let smtp = SmtpServer::start(0).await;
+    let port = smtp.port.to_string();
+    let w = World::with(&[
+        ("GEREPORT_NOTIFY_POLL_MS", "50"),
+        ("GEREPORT_SMTP_HOST", "127.0.0.1"),
+        ("GEREPORT_SMTP_PORT", &port),
+        ("GEREPORT_SMTP_TLS", "none"),
+        ("GEREPORT_SMTP_FROM", "Sở VHTT <baocao@gereport.test>"),
+    ])
+    .await;
+    set_email(&w, "reporter-b", "reporter.b@donvi.test").await;
+    let (_, etag) = w.submitted(&w.reporter_b, &w.open, "OFFICE-B").await;
+    w.transition(&w.coordinator, &w.open, "OFFICE-B", "accept", &etag, None)
+        .await;
+    // The worker polls every 50 ms: wait for the message, at most 10 s.
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        got = smtp.messages();
+        if got.iter().any(|m| plain_text(&m.data).contains("đã được")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let accepted = got
+        .iter()
+        .find(|m| plain_text(&m.data).contains("tiếp nhận"))
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert_eq!(accepted.rcpt, vec!["<reporter.b@donvi.test>"]);
+    assert!(header(&accepted.data, "From").contains("baocao@gereport.test"));
+}
+
+#[tokio::test]
+async fn an_email_claimed_by_a_worker_that_died_is_sent_after_its_lease() {
+    let w = world().await;
+    set_email(&w, "reporter-a", "reporter.a@donvi.test").await;
+    let pool = pool(&w);
+    json_of(
+        w.req(
+            &w.coordinator,
+            Method::POST,
+            &format!("/api/v1/periods/{}/lock", w.open.id),
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let now = Utc::now();
+    // A worker claims everything due, then dies before sending or recording.
+    let claimed = {
+        let mut conn = crate::fixtures::connect(&w.app).await;
+        gereport::notifications::store::claim_emails(
+            &mut conn,
+            now,
+            100,
+            Duration::from_secs(120),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap()
+    };
+    assert!(
+        !claimed.is_empty(),
+        "the fixture's due dates were told by e-mail"
+    );
+    let smtp = SmtpServer::start(0).await;
+    let settings = smtp.settings();
+    let mailer = mail::mailer(settings.smtp.as_ref().unwrap()).unwrap();
+    // A restarted worker leaves them alone while the lease runs, then sends them.
+    let during = now + chrono::Duration::seconds(60);
+    assert_eq!(
+        worker::send_due_emails(&pool, &mailer, &settings, during)
+            .await
+            .unwrap(),
+        0
+    );
+    let after = now + chrono::Duration::seconds(121);
+    assert_eq!(
+        worker::send_due_emails(&pool, &mailer, &settings, after)
+            .await
+            .unwrap(),
+        claimed.len()
+    );
+    assert_eq!(smtp.messages().len(), claimed.len());
+}
