@@ -154,6 +154,17 @@ async fn set_email(w: &World, username: &str, email: &str) {
     .await;
 }
 
+/// Locks or unlocks the open period as the coordinator.
+async fn period_action(w: &World, action: &str) {
+    let path = format!("/api/v1/periods/{}/{action}", w.open.id);
+    let res = w
+        .req(&w.coordinator, Method::POST, &path)
+        .send()
+        .await
+        .unwrap();
+    json_of(res, 200).await;
+}
+
 async fn bell(w: &World, who: &crate::fixtures::Caller, query: &str) -> Value {
     json_of(
         w.get(who, &format!("/api/v1/me/notifications{query}"))
@@ -419,18 +430,7 @@ async fn a_user_can_switch_email_off_and_a_refused_email_is_retried_later() {
     let before = smtp.messages().len();
 
     // The period is locked: both offices hear of it, only A by e-mail.
-    json_of(
-        w.req(
-            &w.coordinator,
-            Method::POST,
-            &format!("/api/v1/periods/{}/lock", w.open.id),
-        )
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+    period_action(&w, "lock").await;
     let b = bell(&w, &w.reporter_b, "").await;
     let locked = b["items"]
         .as_array()
@@ -481,18 +481,7 @@ async fn a_user_can_switch_email_off_and_a_refused_email_is_retried_later() {
     let refusing = SmtpServer::start(usize::MAX).await;
     let settings = refusing.settings();
     let mailer = mail::mailer(settings.smtp.as_ref().unwrap()).unwrap();
-    json_of(
-        w.req(
-            &w.coordinator,
-            Method::POST,
-            &format!("/api/v1/periods/{}/unlock", w.open.id),
-        )
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+    period_action(&w, "unlock").await;
     for minutes in [0, 2, 20] {
         let t = Utc::now() + chrono::Duration::minutes(minutes);
         assert_eq!(
@@ -932,18 +921,7 @@ async fn an_email_claimed_by_a_worker_that_died_is_sent_after_its_lease() {
     let w = world().await;
     set_email(&w, "reporter-a", "reporter.a@donvi.test").await;
     let pool = pool(&w);
-    json_of(
-        w.req(
-            &w.coordinator,
-            Method::POST,
-            &format!("/api/v1/periods/{}/lock", w.open.id),
-        )
-        .send()
-        .await
-        .unwrap(),
-        200,
-    )
-    .await;
+    period_action(&w, "lock").await;
     let now = Utc::now();
     // A worker claims everything due, then dies before sending or recording.
     let claimed = {
