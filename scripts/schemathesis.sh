@@ -96,6 +96,9 @@ gr_schemathesis() (
     # Generated webhook endpoints name arbitrary hosts: nothing is delivered from a
     # test run (the webhook tests deliver to their own receiver on loopback).
     export GEREPORT_WEBHOOK_WORKER=off
+    # No e-mail and no scheduled reminders from a test run either.
+    export GEREPORT_NOTIFY_WORKER=off
+    unset GEREPORT_SMTP_HOST
     export RUST_LOG="${GEREPORT_ST_RUST_LOG:-warn}"
     local password="${GEREPORT_DEMO_PASSWORD:-demo-password-2024}"
     export GEREPORT_DEMO_PASSWORD="$password"

@@ -54,7 +54,50 @@ pub struct Settings {
     pub app_role: Option<String>,
     /// How webhooks are delivered (`GEREPORT_WEBHOOK_*`).
     pub webhooks: WebhookSettings,
+    /// Reminders and e-mail notifications (`GEREPORT_NOTIFY_*`, `GEREPORT_SMTP_*`).
+    pub notify: NotifySettings,
 }
+
+/// How an SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same machine or network only).
+    None,
+    /// Plain, upgraded with STARTTLS (required).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// The mail server notifications are sent through.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, as `Name <address>` or a bare address.
+    pub from: String,
+}
+
+/// The notification worker's settings.
+#[derive(Clone, Debug)]
+pub struct NotifySettings {
+    /// Whether this process runs the notification worker: reminders and e-mail
+    /// (`GEREPORT_NOTIFY_WORKER`, on or off). Any number of processes may run it.
+    pub worker: bool,
+    /// How often it looks for due e-mails and reminders (`GEREPORT_NOTIFY_POLL_MS`).
+    pub poll: Duration,
+    /// E-mail is off when no host is set (`GEREPORT_SMTP_HOST`, `_PORT`, `_TLS`,
+    /// `_USERNAME`, `_PASSWORD`, `_FROM`).
+    pub smtp: Option<SmtpSettings>,
+    /// The waits before each retry of an e-mail (`GEREPORT_SMTP_RETRY_SCHEDULE`).
+    pub retry_schedule: Vec<Duration>,
+}
+
+/// E-mail retries: 6 over about 9 hours.
+pub const DEFAULT_SMTP_RETRY_SCHEDULE: &str = "30s,2m,10m,1h,2h,6h";
 
 /// The delivery worker's settings.
 #[derive(Clone, Debug)]
@@ -86,6 +129,20 @@ impl WebhookSettings {
     pub fn lease(&self) -> Duration {
         self.timeout * 2 + Duration::from_secs(1)
     }
+}
+
+/// When the next attempt is due after `attempts` failed ones of a round, under a retry
+/// schedule; `None` once the schedule has run out.
+pub fn next_retry(
+    schedule: &[Duration],
+    attempts: i32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    usize::try_from(attempts)
+        .ok()
+        .and_then(|i| schedule.get(i))
+        .and_then(|d| chrono::Duration::from_std(*d).ok())
+        .map(|d| now + d)
 }
 
 /// `5s,5m,30m,2h` (units ms, s, m, h): at most 20 waits, each at most a day.
@@ -335,7 +392,67 @@ impl Settings {
             allow_private_targets: on_off("GEREPORT_WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
         };
 
+        let smtp = match var("GEREPORT_SMTP_HOST").filter(|h| !h.trim().is_empty()) {
+            None => None,
+            Some(host) => {
+                let tls = match var("GEREPORT_SMTP_TLS").as_deref() {
+                    None | Some("starttls") => SmtpTls::StartTls,
+                    Some("tls") => SmtpTls::Tls,
+                    Some("none") => SmtpTls::None,
+                    Some(other) => {
+                        return Err(invalid(
+                            "GEREPORT_SMTP_TLS",
+                            format!("must be none, starttls or tls, not {other:?}"),
+                        ));
+                    }
+                };
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::StartTls => 587,
+                    SmtpTls::Tls => 465,
+                };
+                let from = var("GEREPORT_SMTP_FROM").ok_or_else(|| {
+                    invalid(
+                        "GEREPORT_SMTP_FROM",
+                        "required with GEREPORT_SMTP_HOST (the sender's address)",
+                    )
+                })?;
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(invalid(
+                        "GEREPORT_SMTP_FROM",
+                        "must be an address, or `Name <address>`",
+                    ));
+                }
+                Some(SmtpSettings {
+                    host,
+                    port: parse_number(&var, "GEREPORT_SMTP_PORT", default_port, 1, 65_535)? as u16,
+                    tls,
+                    username: var("GEREPORT_SMTP_USERNAME"),
+                    password: var("GEREPORT_SMTP_PASSWORD"),
+                    from,
+                })
+            }
+        };
+        let notify = NotifySettings {
+            worker: on_off("GEREPORT_NOTIFY_WORKER", true)?,
+            poll: Duration::from_millis(parse_number(
+                &var,
+                "GEREPORT_NOTIFY_POLL_MS",
+                5000,
+                10,
+                600_000,
+            )? as u64),
+            smtp,
+            retry_schedule: parse_schedule(
+                var("GEREPORT_SMTP_RETRY_SCHEDULE")
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SMTP_RETRY_SCHEDULE),
+            )
+            .map_err(|m| invalid("GEREPORT_SMTP_RETRY_SCHEDULE", m))?,
+        };
+
         Ok(Settings {
+            notify,
             webhooks,
             migrate_database_url,
             app_role,

@@ -153,6 +153,7 @@ pub fn is_plain_identifier(name: &str) -> bool {
 const APPEND_ONLY: &[&str] = &[
     "audit_events",
     "report_revisions",
+    "reminders_sent",
     "webhook_attempts",
     "webhook_events",
 ];

@@ -252,6 +252,9 @@ pub mod plan2024 {
 
     use crate::audit::By;
     use crate::error::{ApiError, ApiResult};
+    use crate::notifications::Note;
+    use crate::notifications::model::ReminderSchedule;
+    use crate::notifications::store as notification_store;
     use crate::org::store::Row as UnitRow;
     use crate::plans::form::{FormDefinition, ReportData, ValidationContext, default_form_2024};
     use crate::plans::indicator::Direction;
@@ -262,6 +265,35 @@ pub mod plan2024 {
     use crate::reports::workflow::ReportStatus;
 
     pub const DOCUMENT_NUMBER: &str = "/KH-SVHTT";
+
+    const PAPER_NOTE: &str = "Nhận báo cáo bằng văn bản giấy, công văn ngày 22/11/2024 của đơn vị";
+
+    /// A notification already sent to a unit's reporters.
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        conn: &mut AsyncPgConnection,
+        unit: &UnitRow,
+        period_id: uuid::Uuid,
+        report_id: Option<uuid::Uuid>,
+        kind: &'static str,
+        title: String,
+        body: String,
+    ) -> ApiResult<()> {
+        notification_store::to_reporters(
+            conn,
+            &[unit.id],
+            &Note {
+                kind,
+                title,
+                body,
+                data: json!({ "unit_code": unit.code }),
+                period_id: Some(period_id),
+                report_id,
+            },
+        )
+        .await?;
+        Ok(())
+    }
 
     fn date(y: i32, m: u32, d: u32) -> ApiResult<NaiveDate> {
         NaiveDate::from_ymd_opt(y, m, d)
@@ -532,8 +564,39 @@ pub mod plan2024 {
                 )
                 .await?;
             }
+            // The annual period has a reminder schedule of its own; the other follows
+            // the default (7 and 1 days before, on the day, then every 3 days).
+            if annual {
+                notification_store::put_schedule(
+                    conn,
+                    &ReminderSchedule {
+                        offsets_days: vec![-10, -3, -1, 0],
+                        repeat_every_days: Some(2),
+                        ..ReminderSchedule::default_for(period.id)
+                    },
+                    "coordinator",
+                )
+                .await?;
+            }
             for (i, unit) in units.iter().enumerate() {
                 let Some((status, late)) = fate(i, annual) else {
+                    if annual {
+                        // No report on the due date: the day's reminder went out.
+                        let note = crate::notifications::reminder_note(
+                            period.id, code, name, &unit.code, due, 0, None,
+                        );
+                        crate::notifications::worker::remind(
+                            conn,
+                            period.id,
+                            unit.id,
+                            "d+0",
+                            "reminder schedule",
+                            None,
+                            at(2024, 11, 20, 8)?,
+                            &note,
+                        )
+                        .await?;
+                    }
                     continue;
                 };
                 let data = sample_data(unit, annual, start);
@@ -563,6 +626,10 @@ pub mod plan2024 {
                     at(y, m, d.saturating_sub(2 + (i as u32 % 5)), 15)?
                 };
                 let reporter = unit.code.to_lowercase();
+                // The late annual report came on paper: the coordinating office
+                // entered it on the unit's behalf.
+                let on_paper = annual && late;
+                let by = if on_paper { "coordinator" } else { &reporter };
                 let row = report_store::submit(
                     conn,
                     row.id,
@@ -572,11 +639,27 @@ pub mod plan2024 {
                         data: &json,
                         warnings: &[],
                         at: submitted,
-                        by: &reporter,
+                        by,
                         late: is_late(submitted, due),
+                        entry_note: on_paper.then_some(PAPER_NOTE),
                     },
                 )
                 .await?;
+                if on_paper {
+                    notify(
+                        conn,
+                        unit,
+                        period.id,
+                        Some(row.id),
+                        "report.entered_on_behalf",
+                        format!("Báo cáo kỳ {code} được nộp thay đơn vị"),
+                        format!(
+                            "coordinator đã nộp thay báo cáo kỳ {code} của đơn vị {}.\nGhi chú: {PAPER_NOTE}",
+                            unit.code
+                        ),
+                    )
+                    .await?;
+                }
                 let reviewed = submitted + chrono::Duration::days(2);
                 match status {
                     ReportStatus::Accepted => {
@@ -591,13 +674,28 @@ pub mod plan2024 {
                         .await?;
                     }
                     ReportStatus::Returned => {
+                        let reason =
+                            "Đề nghị bổ sung số liệu cán bộ nữ diện quy hoạch và kinh phí đã chi.";
                         report_store::review(
                             conn,
                             row.id,
                             ReportStatus::Returned,
                             "coordinator",
-                            Some("Đề nghị bổ sung số liệu cán bộ nữ diện quy hoạch và kinh phí đã chi."),
+                            Some(reason),
                             reviewed,
+                        )
+                        .await?;
+                        notify(
+                            conn,
+                            unit,
+                            period.id,
+                            Some(row.id),
+                            "report.returned",
+                            format!("Báo cáo kỳ {code} bị trả lại"),
+                            format!(
+                                "Báo cáo kỳ {code} của đơn vị {} đã bị coordinator trả lại để chỉnh sửa.\nLý do: {reason}",
+                                unit.code
+                            ),
                         )
                         .await?;
                     }

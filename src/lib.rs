@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod org;
@@ -71,7 +72,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(reports::batch::configure)
                 .configure(bulk::routes::configure)
                 .configure(audit::routes::configure)
-                .configure(webhooks::routes::configure),
+                .configure(webhooks::routes::configure)
+                .configure(notifications::routes::configure),
         );
 }
 
@@ -152,6 +154,7 @@ impl Application {
 
         spawn_housekeeping(state.clone());
         webhooks::worker::spawn(state.clone());
+        notifications::worker::spawn(state.clone());
         // The stand-in hash for unknown usernames is made now, not by the first login
         // that needs it (which would otherwise take twice as long as any other).
         tokio::task::spawn_blocking(auth::password::prepare);

@@ -113,6 +113,30 @@ diesel::table! {
         submitted_at -> Timestamptz,
         submitted_by -> Text,
         late -> Bool,
+        entered_by -> Nullable<Text>,
+        entry_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reminder_schedules (period_id) {
+        period_id -> Uuid,
+        offsets_days -> Array<Int4>,
+        repeat_every_days -> Nullable<Int4>,
+        enabled -> Bool,
+        updated_by -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reminders_sent (period_id, unit_id, step) {
+        period_id -> Uuid,
+        unit_id -> Uuid,
+        step -> Text,
+        sent_at -> Timestamptz,
+        sent_by -> Text,
+        message -> Nullable<Text>,
     }
 }
 
@@ -134,6 +158,37 @@ diesel::table! {
         review_comment -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        data -> Jsonb,
+        period_id -> Nullable<Uuid>,
+        unit_id -> Nullable<Uuid>,
+        report_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_emails (notification_id) {
+        notification_id -> Uuid,
+        email_to -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        claim_token -> Nullable<Uuid>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -200,6 +255,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         tokens_valid_after -> Nullable<Timestamptz>,
+        email_notifications -> Bool,
     }
 }
 
@@ -274,9 +330,17 @@ diesel::joinable!(data_element_codes -> plans (plan_id));
 diesel::joinable!(forms -> plans (plan_id));
 diesel::joinable!(indicators -> plans (plan_id));
 diesel::joinable!(periods -> plans (plan_id));
+diesel::joinable!(notification_emails -> notifications (notification_id));
+diesel::joinable!(notifications -> org_units (unit_id));
+diesel::joinable!(notifications -> periods (period_id));
+diesel::joinable!(notifications -> reports (report_id));
+diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(plans -> org_units (issuing_unit_id));
 diesel::joinable!(report_revisions -> forms (form_id));
 diesel::joinable!(report_revisions -> reports (report_id));
+diesel::joinable!(reminder_schedules -> periods (period_id));
+diesel::joinable!(reminders_sent -> org_units (unit_id));
+diesel::joinable!(reminders_sent -> periods (period_id));
 diesel::joinable!(reports -> forms (form_id));
 diesel::joinable!(reports -> org_units (unit_id));
 diesel::joinable!(reports -> periods (period_id));
@@ -295,10 +359,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     forms,
     idempotency_keys,
     indicators,
+    notification_emails,
+    notifications,
     org_units,
     periods,
     plans,
     refresh_tokens,
+    reminder_schedules,
+    reminders_sent,
     report_revisions,
     reports,
     service_clients,

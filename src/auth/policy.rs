@@ -55,6 +55,9 @@ pub enum Action {
     Compile,
     /// Webhook endpoints of a subtree and their delivery log.
     ManageWebhooks,
+    /// Writing and submitting a unit's report on its behalf (a report received on
+    /// paper or by e-mail), with a note saying so.
+    EnterOnBehalf,
 }
 
 /// The role table: which roles may take an action at all.
@@ -73,6 +76,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ManagePeriods
                 | Compile
                 | ManageWebhooks
+                | EnterOnBehalf
         ),
         Role::Viewer => matches!(action, ReadOrgUnits | ReadPlans | ReadReports | Compile),
         Role::Reporter => matches!(

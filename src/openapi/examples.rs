@@ -197,6 +197,15 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
             "updateWebhook",
             json!({"event_types": ["report.submitted", "report.accepted", "compilation.changed"]}),
         ),
+        ("putMyNotificationSettings", json!({"email": false})),
+        (
+            "putReminderSchedule",
+            json!({"offsets_days": [-10, -3, 0], "repeat_every_days": 2, "enabled": true}),
+        ),
+        (
+            "remindMissingUnits",
+            json!({"message": "Đề nghị các đơn vị chưa nộp hoàn thành báo cáo trước ngày 05/12."}),
+        ),
     ])
 }
 

@@ -37,6 +37,7 @@ the coordinating office reviews and compiles them. Errors are RFC 9457 problem d
         (name = "compilation", description = "Compiled reports and indicator trends"),
         (name = "audit", description = "The append-only audit log"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, their delivery log, redelivery"),
+        (name = "notifications", description = "The caller's notifications (in the app and by e-mail) and the reminder schedules of periods"),
     )
 )]
 struct BaseDoc;

@@ -739,6 +739,17 @@ pub async fn create_period(
                 ),
             )
             .await?;
+            // The due date is set: the units that report in the period hear of it.
+            crate::notifications::due_date_changed(
+                conn,
+                row.id,
+                &row.code,
+                None,
+                row.due_date,
+                None,
+                None,
+            )
+            .await?;
             Ok(row)
         })
         .await?;

@@ -352,6 +352,7 @@ async fn carry_out(
                     item.if_match.as_deref(),
                     data,
                     data_json,
+                    None,
                 )
                 .await?;
                 outcome = if created {
@@ -365,8 +366,16 @@ async fn carry_out(
         }
     }
     if item.submit {
-        let (submitted, found) =
-            submit_in(conn, &state.forms, actor, by, t, submit_tag.as_deref()).await?;
+        let (submitted, found) = submit_in(
+            conn,
+            &state.forms,
+            actor,
+            by,
+            t,
+            submit_tag.as_deref(),
+            None,
+        )
+        .await?;
         outcome = Outcome::Submitted;
         row = Some(submitted);
         warnings = found;

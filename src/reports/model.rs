@@ -73,6 +73,11 @@ pub struct Revision {
     pub submitted_at: DateTime<Utc>,
     pub submitted_by: String,
     pub late: bool,
+    /// Set when a coordinator entered the revision on the unit's behalf (a report
+    /// received on paper or by e-mail): who entered it (also `submitted_by`).
+    pub entered_by: Option<String>,
+    /// The coordinator's note on an entry on the unit's behalf.
+    pub entry_note: Option<String>,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -112,4 +117,16 @@ pub struct FormUpgrade {
     /// report. Empty when nothing was lost (or the report was already current).
     pub dropped: Vec<crate::plans::form::DroppedValue>,
     pub report: Report,
+}
+
+/// `?entry_note=` of a save or a submission: a coordinator entering a unit's report on
+/// its behalf must say so.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntryQuery {
+    /// Required of a coordinator, who enters the report on the unit's behalf (e.g.
+    /// "received on paper, dated 12/01/2026"); kept with the revision and in the audit
+    /// log, and told to the unit's reporters. An admin may give one; a reporter's is
+    /// ignored. 1–2000 characters.
+    pub entry_note: Option<String>,
 }

@@ -294,6 +294,65 @@ async fn notify(
     .await
 }
 
+/// The note of an entry on the unit's behalf, if this is one: required of a
+/// coordinator (whose role does not write reports otherwise), optional for an admin,
+/// ignored for the unit's own reporters. 403 for the others.
+fn entry_note(actor: &Actor, action: Action, note: Option<String>) -> ApiResult<Option<String>> {
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::invalid_field(
+            "query.entry_note",
+            "too_long",
+            "at most 2000 characters",
+        ));
+    }
+    match actor.role {
+        Role::Reporter => {
+            policy::require(actor, action)?;
+            Ok(None)
+        }
+        Role::Coordinator => {
+            policy::require(actor, Action::EnterOnBehalf)?;
+            note.map(Some).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "query.entry_note",
+                    "required",
+                    "a coordinator entering a unit's report on its behalf must say how it was received (e.g. on paper, dated …)",
+                )
+            })
+        }
+        _ => {
+            policy::require(actor, action)?;
+            Ok(note)
+        }
+    }
+}
+
+/// Tells the unit's reporters that a coordinator entered their report.
+async fn notify_entry(
+    conn: &mut AsyncPgConnection,
+    row: &ReportRow,
+    t: &Target,
+    by: &str,
+    note: &str,
+    submitted: bool,
+) -> ApiResult<()> {
+    crate::notifications::entered_on_behalf(
+        conn,
+        &crate::notifications::Entry {
+            report_id: row.id,
+            period_id: t.period.id,
+            period_code: &t.period.code,
+            unit_id: t.unit.id,
+            unit_code: &t.unit.code,
+            by,
+            note,
+            submitted,
+        },
+    )
+    .await
+}
+
 fn check_draft(form: &FormDefinition, data: &ReportData) -> ApiResult<()> {
     let issues = form.check_values(data);
     if issues.is_empty() {
@@ -342,8 +401,16 @@ pub(crate) async fn save_draft_in(
     if_match: Option<&str>,
     data: &ReportData,
     data_json: &serde_json::Value,
+    entry: Option<&str>,
 ) -> ApiResult<(ReportRow, bool)> {
     period_now(conn, actor, t).await?;
+    let on_behalf = |mut change: serde_json::Value| {
+        if let (Some(note), Some(obj)) = (entry, change.as_object_mut()) {
+            obj.insert("entered_on_behalf_of".into(), json!(t.unit.code));
+            obj.insert("entry_note".into(), json!(note));
+        }
+        change
+    };
     match store::find(conn, t.period.id, t.unit.id, true).await? {
         None => {
             if if_match.is_some() {
@@ -374,10 +441,13 @@ pub(crate) async fn save_draft_in(
                     "report.create",
                     &row,
                     t,
-                    json!({ "changed": changed_keys(&ReportData::default(), data) }),
+                    on_behalf(json!({ "changed": changed_keys(&ReportData::default(), data) })),
                 ),
             )
             .await?;
+            if let Some(note) = entry {
+                notify_entry(conn, &row, t, &actor.display_name, note, false).await?;
+            }
             Ok((row, true))
         }
         Some(current) => {
@@ -394,7 +464,7 @@ pub(crate) async fn save_draft_in(
                     "report.save",
                     &row,
                     t,
-                    json!({ "changed": changed_keys(&before, data) }),
+                    on_behalf(json!({ "changed": changed_keys(&before, data) })),
                 ),
             )
             .await?;
@@ -413,6 +483,7 @@ pub(crate) async fn submit_in(
     by: &By,
     t: &Target,
     if_match: Option<&str>,
+    entry: Option<&str>,
 ) -> ApiResult<(ReportRow, Vec<Issue>)> {
     let period = period_now(conn, actor, t).await?;
     let current = store::find(conn, t.period.id, t.unit.id, true)
@@ -454,17 +525,21 @@ pub(crate) async fn submit_in(
             at: now,
             by: &actor.display_name,
             late,
+            entry_note: entry,
         },
     )
     .await?;
     audit::append(
         conn,
         by,
-        report_event("report.submit", &row, t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len() })),
+        report_event("report.submit", &row, t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len(), "entered_on_behalf_of": entry.map(|_| &t.unit.code), "entry_note": entry })),
     )
     .await?;
     // In the same transaction: a submission by a batch is pushed like any other.
     notify(conn, Transition::Submit, &row, t, &actor.display_name, None).await?;
+    if let Some(note) = entry {
+        notify_entry(conn, &row, t, &actor.display_name, note, true).await?;
+    }
     Ok((row, result.warnings))
 }
 
@@ -493,7 +568,7 @@ pub async fn get_report(
 #[utoipa::path(
     operation_id = "saveReportDraft",
     tag = "reports",
-    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = Option<String>, Header, description = "ETag of the last read; required once the report exists", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#), EntryQuery),
     request_body = ReportData,
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
@@ -509,9 +584,10 @@ pub async fn put_report(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
+    q: crate::extract::Query<EntryQuery>,
     body: crate::extract::Json<ReportData>,
 ) -> ApiResult<HttpResponse> {
-    policy::require(&actor, Action::EditReport)?;
+    let entry = entry_note(&actor, Action::EditReport, q.into_inner().entry_note)?;
     let if_match = if_match(&req);
     let (period_id, unit_ref) = path.into_inner();
     let data = body.into_inner();
@@ -530,6 +606,7 @@ pub async fn put_report(
                 if_match.as_deref(),
                 &data,
                 &data_json,
+                entry.as_deref(),
             )
             .await
         })
@@ -667,7 +744,7 @@ pub async fn validate(
 #[utoipa::path(
     operation_id = "submitReport",
     tag = "reports",
-    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)),
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#), EntryQuery),
     responses(
         (status = 200, body = Report, headers(("ETag" = String))),
         (status = 409, description = "Illegal transition (`current_status` says why), locked period (`period_locked`) or deactivated unit (`unit_inactive`)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -681,8 +758,9 @@ pub async fn submit(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
+    q: crate::extract::Query<EntryQuery>,
 ) -> ApiResult<HttpResponse> {
-    policy::require(&actor, Action::SubmitReport)?;
+    let entry = entry_note(&actor, Action::SubmitReport, q.into_inner().entry_note)?;
     let if_match = if_match(&req);
     let (period_id, unit_ref) = path.into_inner();
     let by = By::from(&actor);
@@ -690,7 +768,16 @@ pub async fn submit(
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            submit_in(conn, &state.forms, &actor, &by, &t, if_match.as_deref()).await
+            submit_in(
+                conn,
+                &state.forms,
+                &actor,
+                &by,
+                &t,
+                if_match.as_deref(),
+                entry.as_deref(),
+            )
+            .await
         })
         .await?;
     let (row, warnings) = row;

@@ -188,6 +188,8 @@ pub struct Submission<'a> {
     pub at: DateTime<Utc>,
     pub by: &'a str,
     pub late: bool,
+    /// A coordinator's entry on the unit's behalf: the note given with it.
+    pub entry_note: Option<&'a str>,
 }
 
 /// Freezes a revision and marks the report submitted.
@@ -207,6 +209,8 @@ pub async fn submit(
             report_revisions::submitted_at.eq(s.at),
             report_revisions::submitted_by.eq(s.by),
             report_revisions::late.eq(s.late),
+            report_revisions::entered_by.eq(s.entry_note.map(|_| s.by)),
+            report_revisions::entry_note.eq(s.entry_note),
         ))
         .execute(conn)
         .await?;
@@ -300,6 +304,8 @@ pub async fn revision(
         submitted_at: DateTime<Utc>,
         submitted_by: String,
         late: bool,
+        entered_by: Option<String>,
+        entry_note: Option<String>,
     }
     let row: Option<Row> = report_revisions::table
         .find((id, number))
@@ -316,6 +322,8 @@ pub async fn revision(
             submitted_at: r.submitted_at,
             submitted_by: r.submitted_by,
             late: r.late,
+            entered_by: r.entered_by,
+            entry_note: r.entry_note,
         })
     })
     .transpose()

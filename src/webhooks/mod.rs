@@ -161,6 +161,8 @@ pub async fn report_changed(
         },
     )
     .await?;
+    // The unit's reporters hear of it in the app and by e-mail, in the same transaction.
+    crate::notifications::report_changed(conn, event, &c).await?;
     compilation_changed(
         conn,
         c.period_id,
@@ -232,7 +234,9 @@ pub async fn period_status_changed(
             }),
         },
     )
-    .await
+    .await?;
+    crate::notifications::period_status_changed(conn, locked, p.period_id, p.period_code, p.by)
+        .await
 }
 
 /// A moved due date: the period's own (`unit` is `None`; every endpoint of the plan
@@ -273,6 +277,18 @@ pub async fn due_date_changed(
         },
     )
     .await?;
+    if d.previous_due_date != Some(d.due_date) {
+        crate::notifications::due_date_changed(
+            conn,
+            p.period_id,
+            p.period_code,
+            d.unit.map(|u| u.0),
+            d.due_date,
+            d.previous_due_date,
+            d.reason,
+        )
+        .await?;
+    }
     if d.reports_lateness_changed > 0 {
         compilation_changed(
             conn,

@@ -124,11 +124,7 @@ impl Worker<'_> {
         let retry_at = if outcome.succeeded() {
             None
         } else {
-            usize::try_from(c.round_attempts)
-                .ok()
-                .and_then(|i| settings.retry_schedule.get(i))
-                .and_then(|d| chrono::Duration::from_std(*d).ok())
-                .map(|d| Utc::now() + d)
+            crate::config::next_retry(&settings.retry_schedule, c.round_attempts, Utc::now())
         };
         self.metrics
             .webhook_attempt(match (outcome.succeeded(), retry_at) {

@@ -92,6 +92,19 @@ fn matrix() -> Vec<Row> {
         row("post", "/api/v1/auth/logout", ALL_204, None),
         row("get", "/api/v1/me", ALL_200, None),
         row("post", "/api/v1/me/password", ALL_204, None),
+        // Everyone has a bell, and sees only their own notifications: the own side is
+        // reporter A's (the only one of these callers that has any), the foreign side
+        // reporter B's.
+        row("get", "/api/v1/me/notifications", ALL_200, None),
+        row(
+            "post",
+            "/api/v1/me/notifications/{notification_id}/read",
+            [404, 404, 404, 200],
+            Some([404; 4]),
+        ),
+        row("post", "/api/v1/me/notifications/read-all", ALL_200, None),
+        row("get", "/api/v1/me/notification-settings", ALL_200, None),
+        row("put", "/api/v1/me/notification-settings", ALL_200, None),
         // Lists filtered by a unit: `parent` must itself be visible.
         row("get", "/api/v1/org-units", ALL_200, Some(FOREIGN_READ)),
         row(
@@ -313,18 +326,39 @@ fn matrix() -> Vec<Row> {
             MANAGE_200,
             Some(FOREIGN_MANAGE_200),
         ),
+        // Reminder schedules: read with the period, set by its managers, who may also
+        // remind the missing units now.
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reminders",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/reminders",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reminders:send",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
         // Reports, in a period of a plan issued by the root (A and B both report under
         // it): own is A's, foreign B's, both complete drafts at first. Writes send
         // `If-Match: *`. The rows follow the workflow, so a role past authorization gets
         // what the sequence leaves: once the reporter has submitted its own report,
         // the admin's submit is an illegal transition (409), and so on.
         //
-        // Drafts are written by reporters (their own unit only) and admins.
+        // Drafts are written by reporters (their own unit only) and admins, and by
+        // coordinators on a unit's behalf (with `entry_note`; in scope).
         row(
             "put",
             "/api/v1/periods/{period_id}/reports/{unit}",
-            [200, 403, 403, 200],
-            Some([200, 403, 403, 404]),
+            [200, 200, 403, 200],
+            Some([200, 404, 403, 404]),
         ),
         // Moving a draft to the current form writes it (here a no-op: it is current).
         row(
@@ -348,11 +382,14 @@ fn matrix() -> Vec<Row> {
             ALL_200,
             Some(FOREIGN_READ),
         ),
+        // A coordinator may submit on the unit's behalf too (tested in
+        // `notifications`); here the reporter submits first and the others find the
+        // report submitted.
         row(
             "post",
             "/api/v1/periods/{period_id}/reports/{unit}/submit",
-            [409, 403, 403, 200],
-            Some([200, 403, 403, 404]),
+            [409, 409, 403, 200],
+            Some([200, 404, 403, 404]),
         ),
         row(
             "get",
@@ -495,6 +532,8 @@ struct Fixture {
     report_period: String,
     /// Webhook endpoints of A and B, each with a delivery (ids).
     webhooks: HashMap<&'static str, (String, String)>,
+    /// A notification of reporter A and one of reporter B (ids).
+    notifications: HashMap<&'static str, String>,
     tokens: HashMap<&'static str, String>,
 }
 
@@ -739,7 +778,7 @@ fn request(
             })),
         ),
         ("put", "/api/v1/periods/{period_id}/reports/{unit}") => (
-            report,
+            format!("{report}?entry_note=Nh%E1%BA%ADn%20b%E1%BA%A3n%20gi%E1%BA%A5y"),
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
         ),
         ("post", "/api/v1/periods/{period_id}/reports/{unit}/upgrade-form") => {
@@ -749,9 +788,31 @@ fn request(
         ("post", "/api/v1/periods/{period_id}/reports/{unit}/validate") => {
             none(&format!("{report}/validate"))
         }
-        ("post", "/api/v1/periods/{period_id}/reports/{unit}/submit") => {
-            (format!("{report}/submit"), Body::IfMatchAny(None))
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/submit") => (
+            format!("{report}/submit?entry_note=Nh%E1%BA%ADn%20b%E1%BA%A3n%20gi%E1%BA%A5y"),
+            Body::IfMatchAny(None),
+        ),
+        ("get", "/api/v1/me/notifications") => none(&format!("{template}?unread=true&limit=5")),
+        ("post", "/api/v1/me/notifications/{notification_id}/read") => none(&format!(
+            "/api/v1/me/notifications/{}/read",
+            fx.notifications[fx.pick(side, &"a", &"b")]
+        )),
+        ("post", "/api/v1/me/notifications/read-all") => none(template),
+        ("get", "/api/v1/me/notification-settings") => none(template),
+        ("put", "/api/v1/me/notification-settings") => {
+            (template.into(), Body::Json(json!({ "email": true })))
         }
+        ("get", "/api/v1/periods/{period_id}/reminders") => {
+            none(&format!("/api/v1/periods/{}/reminders", plan.period))
+        }
+        ("put", "/api/v1/periods/{period_id}/reminders") => (
+            format!("/api/v1/periods/{}/reminders", plan.period),
+            Body::Json(json!({ "offsets_days": [-7, -1, 0], "repeat_every_days": 3 })),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reminders:send") => (
+            format!("/api/v1/periods/{}/reminders:send", plan.period),
+            Body::Json(json!({ "message": "Đề nghị các đơn vị nộp báo cáo." })),
+        ),
         ("get", "/api/v1/periods/{period_id}/reports/{unit}") => none(&report),
         ("get", "/api/v1/periods/{period_id}/reports/{unit}/revisions") => {
             none(&format!("{report}/revisions"))
@@ -1037,6 +1098,13 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             .to_string();
         webhooks.insert(key, (id, delivery));
     }
+    // The periods made above told both offices' reporters of their due dates.
+    let mut notifications = HashMap::new();
+    for (key, username) in [("a", "reporter_a"), ("b", "reporter_b")] {
+        let token = tree.token(&app, username).await;
+        let list = assert_json(app.get_as("/api/v1/me/notifications", &token).await, 200).await;
+        notifications.insert(key, list["items"][0]["id"].as_str().unwrap().to_string());
+    }
     let mut tokens = HashMap::new();
     const USERNAMES: [(&str, &str); 4] = [
         ("admin", "admin"),
@@ -1055,6 +1123,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         plans,
         report_period,
         webhooks,
+        notifications,
         tokens,
     };
 
@@ -1199,9 +1268,10 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         (
             "coordinator_a",
             "indicator.create,indicator.update,period.create,period.expected_unit.add,\
-             period.expected_unit.remove,period.extend_due_date,period.lock,period.unlock,\
-             period.update,plan.create,plan.data_element_codes.save,plan.form.save,plan.update,report.accept,report.reopen,\
-             webhook.create,webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
+             period.expected_unit.remove,period.extend_due_date,period.lock,period.remind,\
+             period.reminders,period.unlock,period.update,plan.create,plan.data_element_codes.save,\
+             plan.form.save,plan.update,report.accept,report.reopen,report.save,webhook.create,\
+             webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
              webhook.update",
         ),
         ("reporter_a", "report.save,report.submit"),

@@ -972,6 +972,33 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("updateWebhook"),
     )
     .await;
+    for (method, path, template, id) in [
+        (
+            Method::PUT,
+            format!("/api/v1/periods/{period}/reminders"),
+            "/api/v1/periods/{period_id}/reminders",
+            "putReminderSchedule",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/periods/{period}/reminders:send"),
+            "/api/v1/periods/{period_id}/reminders:send",
+            "remindMissingUnits",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/me/notification-settings".to_string(),
+            "/api/v1/me/notification-settings",
+            "putMyNotificationSettings",
+        ),
+    ] {
+        let verb = method.as_str().to_lowercase();
+        ok(
+            send(method, path, example(template, &verb), None).await,
+            run(id),
+        )
+        .await;
+    }
     ok(
         send(
             Method::POST,

@@ -159,6 +159,36 @@ async fn the_demo_loads_the_2024_plan_with_data_and_loads_idempotently() {
         units - 5
     );
 
+    // The annual period has a reminder schedule of its own, reminders and other
+    // notifications were sent, and one report came on paper, entered by the office.
+    let schedule = get(format!("/api/v1/periods/{annual_id}/reminders")).await;
+    assert_eq!(schedule["is_default"], false, "{schedule}");
+    assert!(scalar(&app, "SELECT count(*) AS n FROM reminders_sent").await >= 1);
+    assert!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM notifications WHERE kind = 'reminder'"
+        )
+        .await
+            >= 1
+    );
+    assert!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM notifications WHERE kind = 'report.returned'"
+        )
+        .await
+            >= 1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM report_revisions WHERE entry_note IS NOT NULL"
+        )
+        .await,
+        1
+    );
+
     // A submitted demo report reads like any other: its data passes its form.
     let submitted = get(format!(
         "/api/v1/reports?period={}&status=returned",

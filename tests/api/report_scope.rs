@@ -141,23 +141,24 @@ async fn viewers_read_coordinators_review_and_neither_writes() {
     )
     .await;
 
-    // Coordinator: cannot write or submit for a unit.
+    // Coordinator: writes or submits for a unit only on its behalf, saying so (the
+    // `entry_note`; see tests/api/notifications.rs), never silently.
     w.refused(
         w.put_report(&w.coordinator, p, unit, &data, Some(&etag)),
-        403,
-        "forbidden",
+        422,
+        "validation_failed",
     )
     .await;
     w.refused(
         w.put_report(&w.coordinator, p, &w.b.code, &data, None),
-        403,
-        "forbidden",
+        422,
+        "validation_failed",
     )
     .await;
     w.refused(
         w.act(&w.coordinator, p, unit, "submit", Some(&etag), None),
-        403,
-        "forbidden",
+        422,
+        "validation_failed",
     )
     .await;
 
