@@ -324,6 +324,31 @@ pub mod whole {
         d.deserialize_any(WholeI32)
     }
 
+    /// A list of whole numbers, each as [`i32`] takes it.
+    pub fn vec_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+        struct Seq;
+        impl<'de> Visitor<'de> for Seq {
+            type Value = Vec<i32>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of whole numbers")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<i32>, A::Error> {
+                struct One(i32);
+                impl<'de> serde::Deserialize<'de> for One {
+                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        super::whole::i32(d).map(One)
+                    }
+                }
+                let mut out = Vec::new();
+                while let Some(One(v)) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Seq)
+    }
+
     /// For an optional member: give it `#[serde(default)]` as well.
     pub fn option_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
         struct Opt;

@@ -132,8 +132,12 @@ impl ReminderSchedule {
 #[serde(deny_unknown_fields)]
 pub struct PutReminderSchedule {
     /// Days relative to the due date, from -365 to 365; at most 20.
+    #[serde(deserialize_with = "crate::extract::whole::vec_i32")]
+    #[schema(schema_with = offsets_schema)]
     pub offsets_days: Vec<i32>,
     /// Every how many days after the due date while missing (1–365); `null`: no repeat.
+    #[serde(default, deserialize_with = "crate::extract::whole::option_i32")]
+    #[schema(minimum = 1, maximum = 365)]
     pub repeat_every_days: Option<i32>,
     /// `false` stops the scheduled reminders of the period (sending now still works).
     #[serde(default = "yes")]
@@ -142,6 +146,24 @@ pub struct PutReminderSchedule {
 
 fn yes() -> bool {
     true
+}
+
+/// `offsets_days` as the document states it: at most 20 days, each within a year of
+/// the due date.
+fn offsets_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(-365))
+                .maximum(Some(365)),
+        )
+        .max_items(Some(20))
+        .description(Some(
+            "Days relative to the due date, from -365 to 365; at most 20.",
+        ))
+        .build()
 }
 
 /// "Remind the missing units now", with a message.
