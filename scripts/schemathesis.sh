@@ -301,7 +301,8 @@ with open(path, "w") as f:
 PY
     # Operations whose bodies carry rules JSON Schema cannot state — one field against
     # another (a data window that ends before it starts), a reference to another
-    # object (a unit code, a form field in a formula or a data element mapping), a
+    # object (a unit code — one that must be in the plan's tree —, a form field in a
+    # formula or a data element mapping), a
     # form's own consistency, or a webhook target that must not be a private address —
     # refuse some schema-valid bodies with 422 naming the member, by design; for them
     # alone a 422 is an expected answer to positive data.
@@ -321,7 +322,8 @@ include-operation-id = [
     "createPlan", "updatePlan", "savePlanForm", "createIndicator", "updateIndicator",
     "createPeriod", "updatePeriod", "extendDueDate", "createUser", "updateUser",
     "createServiceClient", "createOrgUnit", "updateOrgUnit",
-    "createWebhook", "updateWebhook", "setDataElementCodes",
+    "createWebhook", "updateWebhook", "setDataElementCodes", "addExpectedUnit",
+    "removeExpectedUnit",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
 

@@ -171,6 +171,7 @@ fn offsets_schema() -> utoipa::openapi::schema::Array {
 #[serde(deny_unknown_fields)]
 pub struct RemindNow {
     /// Added to the reminder (1–2000 characters).
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub message: String,
 }
 
