@@ -299,13 +299,12 @@ auth = [identity("xdns", "192.0.2.10"), identity("tvhn", "192.0.2.11"), identity
 with open(path, "w") as f:
     json.dump({"schemaVersion": "1.0", "auth": auth}, f)
 PY
-    # Operations whose bodies carry rules JSON Schema cannot state — one field against
-    # another (a data window that ends before it starts), a reference to another
-    # object (a unit code — one that must be in the plan's tree —, a form field in a
-    # formula or a data element mapping), a
-    # form's own consistency, or a webhook target that must not be a private address —
-    # refuse some schema-valid bodies with 422 naming the member, by design; for them
-    # alone a 422 is an expected answer to positive data.
+    # Operations whose bodies carry rules JSON Schema cannot state refuse some
+    # schema-valid bodies with 422 naming the member, by design: one field against
+    # another (a data window that ends before it starts), a reference to another object
+    # (a unit code, one that must be in the plan's tree, a form field in a formula or a
+    # data element mapping), a form's own consistency, or a webhook target that must not
+    # be a private address. For them alone a 422 is an expected answer to positive data.
     cat >"$work/schemathesis.toml" <<TOML
 [auth.wfc]
 path = "$work/auth.json"
