@@ -56,6 +56,62 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Reminders and e-mail notifications (`GEREPORT_NOTIFY_*`, `GEREPORT_SMTP_*`).
     pub notify: NotifySettings,
+    /// Imported workbooks and attachments (`GEREPORT_WORKBOOK_LIMIT`,
+    /// `GEREPORT_ATTACHMENT_*`, `GEREPORT_S3_*`).
+    pub files: FileSettings,
+}
+
+/// Where attachments are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachmentStore {
+    /// A directory of this machine (`GEREPORT_ATTACHMENT_DIR`, `.local/attachments` by
+    /// default): what `scripts/run` uses, needing nothing more.
+    Local(std::path::PathBuf),
+    /// Any S3-compatible object store (`GEREPORT_S3_BUCKET`, `_ENDPOINT`, `_REGION`,
+    /// `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY`, `_ALLOW_HTTP`).
+    S3(S3Settings),
+    /// The process's memory: tests, and trying the service out (lost on restart).
+    Memory,
+}
+
+/// An S3-compatible bucket.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// The endpoint of a store other than AWS (MinIO, Ceph, a provider's), if any.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Whether a plain-http endpoint is allowed (a store on the same network).
+    pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Limits and storage of uploaded files.
+#[derive(Clone, Debug)]
+pub struct FileSettings {
+    /// The largest workbook an import takes, in bytes (`GEREPORT_WORKBOOK_LIMIT`).
+    pub workbook_limit: usize,
+    /// The largest attachment, in bytes (`GEREPORT_ATTACHMENT_MAX_BYTES`).
+    pub attachment_limit: usize,
+    /// `GEREPORT_ATTACHMENT_STORE`: local (default), s3 or memory.
+    pub store: AttachmentStore,
+    /// How long a stored file may go without its row before the sweeper removes it
+    /// (`GEREPORT_ATTACHMENT_ORPHAN_GRACE_SECS`); longer than any upload's transaction.
+    pub orphan_grace: Duration,
+    /// How often `serve` sweeps orphans (`GEREPORT_ATTACHMENT_SWEEP_SECS`).
+    pub sweep_every: Duration,
 }
 
 /// How an SMTP connection is secured.
@@ -451,7 +507,64 @@ impl Settings {
             .map_err(|m| invalid("GEREPORT_SMTP_RETRY_SCHEDULE", m))?,
         };
 
+        let store = match var("GEREPORT_ATTACHMENT_STORE").as_deref() {
+            None | Some("local") => AttachmentStore::Local(
+                var("GEREPORT_ATTACHMENT_DIR")
+                    .filter(|d| !d.trim().is_empty())
+                    .unwrap_or_else(|| ".local/attachments".to_string())
+                    .into(),
+            ),
+            Some("memory") => AttachmentStore::Memory,
+            Some("s3") => AttachmentStore::S3(S3Settings {
+                bucket: var("GEREPORT_S3_BUCKET")
+                    .filter(|b| !b.trim().is_empty())
+                    .ok_or_else(|| {
+                        invalid(
+                            "GEREPORT_S3_BUCKET",
+                            "required with GEREPORT_ATTACHMENT_STORE=s3",
+                        )
+                    })?,
+                endpoint: var("GEREPORT_S3_ENDPOINT").filter(|e| !e.trim().is_empty()),
+                region: var("GEREPORT_S3_REGION").unwrap_or_else(|| "us-east-1".to_string()),
+                access_key_id: var("GEREPORT_S3_ACCESS_KEY_ID"),
+                secret_access_key: var("GEREPORT_S3_SECRET_ACCESS_KEY"),
+                allow_http: on_off("GEREPORT_S3_ALLOW_HTTP", false)?,
+            }),
+            Some(other) => {
+                return Err(invalid(
+                    "GEREPORT_ATTACHMENT_STORE",
+                    format!("must be local, s3 or memory, not {other:?}"),
+                ));
+            }
+        };
+        let files = FileSettings {
+            workbook_limit: parse_number(&var, "GEREPORT_WORKBOOK_LIMIT", 5 << 20, 1024, 1 << 30)?,
+            attachment_limit: parse_number(
+                &var,
+                "GEREPORT_ATTACHMENT_MAX_BYTES",
+                20 << 20,
+                1024,
+                1 << 32,
+            )?,
+            store,
+            orphan_grace: Duration::from_secs(parse_number(
+                &var,
+                "GEREPORT_ATTACHMENT_ORPHAN_GRACE_SECS",
+                3600,
+                60,
+                30 * 86_400,
+            )? as u64),
+            sweep_every: Duration::from_secs(parse_number(
+                &var,
+                "GEREPORT_ATTACHMENT_SWEEP_SECS",
+                3600,
+                10,
+                86_400,
+            )? as u64),
+        };
+
         Ok(Settings {
+            files,
             notify,
             webhooks,
             migrate_database_url,

@@ -157,8 +157,9 @@ const APPEND_ONLY: &[&str] = &[
     "webhook_attempts",
     "webhook_events",
 ];
-/// Tables whose rows the service deletes (expired keys, forgiven failures).
-const DELETABLE: &[&str] = &["idempotency_keys", "login_failures"];
+/// Tables whose rows the service deletes (expired keys, forgiven failures, attachments
+/// of drafts; a trigger keeps those of submitted revisions).
+const DELETABLE: &[&str] = &["attachments", "idempotency_keys", "login_failures"];
 
 /// Gives the serving role exactly what the service needs, run by the owner after each
 /// migration: it owns nothing, so it cannot alter, truncate or drop a table or disable

@@ -104,6 +104,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
 /// A body sent half-way and then left: the connection is not held for ever.
 pub fn body_timeout(after: std::time::Duration) -> actix_web::Error {
+    body_timeout_problem(after).into()
+}
+
+/// The problem of [`body_timeout`], for handlers that read their body themselves.
+pub fn body_timeout_problem(after: std::time::Duration) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
         "body_timeout",
@@ -112,7 +117,6 @@ pub fn body_timeout(after: std::time::Duration) -> actix_web::Error {
             after.as_secs()
         ),
     )
-    .into()
 }
 
 /// Deserializes a JSON body, naming the failing member; also for handlers that take

@@ -4,6 +4,7 @@
 //! actix-web server bound to a real port (port 0 in tests); `routes` is the one list of
 //! endpoints, used both to serve and to generate the OpenAPI document.
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
@@ -24,6 +25,7 @@ pub mod pagination;
 pub mod plans;
 pub mod reports;
 pub mod schema;
+pub mod sheets;
 pub mod telemetry;
 pub mod users;
 pub mod webhooks;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub limiter: auth::limiter::LoginLimiter,
     pub forms: plans::cache::FormCache,
     pub compilations: compile::CompilationCache,
+    /// Where attachments' bytes are kept.
+    pub attachments: attachments::Storage,
 }
 
 /// Every endpoint of the service. Register new features here.
@@ -70,6 +74,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(plans::routes::configure)
                 .configure(reports::routes::configure)
                 .configure(reports::batch::configure)
+                .configure(sheets::routes::configure)
+                .configure(attachments::routes::configure)
                 .configure(bulk::routes::configure)
                 .configure(audit::routes::configure)
                 .configure(webhooks::routes::configure)
@@ -139,6 +145,7 @@ impl Application {
         if settings.environment == Environment::Production && settings.cors_origins.is_empty() {
             tracing::info!("no CORS origins configured: browsers on other origins are refused");
         }
+        let attachments = attachments::storage(&settings.files)?;
         let state = web::Data::new(AppState {
             settings,
             pool,
@@ -150,11 +157,13 @@ impl Application {
             limiter: auth::limiter::LoginLimiter::default(),
             forms: plans::cache::FormCache::default(),
             compilations: compile::CompilationCache::default(),
+            attachments,
         });
 
         spawn_housekeeping(state.clone());
         webhooks::worker::spawn(state.clone());
         notifications::worker::spawn(state.clone());
+        attachments::spawn_sweeper(state.clone());
         // The stand-in hash for unknown usernames is made now, not by the first login
         // that needs it (which would otherwise take twice as long as any other).
         tokio::task::spawn_blocking(auth::password::prepare);

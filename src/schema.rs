@@ -1,6 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        report_id -> Uuid,
+        subject -> Text,
+        subject_id -> Nullable<Uuid>,
+        kind -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        storage_key -> Text,
+        revision -> Nullable<Int4>,
+        uploaded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Int8,
         at -> Timestamptz,
@@ -325,6 +343,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(attachments -> reports (report_id));
 diesel::joinable!(audit_events -> org_units (unit_id));
 diesel::joinable!(data_element_codes -> plans (plan_id));
 diesel::joinable!(forms -> plans (plan_id));
@@ -354,6 +373,7 @@ diesel::joinable!(webhook_endpoints -> org_units (unit_id));
 diesel::joinable!(webhook_events -> org_units (unit_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    attachments,
     audit_events,
     data_element_codes,
     forms,

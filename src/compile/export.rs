@@ -156,6 +156,10 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             ("Đang soạn", &units.draft),
             ("Chưa báo cáo", &units.not_started),
             ("Nộp muộn", &units.late),
+            (
+                "Đã đính kèm báo cáo có chữ ký",
+                &units.signed_report_attached,
+            ),
         ];
         for (label, list) in groups {
             for u in list {

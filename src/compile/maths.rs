@@ -46,6 +46,9 @@ pub fn completeness(states: &[UnitState], with_units: bool) -> Completeness {
         match s.status.as_deref() {
             Some("accepted") | Some("submitted") => {
                 c.submitted += 1;
+                if s.signed_report {
+                    units.signed_report_attached.push(unit.clone());
+                }
                 if s.late == Some(true) {
                     c.late += 1;
                     units.late.push(unit.clone());
@@ -178,6 +181,7 @@ mod tests {
             name: code.into(),
             status: status.map(str::to_string),
             late,
+            signed_report: false,
         }
     }
 

@@ -65,6 +65,9 @@ pub struct CompletenessUnits {
     /// No report at all.
     pub not_started: Vec<UnitRef>,
     pub late: Vec<UnitRef>,
+    /// Submitted or accepted, with the signed and stamped report attached to a
+    /// submitted revision.
+    pub signed_report_attached: Vec<UnitRef>,
 }
 
 /// What a figure covers: the reports it counts out of the units expected to report,

@@ -117,10 +117,15 @@ pub struct UnitState {
     pub status: Option<String>,
     #[diesel(sql_type = Nullable<Bool>)]
     pub late: Option<bool>,
+    /// Whether the report's submitted revisions hold a signed report (an attachment).
+    #[diesel(sql_type = Bool)]
+    pub signed_report: bool,
 }
 
 /// Binds: $1 period, $2 path prefix pattern, $3 issuer.
-pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late \
+pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late, \
+     EXISTS (SELECT 1 FROM attachments a WHERE a.report_id = r.id \
+             AND a.kind = 'signed_report' AND a.revision IS NOT NULL) AS signed_report \
      FROM org_units u LEFT JOIN reports r ON r.unit_id = u.id AND r.period_id = $1 \
      WHERE u.path LIKE $2 AND u.id <> $3 \
        AND (EXISTS (SELECT 1 FROM period_expected_units e \

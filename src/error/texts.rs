@@ -56,6 +56,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Mã kỳ báo cáo có ở nhiều kế hoạch; đề nghị ghi rõ kế hoạch (`plan=`). Các kỳ phù hợp được liệt kê trong `matches`.",
     },
     ProblemText {
+        code: "attachment_frozen",
+        status: 409,
+        title_en: "Attachment frozen with a revision",
+        title_vi: "Tệp đính kèm đã được nộp",
+        meaning_en: "The attachment was submitted with a revision of the report and is kept for good; it cannot be removed.",
+        meaning_vi: "Tệp đính kèm đã được nộp cùng một lần nộp báo cáo và được lưu giữ lâu dài; không thể xóa.",
+    },
+    ProblemText {
         code: "bad_request",
         status: 400,
         title_en: "Bad request",
@@ -296,6 +304,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Mã truy cập sai định dạng, đã hết hạn, chưa có hiệu lực hoặc không do hệ thống này cấp; đề nghị lấy mã truy cập mới bằng mã làm mới hoặc đăng nhập lại, sau đó thử lại.",
     },
     ProblemText {
+        code: "invalid_workbook",
+        status: 422,
+        title_en: "Not a report workbook",
+        title_vi: "Tệp không phải bảng tính báo cáo",
+        meaning_en: "The body is not an XLSX workbook made by this service's template; download the template of the report, fill it in and send it back.",
+        meaning_vi: "Tệp gửi lên không phải bảng tính XLSX được tạo từ mẫu của hệ thống; đề nghị tải mẫu bảng tính của báo cáo, điền số liệu rồi gửi lại.",
+    },
+    ProblemText {
         code: "issuing_unit_not_expected",
         status: 422,
         title_en: "The issuing unit does not report",
@@ -496,6 +512,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Chỉ các đơn vị trực thuộc đơn vị ban hành kế hoạch mới thuộc danh sách đơn vị phải báo cáo của các kỳ báo cáo theo kế hoạch; đề nghị chọn đơn vị thuộc phạm vi này.",
     },
     ProblemText {
+        code: "unsupported_file_type",
+        status: 415,
+        title_en: "Unsupported file type",
+        title_vi: "Loại tệp không được hỗ trợ",
+        meaning_en: "The file's bytes are not a PDF, JPEG, PNG, DOCX or XLSX file; attach one of those types.",
+        meaning_vi: "Nội dung tệp không phải PDF, JPEG, PNG, DOCX hoặc XLSX; đề nghị đính kèm tệp thuộc một trong các loại này.",
+    },
+    ProblemText {
         code: "unsupported_grant_type",
         status: 400,
         title_en: "Unsupported grant type",
@@ -534,6 +558,14 @@ pub const PROBLEMS: &[ProblemText] = &[
         title_vi: "Điểm nhận webhook đang bị tắt",
         meaning_en: "The webhook endpoint is disabled, so nothing is sent to it; enable it again (PATCH with enabled: true) and retry.",
         meaning_vi: "Điểm nhận webhook đang bị tắt nên hệ thống không gửi dữ liệu tới; đề nghị bật lại (PATCH với enabled: true) rồi thực hiện lại.",
+    },
+    ProblemText {
+        code: "workbook_form_mismatch",
+        status: 409,
+        title_en: "Workbook of another form version",
+        title_vi: "Bảng tính thuộc phiên bản biểu mẫu khác",
+        meaning_en: "The workbook was made from another version of the report form than the report uses; download the template again and copy the figures into it.",
+        meaning_vi: "Bảng tính được tạo từ phiên bản biểu mẫu khác với phiên bản báo cáo đang dùng; đề nghị tải lại mẫu bảng tính và nhập lại số liệu.",
     },
 ];
 
@@ -627,6 +659,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "missing_options",
         message_en: "Choice fields need at least one option",
         message_vi: "Trường chọn một hoặc chọn nhiều phải có ít nhất một lựa chọn",
+    },
+    IssueText {
+        code: "missing_sheet",
+        message_en: "The workbook lacks a sheet of the form; download the template again",
+        message_vi: "Bảng tính thiếu một trang của biểu mẫu; đề nghị tải lại mẫu bảng tính",
     },
     IssueText {
         code: "out_of_range",

@@ -62,6 +62,14 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         .unwrap_or_default();
     HashMap::from([
         (
+            "uploadAttachment",
+            json!("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"),
+        ),
+        (
+            "importReportWorkbook",
+            json!("(the workbook of GET …/template.xlsx, filled in: binary XLSX)"),
+        ),
+        (
             "login",
             json!({"username": "coordinator", "password": "demo-password-2024"}),
         ),

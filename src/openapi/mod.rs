@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa_actix_web::AppExt;
 
-mod examples;
+pub(crate) mod examples;
 
 pub use examples::report_2024 as report_example;
 
@@ -34,6 +34,7 @@ the coordinating office reviews and compiles them. Errors are RFC 9457 problem d
         (name = "users", description = "People and service clients"),
         (name = "plans", description = "Plans, forms, indicators and periods"),
         (name = "reports", description = "Unit reports and their review workflow"),
+        (name = "attachments", description = "Files attached to a unit's report (signed scans, minutes, decisions): streamed uploads typed by their bytes, frozen with the revision on submission"),
         (name = "compilation", description = "Compiled reports and indicator trends"),
         (name = "audit", description = "The append-only audit log"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, their delivery log, redelivery"),
@@ -452,10 +453,22 @@ fn polish_operation(
             // (`get_mut`, not indexing: indexing a missing member inserts a null.)
             if let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut()) {
                 for (media, body) in content.iter_mut() {
-                    if media.starts_with("application/vnd.openxmlformats") {
+                    if is_binary(media) {
                         body["schema"] = serde_json::json!({"type": "string", "format": "binary"});
                     }
                 }
+            }
+        }
+    }
+    // Uploads (attachments, workbooks) are raw bytes, not JSON arrays of numbers.
+    if let Some(content) = op
+        .get_mut("requestBody")
+        .and_then(|b| b.get_mut("content"))
+        .and_then(|c| c.as_object_mut())
+    {
+        for (media, body) in content.iter_mut() {
+            if is_binary(media) {
+                body["schema"] = serde_json::json!({"type": "string", "format": "binary"});
             }
         }
     }
@@ -520,6 +533,11 @@ fn polish_operation(
             media["example"] = example.clone();
         }
     }
+}
+
+/// Media types whose bodies are files.
+fn is_binary(media: &str) -> bool {
+    media.starts_with("application/vnd.openxmlformats") || media == "application/octet-stream"
 }
 
 fn free_form_as_true(v: &mut serde_json::Value) {

@@ -97,13 +97,13 @@ fn check_if_match(if_match: Option<&str>, row: &ReportRow) -> ApiResult<()> {
 }
 
 /// The `If-Match` header as text (an unreadable one counts as a stale precondition).
-fn if_match(req: &HttpRequest) -> Option<String> {
+pub(crate) fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::IF_MATCH)
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string())
 }
 
-fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
+pub(crate) fn not_writable_in_locked(actor: &Actor, period: &PeriodRow) -> ApiResult<()> {
     if period.status() == PeriodStatus::Locked && actor.role == Role::Reporter {
         return Err(ApiError::conflict(
             "period_locked",
@@ -130,7 +130,7 @@ fn still_reports(t: &Target, active: bool) -> ApiResult<()> {
 }
 
 /// Drafts and returned reports take new data; the others are frozen.
-fn editable(current: &ReportRow) -> ApiResult<()> {
+pub(crate) fn editable(current: &ReportRow) -> ApiResult<()> {
     let status = current.status();
     if status.is_editable() {
         return Ok(());
@@ -146,7 +146,7 @@ fn editable(current: &ReportRow) -> ApiResult<()> {
 /// there (`FOR SHARE`), so that a lock or a deactivation committed after [`target`]
 /// read them still refuses the write, and one that comes later waits for the write to
 /// commit.
-async fn period_now(
+pub(crate) async fn period_now(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     t: &Target,
@@ -162,7 +162,7 @@ async fn period_now(
 /// A unit in the caller's scope that has no report for the period yet: told apart
 /// from one the caller may not see (which stays a plain 404), so a script knows to
 /// create it with its first `PUT`.
-fn not_started(t: &Target) -> ApiError {
+pub(crate) fn not_started(t: &Target) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "report_not_started",
@@ -297,7 +297,11 @@ async fn notify(
 /// The note of an entry on the unit's behalf, if this is one: required of a
 /// coordinator (whose role does not write reports otherwise), optional for an admin,
 /// ignored for the unit's own reporters. 403 for the others.
-fn entry_note(actor: &Actor, action: Action, note: Option<String>) -> ApiResult<Option<String>> {
+pub(crate) fn entry_note(
+    actor: &Actor,
+    action: Action,
+    note: Option<String>,
+) -> ApiResult<Option<String>> {
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         return Err(ApiError::invalid_field(
@@ -529,6 +533,8 @@ pub(crate) async fn submit_in(
         },
     )
     .await?;
+    // The files attached so far belong to this revision from now on.
+    crate::attachments::store::freeze(conn, current.id, number).await?;
     audit::append(
         conn,
         by,
@@ -590,28 +596,51 @@ pub async fn put_report(
     let entry = entry_note(&actor, Action::EditReport, q.into_inner().entry_note)?;
     let if_match = if_match(&req);
     let (period_id, unit_ref) = path.into_inner();
-    let data = body.into_inner();
-    let data_json = serde_json::to_value(&data).map_err(ApiError::internal)?;
-    let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
+    save_draft(
+        &state,
+        &actor,
+        &mut conn,
+        &t,
+        if_match.as_deref(),
+        entry.as_deref(),
+        &body.into_inner(),
+    )
+    .await
+}
+
+/// The whole draft save of a `PUT`, from the addressed report to the response (201 on
+/// creation, the report with its `ETag`): the JSON body and an imported workbook take
+/// this one path.
+pub(crate) async fn save_draft(
+    state: &AppState,
+    actor: &Actor,
+    conn: &mut AsyncPgConnection,
+    t: &Target,
+    if_match: Option<&str>,
+    entry: Option<&str>,
+    data: &ReportData,
+) -> ApiResult<HttpResponse> {
+    let data_json = serde_json::to_value(data).map_err(ApiError::internal)?;
+    let by = By::from(actor);
     let (row, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             save_draft_in(
                 conn,
                 &state.forms,
-                &actor,
+                actor,
                 &by,
-                &t,
-                if_match.as_deref(),
-                &data,
+                t,
+                if_match,
+                data,
                 &data_json,
-                entry.as_deref(),
+                entry,
             )
             .await
         })
         .await?;
-    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
+    let report = to_api(conn, &state.forms, &row, t, None).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -360,6 +360,40 @@ fn matrix() -> Vec<Row> {
             [200, 200, 403, 200],
             Some([200, 404, 403, 404]),
         ),
+        // The report as a workbook is read like the report; the filled workbook is
+        // saved like the JSON draft (a coordinator with `entry_note`).
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/template.xlsx",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/periods/{period_id}/reports/{unit}/template.xlsx",
+            [200, 200, 403, 200],
+            Some([200, 404, 403, 404]),
+        ),
+        // Attachments are written by the report's writers and the coordinating office
+        // (a scan received on paper), read by its readers, in the report's scope.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/attachments",
+            [201, 201, 403, 201],
+            Some([201, 404, 403, 404]),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/attachments",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/attachments/{attachment_id}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
         // Moving a draft to the current form writes it (here a no-op: it is current).
         row(
             "post",
@@ -390,6 +424,14 @@ fn matrix() -> Vec<Row> {
             "/api/v1/periods/{period_id}/reports/{unit}/submit",
             [409, 409, 403, 200],
             Some([200, 404, 403, 404]),
+        ),
+        // Once submitted, the report's attachments are frozen with its revision: the
+        // writers past authorization are refused (409 `attachment_frozen`).
+        row(
+            "delete",
+            "/api/v1/periods/{period_id}/reports/{unit}/attachments/{attachment_id}",
+            [409, 409, 403, 409],
+            Some([409, 404, 403, 404]),
         ),
         row(
             "get",
@@ -535,6 +577,9 @@ struct Fixture {
     /// A notification of reporter A and one of reporter B (ids).
     notifications: HashMap<&'static str, String>,
     tokens: HashMap<&'static str, String>,
+    /// Each office's report as a workbook, and one attachment of it.
+    workbooks: HashMap<&'static str, Vec<u8>>,
+    attachments: HashMap<&'static str, String>,
 }
 
 /// A plan with the default form, one indicator and one open period (ids).
@@ -563,7 +608,12 @@ enum Body {
     /// A report write or transition: `If-Match: *` (any existing version), with an
     /// optional JSON body.
     IfMatchAny(Option<Value>),
+    /// Bytes of a type, with `If-Match: *` when `if_match`.
+    Binary(Vec<u8>, &'static str, bool),
 }
+
+/// The smallest file the attachment endpoints take as a PDF.
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 
 /// The concrete request for a row, side, caller and run number (which keeps created
 /// names unique).
@@ -781,6 +831,31 @@ fn request(
             format!("{report}?entry_note=Nh%E1%BA%ADn%20b%E1%BA%A3n%20gi%E1%BA%A5y"),
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
         ),
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/template.xlsx") => {
+            none(&format!("{report}/template.xlsx"))
+        }
+        ("put", "/api/v1/periods/{period_id}/reports/{unit}/template.xlsx") => (
+            format!("{report}/template.xlsx?entry_note=Nh%E1%BA%ADn%20b%E1%BA%A3n%20gi%E1%BA%A5y"),
+            Body::Binary(
+                fx.workbooks[fx.pick(side, &"a", &"b")].clone(),
+                gereport::sheets::XLSX,
+                true,
+            ),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/attachments") => (
+            format!("{report}/attachments?kind=minutes&filename=bien-ban-{n}.pdf"),
+            Body::Binary(PDF.to_vec(), "application/octet-stream", false),
+        ),
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/attachments") => {
+            none(&format!("{report}/attachments"))
+        }
+        (
+            "get" | "delete",
+            "/api/v1/periods/{period_id}/reports/{unit}/attachments/{attachment_id}",
+        ) => none(&format!(
+            "{report}/attachments/{}",
+            fx.attachments[fx.pick(side, &"a", &"b")]
+        )),
         ("post", "/api/v1/periods/{period_id}/reports/{unit}/upgrade-form") => {
             (format!("{report}/upgrade-form"), Body::IfMatchAny(None))
         }
@@ -893,6 +968,16 @@ async fn send(
         Body::None => req,
         Body::Json(v) => req.json(v),
         Body::Form(f) => req.form(f),
+        Body::Binary(bytes, content_type, if_match) => {
+            let req = req
+                .header("content-type", *content_type)
+                .body(bytes.clone());
+            if *if_match {
+                req.header("if-match", "*")
+            } else {
+                req
+            }
+        }
         Body::IfMatchAny(v) => {
             let req = req.header("if-match", "*");
             match v {
@@ -1115,6 +1200,26 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     for (role, username) in USERNAMES {
         tokens.insert(role, tree.token(&app, username).await);
     }
+    let mut workbooks = HashMap::new();
+    let mut attachments = HashMap::new();
+    for (key, unit) in [("a", "OFFICE-A"), ("b", "OFFICE-B")] {
+        let report = format!("/api/v1/periods/{report_period}/reports/{unit}");
+        let res = app.get_as(&format!("{report}/template.xlsx"), &admin).await;
+        assert_eq!(res.status(), 200);
+        workbooks.insert(key, res.bytes().await.unwrap().to_vec());
+        let res = app
+            .authed(
+                Method::POST,
+                &format!("{report}/attachments?kind=signed_report&filename=bao-cao.pdf"),
+                &admin,
+            )
+            .header("content-type", "application/pdf")
+            .body(PDF)
+            .send()
+            .await
+            .unwrap();
+        attachments.insert(key, created_id(res).await);
+    }
     let mut fx = Fixture {
         tree,
         leaf,
@@ -1125,6 +1230,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         webhooks,
         notifications,
         tokens,
+        workbooks,
+        attachments,
     };
 
     let documented = documented_operations();
@@ -1187,6 +1294,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
                         (401, _) => ("invalid_refresh_token", None),
                         (403, _) => ("forbidden", None),
                         (404, _) => ("not_found", None),
+                        (409, _) if r.path.ends_with("{attachment_id}") => {
+                            ("attachment_frozen", None)
+                        }
                         // Past authorization, the workflow refused the transition.
                         (409, _) => ("illegal_transition", None),
                         (422, _) if r.path == "/api/v1/plans" => {

@@ -649,7 +649,11 @@ async fn request_examples_are_accepted_as_they_stand() {
     let (app, admin) = (&app, admin.as_str());
     let doc: Value = serde_json::from_str(&gereport::openapi::document_json().unwrap()).unwrap();
     let example = |path: &str, method: &str| -> Value {
-        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["example"].clone()
+        let content = &doc["paths"][path][method]["requestBody"]["content"];
+        match &content["application/json"]["example"] {
+            Value::Null => content["application/octet-stream"]["example"].clone(),
+            v => v.clone(),
+        }
     };
     let send = |method: Method, path: String, body: Value, if_match: Option<String>| {
         let mut req = app
@@ -877,6 +881,50 @@ async fn request_examples_are_accepted_as_they_stand() {
         )
         .await,
         run("saveReportDraft"),
+    )
+    .await;
+    // The draft as a workbook, sent back as it came: saved again as it is.
+    let workbook = app
+        .get_as(
+            &format!("/api/v1/periods/{adhoc}/reports/XDNS/template.xlsx"),
+            admin,
+        )
+        .await;
+    let tag = workbook.headers()["etag"].to_str().unwrap().to_string();
+    let bytes = workbook.bytes().await.unwrap();
+    ok(
+        app.client
+            .put(app.url(&format!(
+                "/api/v1/periods/{adhoc}/reports/XDNS/template.xlsx"
+            )))
+            .bearer_auth(admin)
+            .header("content-type", gereport::sheets::XLSX)
+            .header("if-match", tag)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap(),
+        run("importReportWorkbook"),
+    )
+    .await;
+    // The upload's example is a (tiny) PDF as it stands.
+    let pdf = example(
+        "/api/v1/periods/{period_id}/reports/{unit}/attachments",
+        "post",
+    );
+    let pdf = pdf.as_str().unwrap().to_string();
+    ok(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/periods/{adhoc}/reports/XDNS/attachments?kind=signed_report&filename=b%C3%A1o-c%C3%A1o.pdf"
+            )))
+            .bearer_auth(admin)
+            .header("content-type", "application/octet-stream")
+            .body(pdf)
+            .send()
+            .await
+            .unwrap(),
+        run("uploadAttachment"),
     )
     .await;
     // A dry run of two new drafts in the ad hoc period: both would be created.

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attachments;
 mod auth;
 mod authz;
 mod batch;
@@ -27,6 +28,7 @@ mod periods;
 mod plans;
 mod process;
 mod report_scope;
+mod sheets;
 mod users;
 mod webhooks;
 mod workflow;
