@@ -24,6 +24,7 @@ pub mod pagination;
 pub mod plans;
 pub mod reports;
 pub mod schema;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 pub mod webhooks;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 // Before plans: `/indicators/trend` must win over `/indicators/{id}`.
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
+                .configure(tasks::routes::configure)
                 .configure(reports::routes::configure)
                 .configure(reports::batch::configure)
                 .configure(bulk::routes::configure)

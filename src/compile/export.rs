@@ -369,6 +369,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             })
             .collect(),
     });
+    out.extend(crate::tasks::part::tables(&c.tasks));
     out
 }
 

@@ -27,6 +27,7 @@ mod periods;
 mod plans;
 mod process;
 mod report_scope;
+mod tasks;
 mod users;
 mod webhooks;
 mod workflow;
