@@ -518,6 +518,7 @@ pub mod plan2024 {
             },
         )
         .await?;
+        let tasks = crate::tasks::demo::load(conn, plan_id, units).await?;
         let periods = [
             (
                 PeriodKind::SemiAnnual,
@@ -599,7 +600,8 @@ pub mod plan2024 {
                     }
                     continue;
                 };
-                let data = sample_data(unit, annual, start);
+                let mut data = sample_data(unit, annual, start);
+                data.tasks = crate::tasks::demo::progress(&tasks, unit, annual);
                 check(&form_def, &data, start, end)?;
                 let json = serde_json::to_value(&data).map_err(ApiError::internal)?;
                 let Some(row) =

@@ -26,6 +26,7 @@ pub mod plans;
 pub mod reports;
 pub mod schema;
 pub mod sheets;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 pub mod webhooks;
@@ -72,6 +73,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 // Before plans: `/indicators/trend` must win over `/indicators/{id}`.
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)
+                .configure(tasks::routes::configure)
                 .configure(reports::routes::configure)
                 .configure(reports::batch::configure)
                 .configure(sheets::routes::configure)

@@ -106,6 +106,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    plan_tasks (id) {
+        id -> Uuid,
+        plan_id -> Uuid,
+        code -> Text,
+        title_vi -> Text,
+        description_vi -> Text,
+        plan_section -> Text,
+        lead_unit_id -> Uuid,
+        cooperating_unit_ids -> Array<Uuid>,
+        due_date -> Nullable<Date>,
+        period_ids -> Array<Uuid>,
+        expected_output -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
     plans (id) {
         id -> Uuid,
         year -> Int4,
@@ -349,6 +368,8 @@ diesel::joinable!(data_element_codes -> plans (plan_id));
 diesel::joinable!(forms -> plans (plan_id));
 diesel::joinable!(indicators -> plans (plan_id));
 diesel::joinable!(periods -> plans (plan_id));
+diesel::joinable!(plan_tasks -> org_units (lead_unit_id));
+diesel::joinable!(plan_tasks -> plans (plan_id));
 diesel::joinable!(notification_emails -> notifications (notification_id));
 diesel::joinable!(notifications -> org_units (unit_id));
 diesel::joinable!(notifications -> periods (period_id));
@@ -383,6 +404,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     org_units,
     periods,
+    plan_tasks,
     plans,
     refresh_tokens,
     reminder_schedules,

@@ -994,6 +994,7 @@ fn document_xml(c: &Compilation) -> String {
         completeness(c),
         indicators(c),
         key_figures(&c.figures, c.previous.as_deref()),
+        crate::tasks::part::docx_body(&c.tasks),
         narratives(c),
         proposals(c),
         signature_block(),
@@ -1346,6 +1347,7 @@ mod tests {
                 }],
             }]
             .into(),
+            tasks: Default::default(),
             previous: Some(figures(period("2023", "Báo cáo năm 2023"), 0.5).into()),
             units: None,
         }

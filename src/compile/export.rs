@@ -373,6 +373,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             })
             .collect(),
     });
+    out.extend(crate::tasks::part::tables(&c.tasks));
     out
 }
 

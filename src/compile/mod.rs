@@ -552,7 +552,8 @@ pub async fn basis(
     ids.extend(previous.as_ref().map(|(p, _)| p.id));
     let mut marks = store::fingerprints(conn, &ids).await?;
     Ok(Basis {
-        current_mark: marks.remove(&period.id).unwrap_or_default(),
+        current_mark: marks.remove(&period.id).unwrap_or_default()
+            + &crate::tasks::store::mark(conn, plan.id).await?,
         previous_mark: previous.as_ref().and_then(|(p, _)| marks.remove(&p.id)),
         previous,
     })
@@ -658,13 +659,18 @@ pub async fn compile(
             _ => Ok(None),
         }
     };
-    let (figures, narratives, previous) = tokio::try_join!(current, texts, previous)?;
+    let tasks = async {
+        let mut conn = crate::db::conn(pool).await?;
+        crate::tasks::part::compile(&mut conn, period, plan, root, include_submitted).await
+    };
+    let (figures, narratives, previous, tasks) = tokio::try_join!(current, texts, previous, tasks)?;
     Ok(Compilation {
         unit: unit_ref(root),
         include_submitted,
         generated_at: Utc::now(),
         figures,
         narratives,
+        tasks,
         previous,
         units: None,
     })

@@ -202,6 +202,8 @@ pub struct Compilation {
     pub figures: Arc<Figures>,
     #[schema(value_type = Vec<NarrativeSection>)]
     pub narratives: Arc<Vec<NarrativeSection>>,
+    /// The plan's tasks of the period led by units of the subtree (`crate::tasks`).
+    pub tasks: crate::tasks::model::TasksPart,
     /// The previous period of the same kind, for comparison; null when there is none.
     #[schema(required = true, value_type = Option<Figures>)]
     pub previous: Option<Arc<Figures>>,

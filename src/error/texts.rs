@@ -480,6 +480,22 @@ pub const PROBLEMS: &[ProblemText] = &[
         meaning_vi: "Báo cáo không còn khớp với giá trị If-Match đã gửi do vừa được thay đổi hoặc khởi tạo; đề nghị tải lại báo cáo, thực hiện lại thay đổi và gửi kèm ETag mới.",
     },
     ProblemText {
+        code: "task_code_taken",
+        status: 409,
+        title_en: "Task code already used",
+        title_vi: "Mã nhiệm vụ đã được sử dụng",
+        meaning_en: "The plan already has a task with this code; choose another code or change the existing task.",
+        meaning_vi: "Kế hoạch đã có nhiệm vụ mang mã này; đề nghị chọn mã khác hoặc sửa nhiệm vụ hiện có.",
+    },
+    ProblemText {
+        code: "task_in_use",
+        status: 409,
+        title_en: "Task already reported on",
+        title_vi: "Nhiệm vụ đã được báo cáo",
+        meaning_en: "Units have reported progress on this task (in a draft or a submitted revision), so its code cannot change and it cannot be deleted; change its other details instead.",
+        meaning_vi: "Các đơn vị đã báo cáo tiến độ nhiệm vụ này (trong bản nháp hoặc bản đã gửi) nên không thể đổi mã hoặc xóa nhiệm vụ; đề nghị chỉ sửa các nội dung khác.",
+    },
+    ProblemText {
         code: "too_many_attempts",
         status: 429,
         title_en: "Too many failed attempts",
@@ -586,6 +602,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Một lựa chọn được chọn nhiều lần",
     },
     IssueText {
+        code: "duplicate_task",
+        message_en: "The task is reported on more than once in the report",
+        message_vi: "Nhiệm vụ được báo cáo nhiều lần trong cùng một báo cáo",
+    },
+    IssueText {
         code: "empty",
         message_en: "Must not be empty",
         message_vi: "Không được để trống",
@@ -651,6 +672,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Ngày kết thúc và hạn gửi báo cáo không được sớm hơn ngày bắt đầu của khoảng thời gian lấy số liệu",
     },
     IssueText {
+        code: "lead_unit_only",
+        message_en: "Only the lead unit gives a task's status; a cooperating unit adds a note",
+        message_vi: "Chỉ đơn vị chủ trì báo cáo trạng thái nhiệm vụ; đơn vị phối hợp chỉ ghi ý kiến",
+    },
+    IssueText {
         code: "missing_field",
         message_en: "A required member is missing",
         message_vi: "Thiếu trường bắt buộc",
@@ -664,6 +690,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "missing_sheet",
         message_en: "The workbook lacks a sheet of the form; download the template again",
         message_vi: "Bảng tính thiếu một trang của biểu mẫu; đề nghị tải lại mẫu bảng tính",
+    },
+    IssueText {
+        code: "not_your_task",
+        message_en: "The unit neither leads nor helps with this task",
+        message_vi: "Đơn vị không chủ trì cũng không phối hợp thực hiện nhiệm vụ này",
     },
     IssueText {
         code: "out_of_range",
@@ -684,6 +715,16 @@ pub const ISSUES: &[IssueText] = &[
         code: "rule_failed",
         message_en: "The value fails a check rule of the form",
         message_vi: "Giá trị không thỏa mãn quy tắc kiểm tra của biểu mẫu",
+    },
+    IssueText {
+        code: "task_not_in_period",
+        message_en: "The task is not reported on in this period",
+        message_vi: "Nhiệm vụ không thuộc kỳ báo cáo này",
+    },
+    IssueText {
+        code: "task_status_missing",
+        message_en: "The unit leads this task in the period and must give its status",
+        message_vi: "Đơn vị chủ trì nhiệm vụ trong kỳ nên phải báo cáo trạng thái thực hiện",
     },
     IssueText {
         code: "too_long",
@@ -729,6 +770,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "unknown_reference",
         message_en: "Refers to a field that does not exist",
         message_vi: "Tham chiếu đến trường không tồn tại",
+    },
+    IssueText {
+        code: "unknown_task",
+        message_en: "The plan has no task with this code",
+        message_vi: "Kế hoạch không có nhiệm vụ mang mã này",
     },
     IssueText {
         code: "unknown_unit",

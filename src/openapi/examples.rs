@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-/// The 2024 annual report of one office, every required field filled in.
+/// The 2024 annual report of one office (XDNS, the coordinating office: with its
+/// progress on the demo plan's tasks it leads or helps with), every required field
+/// filled in.
 pub fn report_2024() -> Value {
     json!({
         "values": {
@@ -50,7 +52,12 @@ pub fn report_2024() -> Value {
                     "cost_vnd": 2500000
                 }
             ]
-        }
+        },
+        "tasks": [
+            { "task": "III.1.6", "status": "in_progress", "note": "Đã tổ chức hội nghị triển khai và 02 buổi tọa đàm cho nữ công chức, viên chức." },
+            { "task": "III.4", "status": "done", "note": "Đã tổng hợp báo cáo 6 tháng và báo cáo năm của Sở." },
+            { "task": "III.1.4", "note": "Cử 01 công chức tham gia đoàn kiểm tra của Sở." }
+        ]
     })
 }
 
@@ -170,6 +177,30 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         (
             "addExpectedUnit",
             json!({"reason": "Đơn vị được giao bổ sung nhiệm vụ báo cáo công tác bình đẳng giới từ kỳ này."}),
+        ),
+        (
+            "createPlanTask",
+            json!({
+                "code": "III.1.7",
+                "title_vi": "Tổ chức tập huấn kỹ năng lồng ghép giới cho cán bộ làm công tác bình đẳng giới của các đơn vị",
+                "plan_section": "III.1",
+                "lead_unit": "XDNS",
+                "cooperating_units": ["TCPC"],
+                "due_date": "2024-09-30",
+                "expected_output": "01 lớp tập huấn; tài liệu hướng dẫn lồng ghép giới"
+            }),
+        ),
+        (
+            "replacePlanTask",
+            json!({
+                "code": "III.1.7",
+                "title_vi": "Tổ chức tập huấn kỹ năng lồng ghép giới cho cán bộ làm công tác bình đẳng giới của các đơn vị",
+                "plan_section": "III.1",
+                "lead_unit": "XDNS",
+                "cooperating_units": ["TCPC", "TTVHHN"],
+                "due_date": "2024-10-31",
+                "expected_output": "01 lớp tập huấn; tài liệu hướng dẫn lồng ghép giới"
+            }),
         ),
         ("saveReportDraft", report_2024()),
         ("importReports", {

@@ -256,6 +256,10 @@ pub struct ReportData {
     /// Items of each repeatable list by list code.
     #[serde(default)]
     pub lists: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Progress on the plan's tasks (`crate::tasks`): checked against the plan's tasks
+    /// rather than the form, and left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<crate::tasks::model::TaskProgress>,
 }
 
 /// What validation needs to know beyond the report: the period's data window, which
@@ -1338,7 +1342,10 @@ impl FormDefinition {
     /// it (empty values are not worth reporting). Whether the kept values fit their
     /// fields' new types is [`FormDefinition::check_values`]'s to say.
     pub fn carry_over(&self, data: &ReportData) -> (ReportData, Vec<DroppedValue>) {
-        let mut kept = ReportData::default();
+        let mut kept = ReportData {
+            tasks: data.tasks.clone(),
+            ..ReportData::default()
+        };
         let mut dropped = Vec::new();
         for (code, value) in &data.values {
             if self.field(code).is_some() {

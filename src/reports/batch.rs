@@ -154,6 +154,7 @@ impl BatchItem {
         Some(ReportData {
             values: self.values.clone().unwrap_or_default(),
             lists: self.lists.clone().unwrap_or_default(),
+            ..ReportData::default()
         })
     }
 }

@@ -387,6 +387,9 @@ fn changed_keys(before: &ReportData, after: &ReportData) -> Vec<String> {
             .filter(|k| before.lists.get(*k) != after.lists.get(*k))
             .map(|k| format!("lists.{k}")),
     );
+    if before.tasks != after.tasks {
+        keys.push("tasks".to_string());
+    }
     keys.sort();
     keys.dedup();
     keys
@@ -408,6 +411,15 @@ pub(crate) async fn save_draft_in(
     entry: Option<&str>,
 ) -> ApiResult<(ReportRow, bool)> {
     period_now(conn, actor, t).await?;
+    crate::tasks::progress::check_report(
+        conn,
+        t.period.plan_id,
+        t.period.id,
+        t.unit.id,
+        data,
+        false,
+    )
+    .await?;
     let on_behalf = |mut change: serde_json::Value| {
         if let (Some(note), Some(obj)) = (entry, change.as_object_mut()) {
             obj.insert("entered_on_behalf_of".into(), json!(t.unit.code));
@@ -513,6 +525,15 @@ pub(crate) async fn submit_in(
         )
         .with_extra("warnings", warnings));
     }
+    crate::tasks::progress::check_report(
+        conn,
+        t.period.plan_id,
+        t.period.id,
+        t.unit.id,
+        &data,
+        true,
+    )
+    .await?;
     let now = Utc::now();
     // Against the unit's own extension, when it has one.
     let due = plan_store::due_date_for(conn, &period, t.unit.id).await?;
@@ -764,7 +785,17 @@ pub async fn validate(
         window_start: t.period.window_start,
         window_end: t.period.window_end,
     };
-    Ok(web::Json(form.definition.validate(&data, &ctx)))
+    let mut result = form.definition.validate(&data, &ctx);
+    crate::tasks::progress::dry_run(
+        &mut conn,
+        t.period.plan_id,
+        t.period.id,
+        t.unit.id,
+        &data,
+        &mut result,
+    )
+    .await?;
+    Ok(web::Json(result))
 }
 
 /// Submits the report: required fields and rules are checked (errors block, warnings

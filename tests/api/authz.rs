@@ -254,6 +254,39 @@ fn matrix() -> Vec<Row> {
             ALL_200,
             Some(FOREIGN_READ),
         ),
+        // Plan tasks: read by everyone a task concerns (the fixture's task is led by
+        // the plan's own unit), kept by those who manage the plan; the coordinator
+        // deletes its task, and the admin then finds none.
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}/tasks",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "post",
+            "/api/v1/plans/{plan_id}/tasks",
+            MANAGE_201,
+            Some(FOREIGN_MANAGE_201),
+        ),
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}/tasks/{task_id}",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/plans/{plan_id}/tasks/{task_id}",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
+        row(
+            "delete",
+            "/api/v1/plans/{plan_id}/tasks/{task_id}",
+            [404, 204, 403, 403],
+            Some([204, 404, 403, 403]),
+        ),
         row(
             "patch",
             "/api/v1/indicators/{indicator_id}",
@@ -587,6 +620,8 @@ struct PlanObjects {
     id: String,
     indicator: String,
     period: String,
+    /// A task led by the plan's issuing unit.
+    task: String,
 }
 
 /// The code of the indicator every fixture plan defines (the trend asks for it).
@@ -758,6 +793,25 @@ fn request(
             Body::Json(json!({
                 "data_set": "GE_ANNUAL",
                 "codes": [{ "field": "staff_female", "data_element": "GE_STAFF", "attributes": { "SEX": "F" } }],
+            })),
+        ),
+        ("get", "/api/v1/plans/{plan_id}/tasks") => {
+            none(&format!("/api/v1/plans/{}/tasks", plan.id))
+        }
+        ("post", "/api/v1/plans/{plan_id}/tasks") => (
+            format!("/api/v1/plans/{}/tasks", plan.id),
+            Body::Json(json!({
+                "code": format!("NEW-{n}"), "title_vi": format!("Nhiệm vụ {n}"),
+                "lead_unit": unit.code,
+            })),
+        ),
+        ("get" | "delete", "/api/v1/plans/{plan_id}/tasks/{task_id}") => {
+            none(&format!("/api/v1/plans/{}/tasks/{}", plan.id, plan.task))
+        }
+        ("put", "/api/v1/plans/{plan_id}/tasks/{task_id}") => (
+            format!("/api/v1/plans/{}/tasks/{}", plan.id, plan.task),
+            Body::Json(json!({
+                "code": "III.1", "title_vi": format!("Nhiệm vụ {n}"), "lead_unit": unit.code,
             })),
         ),
         ("get", "/api/v1/plans/{plan_id}/indicators") => {
@@ -1097,10 +1151,20 @@ async fn plan_with_objects(app: &TestApp, admin: &str, unit: &str) -> PlanObject
         .await,
     )
     .await;
+    let task = created_id(
+        app.post_as(
+            &format!("/api/v1/plans/{id}/tasks"),
+            admin,
+            &json!({ "code": "III.1", "title_vi": "Kiện toàn Ban Vì sự tiến bộ của phụ nữ", "lead_unit": unit }),
+        )
+        .await,
+    )
+    .await;
     PlanObjects {
         id,
         indicator,
         period,
+        task,
     }
 }
 

@@ -825,6 +825,29 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("updateIndicator"),
     )
     .await;
+    let task = ok(
+        send(
+            Method::POST,
+            format!("/api/v1/plans/{plan}/tasks"),
+            example("/api/v1/plans/{plan_id}/tasks", "post"),
+            None,
+        )
+        .await,
+        run("createPlanTask"),
+    )
+    .await;
+    let task = task["id"].as_str().unwrap().to_string();
+    ok(
+        send(
+            Method::PUT,
+            format!("/api/v1/plans/{plan}/tasks/{task}"),
+            example("/api/v1/plans/{plan_id}/tasks/{task_id}", "put"),
+            None,
+        )
+        .await,
+        run("replacePlanTask"),
+    )
+    .await;
     let adhoc = ok(
         send(
             Method::POST,

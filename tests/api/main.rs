@@ -29,6 +29,7 @@ mod plans;
 mod process;
 mod report_scope;
 mod sheets;
+mod tasks;
 mod users;
 mod webhooks;
 mod workflow;
