@@ -121,12 +121,12 @@ async fn stream_to_store(
     let limit = state.settings.files.attachment_limit;
     let idle = state.settings.body_timeout;
     let location = Path::from(key.as_str());
-    let upload = state
+    let multipart = state
         .attachments
         .put_multipart(&location)
         .await
         .map_err(storage_error)?;
-    let mut writer = WriteMultipart::new(upload);
+    let mut writer = WriteMultipart::new(multipart);
     let mut sniffer = Sniffer::default();
     let mut hasher = Sha256::new();
     let mut size = 0usize;

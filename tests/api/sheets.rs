@@ -40,7 +40,7 @@ fn fill(
         ws.set_name(&name).unwrap();
         let (r0, c0) = range.start().unwrap_or((0, 0));
         let put = |ws: &mut rust_xlsxwriter::Worksheet, row: u32, col: u16, cell: &Cell| {
-            match cell {
+            let written = match cell {
                 Cell::Number(n) => ws.write_number(row, col, *n).map(|_| ()),
                 Cell::Text(t) => ws.write_string(row, col, t).map(|_| ()),
                 Cell::Date(y, m, d) => {
@@ -49,8 +49,8 @@ fn fill(
                     ws.write_datetime_with_format(row, col, &date, &f)
                         .map(|_| ())
                 }
-            }
-            .unwrap();
+            };
+            written.unwrap();
         };
         for (i, row) in range.rows().enumerate() {
             for (j, v) in row.iter().enumerate() {
