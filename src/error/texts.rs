@@ -140,8 +140,8 @@ pub const PROBLEMS: &[ProblemText] = &[
         status: 409,
         title_en: "Document number already in use",
         title_vi: "Số, ký hiệu văn bản đã được sử dụng",
-        meaning_en: "The issuing unit already has a plan with this document number; check the number against the signed document.",
-        meaning_vi: "Đơn vị ban hành đã có kế hoạch mang số, ký hiệu văn bản này; đề nghị đối chiếu lại với văn bản đã ký.",
+        meaning_en: "The issuing unit already has a plan of that year with this document number; check the number against the signed document.",
+        meaning_vi: "Đơn vị ban hành đã có kế hoạch cùng năm mang số, ký hiệu văn bản này; đề nghị đối chiếu lại với văn bản đã ký.",
     },
     ProblemText {
         code: "forbidden",
@@ -647,6 +647,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "rule_failed",
         message_en: "The value fails a check rule of the form",
         message_vi: "Giá trị không thỏa mãn quy tắc kiểm tra của biểu mẫu",
+    },
+    IssueText {
+        code: "same_year",
+        message_en: "A plan is copied to another year than its own",
+        message_vi: "Kế hoạch chỉ được sao chép sang năm khác với năm của kế hoạch gốc",
     },
     IssueText {
         code: "too_long",

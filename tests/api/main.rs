@@ -18,6 +18,7 @@ mod form_rules;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod nextyear;
 mod notifications;
 mod openapi;
 mod ops;
