@@ -14,6 +14,7 @@ pub mod conneg;
 pub mod cors;
 pub mod db;
 pub mod demo;
+pub mod demo_2025;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -42,7 +42,13 @@ enum Command {
     /// Load the demo department: units, users (password from GEREPORT_DEMO_PASSWORD,
     /// default demo-password-2024) and the 2024 plan with reports. Safe to run twice;
     /// refused when GEREPORT_ENV=production.
-    Demo,
+    Demo {
+        /// Also make the 2025 plan by copying the 2024 one (as POST /plans/{id}/copy
+        /// does), with the national 2025 target of Resolution 28/NQ-CP beside the
+        /// plan's own.
+        #[arg(long)]
+        next_year: bool,
+    },
 }
 
 /// Exit code for a configuration problem, distinct from a runtime failure (1).
@@ -81,7 +87,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&settings).await.map(|_| ()),
         Command::Openapi => Ok(()),
         Command::CreateAdmin { username } => create_admin(&settings, &username).await,
-        Command::Demo => demo(&settings).await,
+        Command::Demo { next_year } => demo(&settings, next_year).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,7 +149,7 @@ async fn create_admin(settings: &Settings, username: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn demo(settings: &Settings) -> anyhow::Result<()> {
+async fn demo(settings: &Settings, next_year: bool) -> anyhow::Result<()> {
     if settings.environment == gereport::config::Environment::Production {
         anyhow::bail!("the demo department is not loaded when GEREPORT_ENV=production");
     }
@@ -164,6 +170,23 @@ async fn demo(settings: &Settings) -> anyhow::Result<()> {
         },
         gereport::demo::DEFAULT_DEMO_PASSWORD
     );
+    if next_year {
+        match gereport::demo_2025::load(&mut conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.detail))?
+        {
+            Some(made) => println!(
+                "2025 plan {} copied from 2024 ({}), with the Resolution 28/NQ-CP target beside the plan's own",
+                made.plan_id,
+                made.copied
+                    .iter()
+                    .map(|p| format!("{} {}", p.count, p.part))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => println!("2025 plan already present"),
+        }
+    }
     Ok(())
 }
 

@@ -148,8 +148,8 @@ pub const PROBLEMS: &[ProblemText] = &[
         status: 409,
         title_en: "Document number already in use",
         title_vi: "Số, ký hiệu văn bản đã được sử dụng",
-        meaning_en: "The issuing unit already has a plan with this document number; check the number against the signed document.",
-        meaning_vi: "Đơn vị ban hành đã có kế hoạch mang số, ký hiệu văn bản này; đề nghị đối chiếu lại với văn bản đã ký.",
+        meaning_en: "The issuing unit already has a plan of that year with this document number; check the number against the signed document.",
+        meaning_vi: "Đơn vị ban hành đã có kế hoạch cùng năm mang số, ký hiệu văn bản này; đề nghị đối chiếu lại với văn bản đã ký.",
     },
     ProblemText {
         code: "forbidden",
@@ -725,6 +725,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "task_status_missing",
         message_en: "The unit leads this task in the period and must give its status",
         message_vi: "Đơn vị chủ trì nhiệm vụ trong kỳ nên phải báo cáo trạng thái thực hiện",
+    },
+    IssueText {
+        code: "same_year",
+        message_en: "A plan is copied to another year than its own",
+        message_vi: "Kế hoạch chỉ được sao chép sang năm khác với năm của kế hoạch gốc",
     },
     IssueText {
         code: "too_long",

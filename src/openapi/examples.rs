@@ -136,6 +136,14 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         ),
         ("savePlanForm", form),
         (
+            "copyPlan",
+            json!({
+                "year": 2025, "document_number": "18/KH-SVHTT",
+                "issue_date": "2025-02-20",
+                "title": "Kế hoạch thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2025"
+            }),
+        ),
+        (
             "setDataElementCodes",
             json!({
                 "data_set": "GE_CULTURE_ANNUAL",

@@ -1033,5 +1033,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(extend_due_date)
         .service(super::expected::list_expected)
         .service(super::expected::add_expected)
-        .service(super::expected::remove_expected);
+        .service(super::expected::remove_expected)
+        .service(super::versions::list_forms)
+        .service(super::versions::diff_forms)
+        .service(super::copy::copy_plan);
 }

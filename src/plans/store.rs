@@ -171,6 +171,7 @@ pub async fn insert_plan(conn: &mut AsyncPgConnection, p: NewPlanRow<'_>) -> Api
     let id = Uuid::now_v7();
     let taken: i64 = plans::table
         .filter(plans::issuing_unit_id.eq(p.issuing_unit_id))
+        .filter(plans::year.eq(p.year))
         .filter(plans::document_number.eq(p.document_number))
         .count()
         .get_result(conn)
@@ -179,10 +180,14 @@ pub async fn insert_plan(conn: &mut AsyncPgConnection, p: NewPlanRow<'_>) -> Api
         return Err(ApiError::conflict(
             "document_number_taken",
             format!(
-                "the issuing unit already has a plan numbered {:?}",
-                p.document_number
+                "the issuing unit already has a plan numbered {:?} in {}",
+                p.document_number, p.year
             ),
-        ));
+        )
+        .vi(format!(
+            "Đơn vị ban hành đã có kế hoạch số {:?} năm {}",
+            p.document_number, p.year
+        )));
     }
     diesel::insert_into(plans::table)
         .values((

@@ -222,6 +222,26 @@ fn matrix() -> Vec<Row> {
             MANAGE_201,
             Some(FOREIGN_MANAGE_201),
         ),
+        // A plan's form versions and their differences: read with the plan.
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}/forms",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "get",
+            "/api/v1/plans/{plan_id}/forms/diff",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        // Copying a plan to another year makes a plan of the same issuing unit.
+        row(
+            "post",
+            "/api/v1/plans/{plan_id}/copy",
+            MANAGE_201,
+            Some(FOREIGN_MANAGE_201),
+        ),
         // The mapping of fields to data element codes for ADX: read with the plan,
         // written by those who manage it.
         row(
@@ -784,6 +804,16 @@ fn request(
         ("put", "/api/v1/plans/{plan_id}/form") => (
             format!("/api/v1/plans/{}/form", plan.id),
             Body::Json(serde_json::to_value(default_form_2024().unwrap()).unwrap()),
+        ),
+        ("get", "/api/v1/plans/{plan_id}/forms") => {
+            none(&format!("/api/v1/plans/{}/forms", plan.id))
+        }
+        ("get", "/api/v1/plans/{plan_id}/forms/diff") => {
+            none(&format!("/api/v1/plans/{}/forms/diff?from=1&to=1", plan.id))
+        }
+        ("post", "/api/v1/plans/{plan_id}/copy") => (
+            format!("/api/v1/plans/{}/copy", plan.id),
+            Body::Json(json!({ "year": 2026, "document_number": format!("COPY-{n}/KH") })),
         ),
         ("get", "/api/v1/plans/{plan_id}/data-element-codes") => {
             none(&format!("/api/v1/plans/{}/data-element-codes", plan.id))
@@ -1443,7 +1473,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             "coordinator_a",
             "indicator.create,indicator.update,period.create,period.expected_unit.add,\
              period.expected_unit.remove,period.extend_due_date,period.lock,period.remind,\
-             period.reminders,period.unlock,period.update,plan.create,plan.data_element_codes.save,\
+             period.reminders,period.unlock,period.update,plan.copy,plan.create,\
+             plan.data_element_codes.save,\
              plan.form.save,plan.update,report.accept,report.reopen,report.save,webhook.create,\
              webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
              webhook.update",

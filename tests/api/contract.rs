@@ -790,6 +790,18 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("savePlanForm"),
     )
     .await;
+    let copy = ok(
+        send(
+            Method::POST,
+            format!("/api/v1/plans/{plan}/copy"),
+            example("/api/v1/plans/{plan_id}/copy", "post"),
+            None,
+        )
+        .await,
+        run("copyPlan"),
+    )
+    .await;
+    assert_eq!(copy["plan"]["year"], 2025, "{copy}");
     let codes = ok(
         send(
             Method::PUT,

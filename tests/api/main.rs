@@ -19,6 +19,7 @@ mod form_rules;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod nextyear;
 mod notifications;
 mod openapi;
 mod ops;
