@@ -40,6 +40,9 @@ pub fn storage(settings: &FileSettings) -> anyhow::Result<Storage> {
         }
         AttachmentStore::Memory => Arc::new(object_store::memory::InMemory::new()),
         AttachmentStore::S3(s3) => {
+            // object_store's HTTP client is built without a default TLS backend; ring is
+            // the one the rest of the crate uses. Installing twice is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let mut b = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(&s3.bucket)
                 .with_region(&s3.region)

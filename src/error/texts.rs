@@ -717,6 +717,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Giá trị không thỏa mãn quy tắc kiểm tra của biểu mẫu",
     },
     IssueText {
+        code: "same_year",
+        message_en: "A plan is copied to another year than its own",
+        message_vi: "Kế hoạch chỉ được sao chép sang năm khác với năm của kế hoạch gốc",
+    },
+    IssueText {
         code: "task_not_in_period",
         message_en: "The task is not reported on in this period",
         message_vi: "Nhiệm vụ không thuộc kỳ báo cáo này",
@@ -725,11 +730,6 @@ pub const ISSUES: &[IssueText] = &[
         code: "task_status_missing",
         message_en: "The unit leads this task in the period and must give its status",
         message_vi: "Đơn vị chủ trì nhiệm vụ trong kỳ nên phải báo cáo trạng thái thực hiện",
-    },
-    IssueText {
-        code: "same_year",
-        message_en: "A plan is copied to another year than its own",
-        message_vi: "Kế hoạch chỉ được sao chép sang năm khác với năm của kế hoạch gốc",
     },
     IssueText {
         code: "too_long",

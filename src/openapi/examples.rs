@@ -192,8 +192,8 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
                 "code": "III.1.7",
                 "title_vi": "Tổ chức tập huấn kỹ năng lồng ghép giới cho cán bộ làm công tác bình đẳng giới của các đơn vị",
                 "plan_section": "III.1",
-                "lead_unit": "XDNS",
-                "cooperating_units": ["TCPC"],
+                "lead_unit": "TCPC",
+                "cooperating_units": ["XDNS"],
                 "due_date": "2024-09-30",
                 "expected_output": "01 lớp tập huấn; tài liệu hướng dẫn lồng ghép giới"
             }),
@@ -204,8 +204,8 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
                 "code": "III.1.7",
                 "title_vi": "Tổ chức tập huấn kỹ năng lồng ghép giới cho cán bộ làm công tác bình đẳng giới của các đơn vị",
                 "plan_section": "III.1",
-                "lead_unit": "XDNS",
-                "cooperating_units": ["TCPC", "TTVHHN"],
+                "lead_unit": "TCPC",
+                "cooperating_units": ["XDNS", "TTVHHN"],
                 "due_date": "2024-10-31",
                 "expected_output": "01 lớp tập huấn; tài liệu hướng dẫn lồng ghép giới"
             }),

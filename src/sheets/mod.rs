@@ -768,8 +768,10 @@ mod tests {
     #[test]
     fn a_template_reads_back_as_the_data_it_was_filled_with() {
         let form = default_form_2024().unwrap();
-        let data: ReportData =
+        let mut data: ReportData =
             serde_json::from_value(crate::openapi::examples::report_2024()).unwrap();
+        // Task progress is not part of the workbook (an import keeps the draft's).
+        data.tasks.clear();
         let id = Uuid::now_v7();
         let bytes = template(&form, &meta(id), &data).unwrap();
         let mut opened = open(bytes).unwrap();

@@ -209,6 +209,11 @@ pub async fn import_workbook(
             issues,
         )
     })?;
+    let mut read = read;
+    // The workbook carries the form's values; task progress stays as the draft has it.
+    if let Some(r) = &t.report {
+        read.data.tasks = r.data()?.tasks;
+    }
     let issues = super::check(&form.definition, &read);
     if !issues.is_empty() {
         return Err(ApiError::validation(

@@ -1471,15 +1471,18 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     for (actor, actions) in [
         (
             "coordinator_a",
-            "indicator.create,indicator.update,period.create,period.expected_unit.add,\
-             period.expected_unit.remove,period.extend_due_date,period.lock,period.remind,\
-             period.reminders,period.unlock,period.update,plan.copy,plan.create,\
-             plan.data_element_codes.save,\
-             plan.form.save,plan.update,report.accept,report.reopen,report.save,webhook.create,\
-             webhook.delete,webhook.redeliver,webhook.rotate_secret,webhook.test,\
-             webhook.update",
+            "attachment.upload,indicator.create,indicator.update,period.create,\
+             period.expected_unit.add,period.expected_unit.remove,period.extend_due_date,\
+             period.lock,period.remind,period.reminders,period.unlock,period.update,plan.copy,\
+             plan.create,plan.data_element_codes.save,plan.form.save,plan.update,\
+             report.accept,report.reopen,report.save,report.save,task.create,task.delete,\
+             task.update,webhook.create,webhook.delete,webhook.redeliver,\
+             webhook.rotate_secret,webhook.test,webhook.update",
         ),
-        ("reporter_a", "report.save,report.submit"),
+        (
+            "reporter_a",
+            "attachment.upload,report.save,report.save,report.submit",
+        ),
     ] {
         assert_eq!(
             app.db_text(&format!(

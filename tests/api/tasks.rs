@@ -171,7 +171,7 @@ async fn coordinators_keep_the_plans_tasks_and_a_unit_sees_only_those_that_conce
     assert_problem(w.get(&w.coordinator, &t2_path).await, 404, "not_found").await;
     assert_eq!(
         w.app
-            .db_i64("SELECT count(*) FROM audit_events WHERE object_type = 'plan_task'")
+            .db_i64("SELECT count(*) AS n FROM audit_events WHERE object_type = 'plan_task'")
             .await,
         4
     );
