@@ -283,6 +283,7 @@ pub async fn diff_forms(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::plans::form::default_form_2024;

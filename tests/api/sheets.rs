@@ -94,12 +94,13 @@ fn fill(
 
 /// Cells holding `data`'s values as an office would type them: numbers as numbers,
 /// yes/no and options by their Vietnamese labels, dates as dates.
-fn cells_of(
-    data: &Value,
-) -> (
+/// Values by (sheet, field code), and list rows by list code.
+type SheetCells = (
     HashMap<(&'static str, &'static str), Cell>,
     HashMap<&'static str, Vec<HashMap<&'static str, Cell>>>,
-) {
+);
+
+fn cells_of(data: &Value) -> SheetCells {
     let form = gereport::plans::form::default_form_2024().unwrap();
     let mut fields = HashMap::new();
     for section in &form.sections {
