@@ -16,6 +16,11 @@ finding always means a fault of gereport:
   draws, so every request that carries a valid key gets a unique one before it is
   sent; an invalid key (a negative case) is sent as it was drawn.
   (tests/api/idempotency.rs covers replays and reuse.)
+
+* Workbooks. `PUT …/template.xlsx` takes the XLSX media type, for which schemathesis
+  has no serializer of its own; generated bodies go on the wire as their bytes, as
+  schemathesis sends `application/octet-stream` (the service answers what is not a
+  workbook with a 422 `invalid_workbook`).
 """
 
 import re
@@ -34,6 +39,17 @@ def is_field_value(value: object) -> bool:
 @schemathesis.hook
 def filter_headers(context, headers):
     return headers is None or all(is_field_value(v) for v in headers.values())
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@schemathesis.serializer(XLSX)
+def workbook_bytes(ctx, value):
+    data = getattr(value, "data", value)  # a generated `format: binary` value
+    if isinstance(data, bytes):
+        return data
+    return str(data).encode("utf-8", errors="ignore")
 
 
 # The document's schema of the header: 1 to 255 visible ASCII characters.
