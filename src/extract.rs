@@ -47,19 +47,19 @@ impl<T> std::ops::Deref for Query<T> {
     }
 }
 
-fn is_json(req: &HttpRequest) -> bool {
-    let Some(ct) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
-        return false;
-    };
-    let Ok(ct) = ct.to_str() else {
-        return false;
-    };
-    let essence = ct
-        .split(';')
-        .next()
+/// The media type of a request's body, lower case, without parameters ("" when none).
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let essence = media_type(req);
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -105,6 +105,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 /// A body sent half-way and then left: the connection is not held for ever.
 pub fn body_timeout(after: std::time::Duration) -> actix_web::Error {
     body_timeout_problem(after).into()
+}
+
+/// A body past its limit, for handlers that read their body themselves.
+pub fn body_too_large_problem(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than the limit of {limit} bytes"),
+    )
+    .vi(format!(
+        "Dung lượng tệp vượt quá giới hạn {limit} byte cho phép"
+    ))
 }
 
 /// The problem of [`body_timeout`], for handlers that read their body themselves.

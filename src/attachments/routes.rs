@@ -139,7 +139,7 @@ async fn stream_to_store(
             let chunk = chunk.map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
             size += chunk.len();
             if size > limit {
-                return Err(crate::sheets::routes::too_large(limit));
+                return Err(crate::extract::body_too_large_problem(limit));
             }
             sniffer.feed(&chunk);
             if sniffer.refused_early() {

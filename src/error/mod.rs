@@ -541,11 +541,7 @@ pub mod extractors {
                 "body_too_large",
                 format!("the body is {length} bytes; the limit is {limit}"),
             ),
-            JsonPayloadError::Overflow { limit } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body is larger than the limit of {limit} bytes"),
-            ),
+            JsonPayloadError::Overflow { limit } => crate::extract::body_too_large_problem(*limit),
             JsonPayloadError::ContentType => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

@@ -102,7 +102,7 @@ async fn read_body(
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
             if body.len() + chunk.len() > limit {
-                return Err(too_large(limit));
+                return Err(crate::extract::body_too_large_problem(limit));
             }
             body.extend_from_slice(&chunk);
         }
@@ -111,28 +111,6 @@ async fn read_body(
     tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| crate::extract::body_timeout_problem(timeout))?
-}
-
-pub(crate) fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the body is larger than the limit of {limit} bytes"),
-    )
-    .vi(format!(
-        "Dung lượng tệp vượt quá giới hạn {limit} byte cho phép"
-    ))
-}
-
-/// The media type of the body, lower case, without parameters.
-pub(crate) fn media_type(req: &HttpRequest) -> String {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// Saves a filled workbook (made by `GET …/template.xlsx`) as the draft, exactly as
@@ -169,7 +147,7 @@ pub async fn import_workbook(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let entry = report_routes::entry_note(&actor, Action::EditReport, q.into_inner().entry_note)?;
-    let media = media_type(&req);
+    let media = crate::extract::media_type(&req);
     if media != XLSX && media != "application/octet-stream" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
