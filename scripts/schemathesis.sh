@@ -335,6 +335,15 @@ include-operation-id = [
     "upgradeReportForm",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 412, 422, 428, 429]
+
+# Files are judged by their bytes, which a schema of `format: binary` cannot describe:
+# an upload that is no PDF, image, DOCX or XLSX is a 415, a workbook body that is not
+# one made by the service a 422 invalid_workbook, a file name that is empty once its
+# path and control characters go a 422; the workbook import is a conditional report
+# write as above.
+[[operations]]
+include-operation-id = ["uploadAttachment", "importReportWorkbook"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 412, 413, 415, 422, 428, 429]
 TOML
 
     # run_st WHO: one pass over every operation as WHO. Logout and the change of one's
