@@ -349,6 +349,7 @@ pub async fn logout(
         Ok(())
     })
     .await?;
+    state.principals.invalidate(PrincipalKind::User, actor.id);
     Ok(HttpResponse::NoContent().finish())
 }
 

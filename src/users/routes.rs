@@ -371,6 +371,8 @@ pub async fn change_password(
         Ok(())
     })
     .await?;
+    // The token in hand ended with the others: not even this process's cache keeps it.
+    state.principals.invalidate(PrincipalKind::User, actor.id);
     state.limiter.succeeded(&mut conn, attempt).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1093,14 +1093,23 @@ async fn request_examples_are_accepted_as_they_stand() {
         run("changeOwnPassword"),
     )
     .await;
+    // The password change ended the admin's sessions; the logout needs a new one.
+    let changed = example("/api/v1/me/password", "post");
+    let admin = crate::fixtures::login(
+        app,
+        "admin",
+        changed["new_password"].as_str().unwrap(),
+    )
+    .await
+    .token;
     ok(
-        send(
-            Method::POST,
-            "/api/v1/auth/logout".into(),
-            example("/api/v1/auth/logout", "post"),
-            None,
-        )
-        .await,
+        app.client
+            .post(app.url("/api/v1/auth/logout"))
+            .bearer_auth(&admin)
+            .json(&example("/api/v1/auth/logout", "post"))
+            .send()
+            .await
+            .unwrap(),
         run("logout"),
     )
     .await;
