@@ -48,6 +48,22 @@ pub struct UploadQuery {
     /// download; only its last path segment is kept, and it never names a stored file.
     #[param(min_length = 1, max_length = 1024)]
     pub filename: String,
+    /// The code of a plan task (e.g. `III.1.3`) when the file is evidence of the unit's
+    /// progress on that task rather than of the report as a whole: a task the unit
+    /// leads or helps with and that is reported on in this period.
+    #[param(min_length = 1, max_length = 40)]
+    pub task: Option<String>,
+}
+
+/// The filters of a report's attachments.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only the files attached to this task's progress (its code).
+    pub task: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 /// A file attached to a report.
@@ -55,6 +71,9 @@ pub struct UploadQuery {
 pub struct Attachment {
     pub id: Uuid,
     pub report_id: Uuid,
+    /// The plan task whose progress the file documents (its code); `null` for a file
+    /// of the report as a whole.
+    pub task: Option<String>,
     pub kind: AttachmentKind,
     pub file_name: String,
     /// Decided from the bytes: PDF, JPEG, PNG, DOCX or XLSX.

@@ -3,6 +3,8 @@
 //! download and removal of a report's files. Scope is the report's: a unit out of the
 //! caller's scope is a 404, like its report.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, delete, get, post, web};
@@ -14,7 +16,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::model::{Attachment, AttachmentKind, UploadQuery};
+use super::model::{Attachment, AttachmentKind, ListQuery, UploadQuery};
 use super::store::{self, Row};
 use super::{Sniffer, storage_error};
 use crate::AppState;
@@ -22,9 +24,10 @@ use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action};
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageRequest};
 use crate::reports::routes::{self as report_routes, Target};
 use crate::reports::store::{self as report_store, ReportRow};
+use crate::tasks::store::{self as task_store, TaskRow};
 
 type ReportPath = web::Path<(Uuid, String)>;
 
@@ -47,11 +50,28 @@ fn href(t: &Target, id: Uuid) -> String {
     )
 }
 
-fn to_api(t: &Target, r: Row) -> Attachment {
+/// The plan's task codes by task id, for the attachments that name a task.
+async fn task_codes(
+    conn: &mut AsyncPgConnection,
+    t: &Target,
+    rows: &[Row],
+) -> ApiResult<HashMap<Uuid, String>> {
+    if rows.iter().all(|r| r.subject_id.is_none()) {
+        return Ok(HashMap::new());
+    }
+    Ok(task_store::list(conn, t.period.plan_id)
+        .await?
+        .into_iter()
+        .map(|task| (task.id, task.code))
+        .collect())
+}
+
+fn to_api(t: &Target, codes: &HashMap<Uuid, String>, r: Row) -> Attachment {
     Attachment {
         href: href(t, r.id),
         id: r.id,
         report_id: r.report_id,
+        task: r.subject_id.and_then(|id| codes.get(&id).cloned()),
         kind: AttachmentKind::parse(&r.kind),
         file_name: r.file_name,
         content_type: r.content_type,
@@ -88,7 +108,20 @@ async fn report_now(
     Ok(current)
 }
 
-fn event(action: &'static str, t: &Target, row: &Row) -> Event<'static> {
+/// The task a file is attached to, checked by the rule progress entries follow: a
+/// task of the plan the unit leads or helps with, reported on in this period.
+async fn task_of_upload(
+    conn: &mut AsyncPgConnection,
+    t: &Target,
+    code: &str,
+) -> ApiResult<TaskRow> {
+    let tasks = task_store::list(conn, t.period.plan_id).await?;
+    crate::tasks::progress::unit_task(&tasks, code, t.unit.id, t.period.id, "query.task")
+        .cloned()
+        .map_err(|issue| ApiError::validation(format!("query.task: {}", issue.message), vec![issue]))
+}
+
+fn event(action: &'static str, t: &Target, row: &Row, task: Option<&str>) -> Event<'static> {
     Event {
         action,
         object_type: "attachment",
@@ -96,6 +129,7 @@ fn event(action: &'static str, t: &Target, row: &Row) -> Event<'static> {
         unit_id: Some(t.unit.id),
         change: json!({
             "period": t.period.code, "unit": t.unit.code, "report_id": row.report_id,
+            "task": task,
             "kind": row.kind, "file_name": row.file_name, "content_type": row.content_type,
             "size_bytes": row.size_bytes, "sha256": row.sha256,
         }),
@@ -227,6 +261,10 @@ pub async fn upload(
         .ok_or_else(|| report_routes::not_started(&t))?;
     report_routes::not_writable_in_locked(&actor, &t.period)?;
     report_routes::editable(&report)?;
+    let task = match q.task.as_deref() {
+        Some(code) => Some(task_of_upload(&mut conn, &t, code).await?),
+        None => None,
+    };
     // The connection goes back to the pool while the body streams in.
     drop(conn);
     let id = Uuid::now_v7();
@@ -235,8 +273,8 @@ pub async fn upload(
     let row = Row {
         id,
         report_id: report.id,
-        subject: "report".into(),
-        subject_id: None,
+        subject: if task.is_some() { "task_progress" } else { "report" }.into(),
+        subject_id: task.as_ref().map(|task| task.id),
         kind: q.kind.as_str().into(),
         file_name,
         content_type: stored.content_type.into(),
@@ -254,8 +292,17 @@ pub async fn upload(
             if current.id != report.id {
                 return Err(ApiError::not_found("report"));
             }
+            // The task is locked as its deletion locks it, so neither misses the other.
+            if let Some(task) = &task
+                && task_store::get_for_update(conn, task.plan_id, task.id)
+                    .await?
+                    .is_none()
+            {
+                return Err(ApiError::not_found("task"));
+            }
             let row = store::insert(conn, &row).await?;
-            audit::append(conn, &by, event("attachment.upload", &t, &row)).await?;
+            let task = task.as_ref().map(|task| task.code.as_str());
+            audit::append(conn, &by, event("attachment.upload", &t, &row, task)).await?;
             Ok(row)
         })
         .await
@@ -272,7 +319,10 @@ pub async fn upload(
             return Err(e);
         }
     };
-    let body = to_api(&t, row);
+    let codes = task
+        .map(|task| HashMap::from([(task.id, task.code)]))
+        .unwrap_or_default();
+    let body = to_api(&t, &codes, row);
     let mut res = HttpResponse::Created().json(&body);
     if let Ok(v) = HeaderValue::from_str(&body.href) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -280,11 +330,12 @@ pub async fn upload(
     Ok(res)
 }
 
-/// The report's attachments, oldest first, each with the revision it was frozen with.
+/// The report's attachments, oldest first, each with the revision it was frozen with
+/// and the task whose progress it documents, if any; `task` keeps those of one task.
 #[utoipa::path(
     operation_id = "listAttachments",
     tag = "attachments",
-    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), PageQuery),
+    params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ListQuery),
     responses((status = 200, body = Page<Attachment>))
 )]
 #[get("/periods/{period_id}/reports/{unit}/attachments")]
@@ -292,10 +343,11 @@ pub async fn list(
     state: web::Data<AppState>,
     actor: Actor,
     path: ReportPath,
-    q: crate::extract::Query<PageQuery>,
+    q: crate::extract::Query<ListQuery>,
 ) -> ApiResult<web::Json<Page<Attachment>>> {
     policy::require(&actor, Action::ReadReports)?;
-    let page = q.page()?;
+    let q = q.into_inner();
+    let page = PageRequest::new(q.limit, q.offset)?;
     let (period_id, unit_ref) = path.into_inner();
     let mut conn = crate::db::conn(&state.pool).await?;
     let t = report_routes::target(&mut conn, &actor, period_id, &unit_ref).await?;
@@ -303,7 +355,12 @@ pub async fn list(
         Some(r) => store::list(&mut conn, r.id).await?,
         None => Vec::new(),
     };
-    let items = rows.into_iter().map(|r| to_api(&t, r)).collect();
+    let codes = task_codes(&mut conn, &t, &rows).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| to_api(&t, &codes, r))
+        .filter(|a| q.task.is_none() || a.task == q.task)
+        .collect();
     Ok(web::Json(Page::slice(items, page)))
 }
 
@@ -398,7 +455,9 @@ pub async fn remove(
             }
             report_now(conn, &actor, &t).await?;
             store::delete(conn, row.id).await?;
-            audit::append(conn, &by, event("attachment.delete", &t, &row)).await?;
+            let codes = task_codes(conn, &t, std::slice::from_ref(&row)).await?;
+            let task = row.subject_id.and_then(|id| codes.get(&id)).map(String::as_str);
+            audit::append(conn, &by, event("attachment.delete", &t, &row, task)).await?;
             Ok(row.storage_key)
         })
         .await?;

@@ -51,10 +51,13 @@ pub struct BatchItem {
     /// its item (412), as a stale one does.
     pub if_match: Option<String>,
     /// The draft's top-level values, as in the body of `PUT …/reports/{unit}`. With
-    /// `lists`, they replace the draft's data; omit both to leave the data as it is.
+    /// `lists`, they replace the draft's figures; omit both to leave them as they are.
     pub values: Option<Map<String, Value>>,
     /// The draft's repeatable lists, as in the body of `PUT …/reports/{unit}`.
     pub lists: Option<BTreeMap<String, Vec<Map<String, Value>>>>,
+    /// The draft's task progress, as in the body of `PUT …/reports/{unit}`; omitted,
+    /// the draft keeps the progress it has (a figures import does not erase it).
+    pub tasks: Option<Vec<crate::tasks::model::TaskProgress>>,
     /// Submit the report after saving it. The save and the submission stand or fall
     /// together: a report that cannot be submitted is not saved either.
     #[serde(default)]
@@ -146,16 +149,33 @@ struct Done {
 }
 
 impl BatchItem {
-    /// The draft the item sends, if it sends one.
-    fn data(&self) -> Option<ReportData> {
-        if self.values.is_none() && self.lists.is_none() {
-            return None;
+    /// The draft the item sends, if it sends one; without `tasks`, the progress of the
+    /// stored draft is kept.
+    fn data(&self, stored: Option<&ReportRow>) -> ApiResult<Option<ReportData>> {
+        if self.values.is_none() && self.lists.is_none() && self.tasks.is_none() {
+            return Ok(None);
         }
-        Some(ReportData {
-            values: self.values.clone().unwrap_or_default(),
-            lists: self.lists.clone().unwrap_or_default(),
-            ..ReportData::default()
-        })
+        let tasks = match (&self.tasks, stored) {
+            (Some(tasks), _) => tasks.clone(),
+            (None, Some(row)) => row.data()?.tasks,
+            (None, None) => Vec::new(),
+        };
+        let (values, lists) = match (&self.values, &self.lists, stored) {
+            // Only progress sent: the figures stay as they are.
+            (None, None, Some(row)) => {
+                let d = row.data()?;
+                (d.values, d.lists)
+            }
+            (values, lists, _) => (
+                values.clone().unwrap_or_default(),
+                lists.clone().unwrap_or_default(),
+            ),
+        };
+        Ok(Some(ReportData {
+            values,
+            lists,
+            tasks,
+        }))
     }
 }
 
@@ -292,23 +312,9 @@ async fn run_item(
             ),
         ));
     }
-    let data = item.data();
-    let data_json = match &data {
-        Some(d) => Some(serde_json::to_value(d).map_err(ApiError::internal)?),
-        None => None,
-    };
     let ended = conn
         .transaction::<Done, Stop, _>(async |conn| {
-            let done = carry_out(
-                conn,
-                state,
-                actor,
-                by,
-                &t,
-                item,
-                data.as_ref().zip(data_json.as_ref()),
-            )
-            .await?;
+            let done = carry_out(conn, state, actor, by, &t, item).await?;
             if dry_run {
                 Err(Stop::DryRun(Box::new(done)))
             } else {
@@ -331,9 +337,15 @@ async fn carry_out(
     by: &By,
     t: &Target,
     item: &BatchItem,
-    data: Option<(&ReportData, &Value)>,
 ) -> ApiResult<Done> {
     let mut row = store::find(conn, t.period.id, t.unit.id, false).await?;
+    // Read unlocked: a draft changed before the save locks it fails `if_match` there.
+    let data = item.data(row.as_ref())?;
+    let data_json = match &data {
+        Some(d) => Some(serde_json::to_value(d).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let data = data.as_ref().zip(data_json.as_ref());
     let mut outcome = Outcome::Unchanged;
     let mut warnings = Vec::new();
     // The version a submission must find: the one this item wrote or found equal to

@@ -18,6 +18,46 @@ use crate::plans::form::ReportData;
 /// The longest note a unit may write on a task.
 pub const MAX_NOTE: usize = 4000;
 
+/// The task with this code if the unit reports on it in the period — it leads or helps
+/// with it, and the period is one the task spans — or the issue at `path` saying why
+/// not. Progress entries and the files attached to them follow this one rule.
+pub fn unit_task<'a>(
+    tasks: &'a [TaskRow],
+    code: &str,
+    unit_id: Uuid,
+    period_id: Uuid,
+    path: &str,
+) -> Result<&'a TaskRow, Issue> {
+    let Some(task) = tasks.iter().find(|t| t.code == code) else {
+        return Err(Issue::new(
+            path,
+            "unknown_task",
+            format!("the plan has no task {code:?}"),
+        )
+        .vi(format!("Kế hoạch không có nhiệm vụ mã {code:?}")));
+    };
+    if task.lead_unit_id != unit_id && !task.cooperating_unit_ids.contains(&unit_id) {
+        return Err(Issue::new(
+            path,
+            "not_your_task",
+            format!("the unit neither leads nor helps with task {}", task.code),
+        )
+        .vi(format!(
+            "Đơn vị không chủ trì cũng không phối hợp thực hiện nhiệm vụ {}",
+            task.code
+        )));
+    }
+    if !task.spans(period_id) {
+        return Err(Issue::new(
+            path,
+            "task_not_in_period",
+            format!("task {} is not reported on in this period", task.code),
+        )
+        .vi(format!("Nhiệm vụ {} không thuộc kỳ báo cáo này", task.code)));
+    }
+    Ok(task)
+}
+
 /// The issues of a unit's progress entries against the plan's tasks; with `submitting`,
 /// also every task the unit leads in the period that has no status.
 pub fn check(
@@ -31,16 +71,12 @@ pub fn check(
     let mut seen = HashSet::new();
     for (i, e) in entries.iter().enumerate() {
         let at = |member: &str| format!("tasks[{i}].{member}");
-        let Some(task) = tasks.iter().find(|t| t.code == e.task) else {
-            issues.push(
-                Issue::new(
-                    at("task"),
-                    "unknown_task",
-                    format!("the plan has no task {:?}", e.task),
-                )
-                .vi(format!("Kế hoạch không có nhiệm vụ mã {:?}", e.task)),
-            );
-            continue;
+        let task = match unit_task(tasks, &e.task, unit_id, period_id, &at("task")) {
+            Ok(task) => task,
+            Err(issue) => {
+                issues.push(issue);
+                continue;
+            }
         };
         if !seen.insert(task.code.as_str()) {
             issues.push(
@@ -53,30 +89,6 @@ pub fn check(
             );
         }
         let lead = task.lead_unit_id == unit_id;
-        if !lead && !task.cooperating_unit_ids.contains(&unit_id) {
-            issues.push(
-                Issue::new(
-                    at("task"),
-                    "not_your_task",
-                    format!("the unit neither leads nor helps with task {}", task.code),
-                )
-                .vi(format!(
-                    "Đơn vị không chủ trì cũng không phối hợp thực hiện nhiệm vụ {}",
-                    task.code
-                )),
-            );
-            continue;
-        }
-        if !task.spans(period_id) {
-            issues.push(
-                Issue::new(
-                    at("task"),
-                    "task_not_in_period",
-                    format!("task {} is not reported on in this period", task.code),
-                )
-                .vi(format!("Nhiệm vụ {} không thuộc kỳ báo cáo này", task.code)),
-            );
-        }
         if !lead && e.status.is_some() {
             issues.push(
                 Issue::new(

@@ -167,15 +167,17 @@ struct Flag {
 }
 
 /// Whether any report of the plan, draft or frozen revision, reports on the task
-/// code: such a task keeps its code and is not deleted, so that no progress ever
-/// points at nothing.
+/// code, or any file is attached to its progress: such a task keeps its code and is
+/// not deleted, so that no progress ever points at nothing.
 pub async fn in_use(conn: &mut AsyncPgConnection, plan_id: Uuid, code: &str) -> ApiResult<bool> {
     let f: Flag = diesel::sql_query(
         "SELECT EXISTS (SELECT 1 FROM reports r JOIN periods p ON p.id = r.period_id \
            WHERE p.plan_id = $1 AND r.data -> 'tasks' @> $2) \
          OR EXISTS (SELECT 1 FROM report_revisions v JOIN reports r ON r.id = v.report_id \
            JOIN periods p ON p.id = r.period_id \
-           WHERE p.plan_id = $1 AND v.data -> 'tasks' @> $2) AS used",
+           WHERE p.plan_id = $1 AND v.data -> 'tasks' @> $2) \
+         OR EXISTS (SELECT 1 FROM attachments a JOIN plan_tasks t ON t.id = a.subject_id \
+           WHERE t.plan_id = $1 AND t.code = $2 -> 0 ->> 'task') AS used",
     )
     .bind::<SqlUuid, _>(plan_id)
     .bind::<Jsonb, _>(serde_json::json!([{ "task": code }]))

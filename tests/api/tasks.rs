@@ -5,7 +5,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fixtures::{World, complete_report, days, issue, issues, json_of, today_vn};
+use crate::fixtures::{
+    World, complete_report, days, issue, issues, json_of, report_path, today_vn,
+};
 use crate::helpers::assert_problem;
 
 fn tasks_path(w: &World) -> String {
@@ -520,4 +522,197 @@ fn zip_part(bytes: &[u8], name: &str) -> String {
         .read_to_string(&mut text)
         .unwrap();
     text
+}
+
+/// A PDF's first bytes, enough for the type to be decided from them.
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n";
+
+fn attach(w: &World, who: &crate::fixtures::Caller, unit: &str, task: Option<&str>) -> reqwest::RequestBuilder {
+    let task = task.map(|t| format!("&task={t}")).unwrap_or_default();
+    w.req(
+        who,
+        Method::POST,
+        &format!(
+            "{}/attachments?kind=minutes&filename=bien-ban.pdf{task}",
+            report_path(w.open.id, unit)
+        ),
+    )
+    .header("content-type", "application/octet-stream")
+    .body(PDF.to_vec())
+}
+
+#[tokio::test]
+async fn files_document_a_units_progress_on_its_own_tasks() {
+    let w = World::with(&[("GEREPORT_ATTACHMENT_STORE", "memory")]).await;
+    two_tasks(&w).await;
+    let p = &w.open;
+    let data = complete_report(p.window_start);
+    let progress = json!([{ "task": "III.1.1", "status": "in_progress" }]);
+    let (_, etag_a) = w
+        .draft(&w.reporter_a, p, "OFFICE-A", &with_tasks(data.clone(), progress))
+        .await;
+    let (_, _) = w.draft(&w.reporter_b, p, "OFFICE-B", &data).await;
+
+    // Only a task the unit leads or helps with, by the rule progress entries follow.
+    for (task, code) in [("III.3", "not_your_task"), ("NOPE", "unknown_task")] {
+        let problem = w
+            .refused(
+                attach(&w, &w.reporter_a, "OFFICE-A", Some(task)),
+                422,
+                "validation_failed",
+            )
+            .await;
+        assert_eq!(issues(&problem["errors"]), [issue("query.task", code, None)]);
+    }
+
+    let led = json_of(
+        attach(&w, &w.reporter_a, "OFFICE-A", Some("III.1.1"))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(led["task"], "III.1.1");
+    let whole = json_of(
+        attach(&w, &w.reporter_a, "OFFICE-A", None)
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(whole["task"], Value::Null);
+    // A helper documents its part too; the lead's task of its own as well.
+    let helped = json_of(
+        attach(&w, &w.reporter_b, "OFFICE-B", Some("III.1.1"))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(helped["task"], "III.1.1");
+    json_of(
+        attach(&w, &w.reporter_b, "OFFICE-B", Some("III.3"))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+
+    // Listed with their task, and by task.
+    let w = &w;
+    let list = |unit: &str, query: &str| {
+        let path = format!("{}/attachments{query}", report_path(p.id, unit));
+        async move { w.get(&w.coordinator, &path).await }
+    };
+    let all = json_of(list("OFFICE-A", "").await, 200).await;
+    assert_eq!(all["total"], 2);
+    assert_eq!(all["items"][0]["task"], "III.1.1");
+    let of_task = json_of(list("OFFICE-A", "?task=III.1.1").await, 200).await;
+    assert_eq!(of_task["total"], 1);
+    assert_eq!(of_task["items"][0]["id"], led["id"]);
+
+    // A task with evidence attached is kept: III.3 has no progress entry anywhere, only
+    // B's file.
+    let t2 = json_of(w.get(&w.coordinator, &tasks_path(&w)).await, 200).await;
+    let t2_id = t2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "III.3")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.refused(
+        w.req(
+            &w.coordinator,
+            Method::DELETE,
+            &format!("{}/{t2_id}", tasks_path(&w)),
+        ),
+        409,
+        "task_in_use",
+    )
+    .await;
+
+    // Submitted with the report: the task's file is frozen with the revision.
+    let (_, _) = w
+        .transition(&w.reporter_a, p, "OFFICE-A", "submit", &etag_a, None)
+        .await;
+    let frozen = json_of(list("OFFICE-A", "?task=III.1.1").await, 200).await;
+    assert_eq!(frozen["items"][0]["revision"], 1);
+    w.refused(
+        w.req(
+            &w.reporter_a,
+            Method::DELETE,
+            &format!("{}/attachments/{}", report_path(p.id, "OFFICE-A"), led["id"].as_str().unwrap()),
+        ),
+        409,
+        "attachment_frozen",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_of_figures_keeps_the_drafts_task_progress_unless_it_sends_some() {
+    let w = World::new().await;
+    two_tasks(&w).await;
+    let p = &w.open;
+    let data = complete_report(p.window_start);
+    let progress = json!([{ "task": "III.1.1", "status": "in_progress", "note": "Đang trình ký." }]);
+    let (_, etag) = w
+        .draft(&w.reporter_a, p, "OFFICE-A", &with_tasks(data.clone(), progress.clone()))
+        .await;
+    let batch = |body: Value| {
+        w.req(
+            &w.reporter_a,
+            Method::POST,
+            &format!("/api/v1/periods/{}/reports:batch", p.id),
+        )
+        .json(&body)
+        .send()
+    };
+    let report = || async {
+        json_of(w.get(&w.reporter_a, &report_path(p.id, "OFFICE-A")).await, 200).await
+    };
+
+    // Figures only: the progress stays, and the submission that needs it goes through.
+    let mut values = data["values"].clone();
+    values["staff_total"] = json!(41);
+    let done = json_of(
+        batch(json!({ "items": [{
+            "unit": "OFFICE-A", "if_match": etag, "values": values,
+            "lists": data["lists"], "submit": true,
+        }] }))
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(done["items"][0]["outcome"], "submitted", "{done}");
+    let stored = report().await;
+    assert_eq!(stored["data"]["tasks"], progress);
+    assert_eq!(stored["data"]["values"]["staff_total"], 41);
+
+    // Progress sent alone replaces the progress and leaves the figures (B's draft).
+    let (_, etag) = w.draft(&w.reporter_b, p, "OFFICE-B", &data).await;
+    let helper = json!([{ "task": "III.1.1", "note": "Đã góp ý dự thảo." }]);
+    let res = w
+        .req(
+            &w.reporter_b,
+            Method::POST,
+            &format!("/api/v1/periods/{}/reports:batch", p.id),
+        )
+        .json(&json!({ "items": [{ "unit": "OFFICE-B", "if_match": etag, "tasks": helper }] }))
+        .send()
+        .await
+        .unwrap();
+    let done = json_of(res, 200).await;
+    assert_eq!(done["items"][0]["outcome"], "updated", "{done}");
+    let b = json_of(w.get(&w.reporter_b, &report_path(p.id, "OFFICE-B")).await, 200).await;
+    assert_eq!(b["data"]["tasks"], helper);
+    assert_eq!(b["data"]["values"], data["values"]);
 }
