@@ -8,6 +8,7 @@ pub mod docx;
 pub mod export;
 pub mod maths;
 pub mod model;
+pub mod parts;
 pub mod routes;
 pub mod store;
 
@@ -515,6 +516,7 @@ impl Basis {
         include_submitted: bool,
         format: Format,
         detail: bool,
+        parts: &parts::Parts,
     ) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -532,6 +534,7 @@ impl Basis {
             },
             &format!("{format:?}"),
             if detail { "units" } else { "-" },
+            &parts.tag(),
         ] {
             h.update(part.as_bytes());
             h.update([0]);
@@ -602,7 +605,9 @@ pub async fn compile(
     plan: &PlanRow,
     root: &UnitRow,
     include_submitted: bool,
+    parts: &parts::Parts,
 ) -> ApiResult<Compilation> {
+    use parts::Part;
     let current = cached_figures(
         pool,
         cache,
@@ -614,6 +619,9 @@ pub async fn compile(
         true,
     );
     let texts = async {
+        if !parts.has(Part::Narratives) {
+            return Ok(Arc::default());
+        }
         let key = cache::Key {
             period: period.id,
             root: root.id,
@@ -643,7 +651,7 @@ pub async fn compile(
     };
     let previous = async {
         match (&basis.previous, &basis.previous_mark) {
-            (Some((prev, prev_plan)), Some(mark)) => Ok(Some(
+            (Some((prev, prev_plan)), Some(mark)) if parts.has(Part::Previous) => Ok(Some(
                 cached_figures(
                     pool,
                     cache,
@@ -660,6 +668,9 @@ pub async fn compile(
         }
     };
     let tasks = async {
+        if !parts.has(Part::Tasks) {
+            return Ok(Default::default());
+        }
         let mut conn = crate::db::conn(pool).await?;
         crate::tasks::part::compile(&mut conn, period, plan, root, include_submitted).await
     };

@@ -187,8 +187,8 @@ pub struct Figures {
     pub activities: Vec<ActivityGroup>,
 }
 
-/// The compiled report of a subtree for a period.
-#[derive(Serialize, ToSchema, Clone, Debug)]
+/// The compiled report of a subtree for a period; its JSON is `parts::Shaped`'s.
+#[derive(Clone, Debug)]
 pub struct Compilation {
     /// The root of the compiled subtree.
     pub unit: UnitRef,
@@ -197,19 +197,13 @@ pub struct Compilation {
     pub generated_at: DateTime<Utc>,
     // The parts are shared with the cache of compiled parts (`compile::cache`), so a
     // compilation served from memory is not copied.
-    #[serde(flatten)]
-    #[schema(value_type = Figures)]
     pub figures: Arc<Figures>,
-    #[schema(value_type = Vec<NarrativeSection>)]
     pub narratives: Arc<Vec<NarrativeSection>>,
     /// The plan's tasks of the period led by units of the subtree (`crate::tasks`).
     pub tasks: crate::tasks::model::TasksPart,
-    /// The previous period of the same kind, for comparison; null when there is none.
-    #[schema(required = true, value_type = Option<Figures>)]
+    /// The previous period of the same kind, for comparison; None when there is none.
     pub previous: Option<Arc<Figures>>,
-    /// Each included report's own figures, by unit code: only with `?detail=units`
-    /// (null otherwise).
-    #[schema(required = true)]
+    /// Each included report's own figures (`?detail=units` only).
     pub units: Option<Vec<UnitFigures>>,
 }
 
@@ -273,6 +267,13 @@ pub struct CompilationQuery {
     /// so a city system sees which unit contributed what.
     #[param(inline)]
     pub detail: Option<Detail>,
+    /// Only these parts of the JSON, comma-separated, e.g. `parts=indicators,totals`
+    /// (`completeness`, `indicators`, `totals`, `activities`, `narratives`, `tasks`,
+    /// `previous`); default every part. The unit, the period and what was counted are
+    /// always there. The CSV, XLSX and DOCX always hold every part.
+    #[param(style = Form, explode = false, inline, value_type = Option<Vec<super::parts::Part>>)]
+    #[serde(default, deserialize_with = "super::parts::comma_list")]
+    pub parts: Option<Vec<super::parts::Part>>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -67,6 +67,10 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
 /// it covers: `coverage` (reports counted out of units expected, and the expected units
 /// not counted), and `reports` on each total.
 ///
+/// `parts` answers only some parts of the JSON (`parts=indicators,totals`): a city
+/// system that wants the figures is spared the narratives, which are not even
+/// compiled then.
+///
 /// Each response carries an `ETag`; a caller that polls sends it back in
 /// `If-None-Match` and gets 304 until a report, the expected units, the tree or the
 /// plan changes.
@@ -80,7 +84,7 @@ fn wanted_format(req: &HttpRequest, explicit: Option<Format>) -> ApiResult<Forma
     ),
     responses(
         (status = 200, headers(("ETag" = String, description = "Weak tag of this representation; send it back in If-None-Match")), content(
-            (Compilation = "application/json"),
+            (super::parts::CompilationDoc = "application/json"),
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
@@ -122,7 +126,12 @@ pub async fn compilation(
         .await?;
     drop(conn);
     let detail = q.detail == Some(Detail::Units);
-    let etag = basis.etag(&period, &root, include, format, detail);
+    // The documents hold every part; JSON only those asked for.
+    let parts = match (&q.parts, format) {
+        (Some(asked), Format::Json) => super::parts::Parts::only(asked),
+        _ => super::parts::Parts::all(),
+    };
+    let etag = basis.etag(&period, &root, include, format, detail, &parts);
     if if_none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
@@ -136,6 +145,7 @@ pub async fn compilation(
         &plan,
         &root,
         include,
+        &parts,
     )
     .await?;
     if detail {
@@ -144,7 +154,10 @@ pub async fn compilation(
     }
     let stem = format!("tong-hop-{}-{}", period.code, root.code);
     let mut res = match format {
-        Format::Json => HttpResponse::Ok().json(compiled),
+        Format::Json => HttpResponse::Ok().json(super::parts::Shaped {
+            compilation: &compiled,
+            parts: &parts,
+        }),
         Format::Csv => {
             let bytes = web::block(move || super::export::to_csv(&compiled))
                 .await

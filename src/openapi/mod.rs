@@ -604,7 +604,8 @@ fn closure(
 /// Answers serialise every member (absent ones as `null`), so each member of a schema
 /// used only in answers is `required`: a generated client types it `T | null`, not
 /// `T | null | undefined`. Schemas that requests use too keep their optional members.
-/// `Problem` is written by hand (its extras really are optional).
+/// `Problem` is written by hand (its extras really are optional), and `Compilation`'s
+/// parts are absent when `?parts=` leaves them out.
 fn require_answer_members(v: &mut serde_json::Value) {
     let mut in_requests = std::collections::BTreeSet::new();
     let mut in_answers = std::collections::BTreeSet::new();
@@ -632,7 +633,7 @@ fn require_answer_members(v: &mut serde_json::Value) {
     let in_requests = closure(in_requests, schemas);
     let in_answers = closure(in_answers, schemas);
     for name in in_answers.difference(&in_requests) {
-        if name == "Problem" {
+        if name == "Problem" || name == "Compilation" {
             continue;
         }
         if let Some(s) = schemas.get_mut(name) {

@@ -892,6 +892,68 @@ async fn a_poll_gets_304_until_data_under_the_compilation_changes() {
 /// A unit deactivated during the period stays expected (its draft is still owed)
 /// until the office removes it from the period's expected units.
 #[tokio::test]
+async fn a_compilation_is_answered_in_the_parts_asked_for() {
+    let app = spawn_app().await;
+    let api = admin(&app).await;
+    let w = world(&api).await;
+    let path = format!("/api/v1/periods/{}/compilation?unit=R", w.current);
+    let (_, whole_tag, whole) = poll(&api, &path, None).await;
+    assert!(!whole["narratives"].as_array().unwrap().is_empty());
+
+    let figures = format!("{path}&parts=indicators,totals");
+    let (status, tag, c) = poll(&api, &figures, None).await;
+    assert_eq!(status, 200);
+    let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "coverage",
+            "generated_at",
+            "include_submitted",
+            "indicators",
+            "pairs",
+            "period",
+            "reports_included",
+            "totals",
+            "unit",
+            "units"
+        ]
+    );
+    // The same figures as the whole, under a tag of their own that polls like it.
+    assert_eq!(c["totals"], whole["totals"]);
+    assert_eq!(c["indicators"], whole["indicators"]);
+    assert_ne!(tag, whole_tag);
+    let (status, again, _) = poll(&api, &figures, Some(&tag)).await;
+    assert_eq!((status, again.as_str()), (304, tag.as_str()));
+    let (status, _, _) = poll(&api, &figures, Some(&whole_tag)).await;
+    assert_eq!(status, 200);
+
+    // `previous` alone, with the null it has when there is none.
+    let (_, _, p) = poll(&api, &format!("{path}&parts=previous"), None).await;
+    assert_eq!(p["previous"], whole["previous"]);
+    assert!(p.get("totals").is_none() && p.get("narratives").is_none());
+
+    // The documents always hold every part.
+    let (status, _, _) = poll(&api, &format!("{path}&parts=totals&format=csv"), None).await;
+    assert_eq!(status, 200);
+
+    // An unknown part, or none, is a 400 naming the parameter.
+    for bad in ["parts=totals,figures", "parts="] {
+        let res = api
+            .app
+            .client
+            .get(api.app.url(&format!("{path}&{bad}")))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(res, 400, "invalid_query").await;
+        assert_eq!(problem["errors"][0]["path"], "query.parts", "{problem}");
+    }
+}
+
+#[tokio::test]
 async fn a_deactivated_unit_is_owed_until_removed_from_the_expected_units() {
     let app = spawn_app().await;
     let api = admin(&app).await;
