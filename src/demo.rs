@@ -238,9 +238,47 @@ pub async fn load(conn: &mut AsyncPgConnection, demo_password: &str) -> ApiResul
             );
         }
         summary.plan_created = plan2024::load(conn, &by, &root, &units).await?;
+        ensure_document_settings(conn, &root).await?;
         Ok(summary)
     })
     .await
+}
+
+/// The Department's document settings as its 2024 plan is signed: a deputy director
+/// for the director, the city and the labour department among the recipients, the
+/// coordinating office as drafting unit. Kept when already set.
+async fn ensure_document_settings(
+    conn: &mut AsyncPgConnection,
+    root: &org_store::Row,
+) -> ApiResult<()> {
+    use crate::documents::store as settings;
+    if settings::get(conn, root.id).await?.is_some() {
+        return Ok(());
+    }
+    settings::put(
+        conn,
+        &settings::Row {
+            unit_id: root.id,
+            superior_body: crate::documents::CITY.into(),
+            issuing_body: "SỞ VĂN HÓA VÀ THỂ THAO".into(),
+            abbreviation: ROOT_CODE.into(),
+            place: crate::documents::PLACE.into(),
+            signer_authority: "KT. GIÁM ĐỐC".into(),
+            signer_title: "PHÓ GIÁM ĐỐC".into(),
+            signer_name: "Trần Thị Vân Anh".into(),
+            recipients: vec![
+                "UBND Thành phố".into(),
+                "Sở Lao động TB&XH".into(),
+                "Ban Giám đốc Sở".into(),
+                "Các phòng, đơn vị thuộc Sở".into(),
+            ],
+            drafting_unit: "XDNS".into(),
+            updated_by: "demo".into(),
+            updated_at: chrono::Utc::now(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The 2024 plan of the seed: its form, two indicators, two periods, and reports in

@@ -15,6 +15,7 @@ pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod demo_2025;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -71,6 +72,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(auth::routes::configure)
                 .configure(users::routes::configure)
                 .configure(org::routes::configure)
+                .configure(documents::routes::configure)
                 // Before plans: `/indicators/trend` must win over `/indicators/{id}`.
                 .configure(compile::routes::configure)
                 .configure(plans::routes::configure)

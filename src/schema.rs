@@ -47,6 +47,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    document_settings (unit_id) {
+        unit_id -> Uuid,
+        superior_body -> Text,
+        issuing_body -> Text,
+        abbreviation -> Text,
+        place -> Text,
+        signer_authority -> Text,
+        signer_title -> Text,
+        signer_name -> Text,
+        recipients -> Array<Text>,
+        drafting_unit -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     forms (id) {
         id -> Uuid,
         plan_id -> Uuid,
@@ -365,6 +382,7 @@ diesel::table! {
 diesel::joinable!(attachments -> reports (report_id));
 diesel::joinable!(audit_events -> org_units (unit_id));
 diesel::joinable!(data_element_codes -> plans (plan_id));
+diesel::joinable!(document_settings -> org_units (unit_id));
 diesel::joinable!(forms -> plans (plan_id));
 diesel::joinable!(indicators -> plans (plan_id));
 diesel::joinable!(periods -> plans (plan_id));
@@ -397,6 +415,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     audit_events,
     data_element_codes,
+    document_settings,
     forms,
     idempotency_keys,
     indicators,

@@ -15,10 +15,13 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::model::{Compilation, CompletenessUnits, Coverage, Figures, IndicatorResult, UnitRef};
+use super::model::{
+    Compilation, CompletenessUnits, Coverage, Figures, IndicatorResult, NarrativeSection, UnitRef,
+};
+use crate::documents::model::DocumentSettings;
 use crate::error::{ApiError, ApiResult};
 use crate::plans::indicator::Direction;
-use crate::plans::period::{vietnam_date, vietnam_offset};
+use crate::plans::period::vietnam_offset;
 
 // Page geometry in twentieths of a point (twips): A4 portrait, with the margins of
 // Decree 30 (top and bottom 20–25 mm, left 30–35 mm, right 15–20 mm) at their narrow
@@ -31,7 +34,7 @@ const MARGIN_LEFT: u32 = 1701; // 30 mm
 const MARGIN_RIGHT: u32 = 850; // 15 mm
 /// Where the page number sits: 10 mm from the top edge, inside the top margin.
 const HEADER_DISTANCE: u32 = 567;
-const TEXT_WIDTH: u32 = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+pub(crate) const TEXT_WIDTH: u32 = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
 /// First-line indent of body paragraphs (10 mm; the decree allows 1–1.27 cm).
 const FIRST_LINE: u32 = 567;
 /// Space between a table cell's edge and its text (1.5 mm).
@@ -131,21 +134,15 @@ fn date_parts(d: NaiveDate) -> (String, String, i32) {
     (day, month, d.year())
 }
 
-/// "Hà Nội, ngày 05 tháng 3 năm 2025" for the Vietnamese calendar day of `at`.
-pub fn place_and_date(at: DateTime<Utc>) -> String {
-    let (day, month, year) = date_parts(vietnam_date(at));
-    format!("Hà Nội, ngày {day} tháng {month} năm {year}")
-}
-
 /// A date inside the text, padded the same way: 05/02/2024, 15/5/2024.
-fn short_date(d: NaiveDate) -> String {
+pub(crate) fn short_date(d: NaiveDate) -> String {
     let (day, month, year) = date_parts(d);
     format!("{day}/{month}/{year}")
 }
 
 /// How the subject line names the period: its name without a leading "Báo cáo"
 /// ("6 tháng đầu năm 2024"), or "kỳ <code>" when it has no name.
-fn period_phrase(name: &str, code: &str) -> String {
+pub(crate) fn period_phrase(name: &str, code: &str) -> String {
     let name = name.trim();
     let rest = ["Báo cáo ", "báo cáo ", "BÁO CÁO "]
         .iter()
@@ -190,7 +187,7 @@ fn names(units: &[UnitRef]) -> String {
 
 /// Direct character formatting of a run.
 #[derive(Clone, Copy, Default)]
-struct Font {
+pub(crate) struct Font {
     bold: bool,
     italic: bool,
     underline: bool,
@@ -198,7 +195,7 @@ struct Font {
     size: Option<u32>,
 }
 
-const PLAIN: Font = Font {
+pub(crate) const PLAIN: Font = Font {
     bold: false,
     italic: false,
     underline: false,
@@ -206,10 +203,10 @@ const PLAIN: Font = Font {
 };
 
 impl Font {
-    const fn bold(self) -> Self {
+    pub(crate) const fn bold(self) -> Self {
         Font { bold: true, ..self }
     }
-    const fn italic(self) -> Self {
+    pub(crate) const fn italic(self) -> Self {
         Font {
             italic: true,
             ..self
@@ -252,7 +249,7 @@ impl Font {
 }
 
 /// A run of text; line breaks and tabs in it become Word's own elements.
-fn run(text: &str, font: Font) -> String {
+pub(crate) fn run(text: &str, font: Font) -> String {
     let mut out = format!("<w:r>{}", font.properties());
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -276,9 +273,11 @@ fn run(text: &str, font: Font) -> String {
 
 /// Paragraph properties: a style from styles.xml and a few direct overrides.
 #[derive(Clone, Copy)]
-struct Para {
+pub(crate) struct Para {
     style: &'static str,
     keep_next: bool,
+    /// Starts a new page (the appendix).
+    page_break: bool,
     /// A short rule above the (empty) paragraph: the line Decree 30 draws under the
     /// issuing body and under the subject.
     rule: bool,
@@ -288,10 +287,11 @@ struct Para {
     align: Option<&'static str>,
 }
 
-const fn para(style: &'static str) -> Para {
+pub(crate) const fn para(style: &'static str) -> Para {
     Para {
         style,
         keep_next: false,
+        page_break: false,
         rule: false,
         before: None,
         indent: None,
@@ -300,13 +300,19 @@ const fn para(style: &'static str) -> Para {
 }
 
 impl Para {
-    const fn keep_next(self) -> Self {
+    pub(crate) const fn keep_next(self) -> Self {
         Para {
             keep_next: true,
             ..self
         }
     }
-    const fn before(self, twips: u32) -> Self {
+    const fn page_break(self) -> Self {
+        Para {
+            page_break: true,
+            ..self
+        }
+    }
+    pub(crate) const fn before(self, twips: u32) -> Self {
         Para {
             before: Some(twips),
             ..self
@@ -320,10 +326,13 @@ impl Para {
     }
 
     /// The paragraph with these runs; `w:pPr` children in schema order.
-    fn with(self, runs: &[String]) -> String {
+    pub(crate) fn with(self, runs: &[String]) -> String {
         let mut ppr = format!(r#"<w:pStyle w:val="{}"/>"#, self.style);
         if self.keep_next {
             ppr.push_str("<w:keepNext/>");
+        }
+        if self.page_break {
+            ppr.push_str("<w:pageBreakBefore/>");
         }
         if self.rule {
             ppr.push_str(
@@ -343,13 +352,13 @@ impl Para {
     }
 
     /// A paragraph of one run.
-    fn text(self, text: &str, font: Font) -> String {
+    pub(crate) fn text(self, text: &str, font: Font) -> String {
         self.with(&[run(text, font)])
     }
 }
 
 /// A short centred rule `width` twips long in a column `column` twips wide.
-fn rule(column: u32, width: u32) -> String {
+pub(crate) fn rule(column: u32, width: u32) -> String {
     let side = column.saturating_sub(width) / 2;
     Para {
         rule: true,
@@ -430,14 +439,14 @@ fn table(widths: &[u32], borders: bool, rows: &[String]) -> String {
 }
 
 /// A column of a ruled data table. Width 0 shares out what the others leave.
-struct Column {
-    title: &'static str,
+pub(crate) struct Column<'a> {
+    title: &'a str,
     width: u32,
     /// Figures are centred, text is set left.
     centred: bool,
 }
 
-const fn col(title: &'static str, width: u32, centred: bool) -> Column {
+pub(crate) const fn col(title: &str, width: u32, centred: bool) -> Column<'_> {
     Column {
         title,
         width,
@@ -451,7 +460,7 @@ const LONG_ROW: usize = 400;
 
 /// A ruled table with a bold heading row that repeats on every page; `bold_last`
 /// sets the last row (a total) in bold.
-fn data_table(columns: &[Column], rows: &[Vec<String>], bold_last: bool) -> String {
+pub(crate) fn data_table(columns: &[Column<'_>], rows: &[Vec<String>], bold_last: bool) -> String {
     let fixed: u32 = columns.iter().map(|c| c.width).sum();
     let flexible = columns.iter().filter(|c| c.width == 0).count() as u32;
     let share = TEXT_WIDTH.saturating_sub(fixed) / flexible.max(1);
@@ -506,35 +515,118 @@ fn data_table(columns: &[Column], rows: &[Vec<String>], bold_last: bool) -> Stri
 // ---------------------------------------------------------------------------------
 // The document.
 
-const BODY: Para = para("Body");
-const HEADING: Para = para("Heading");
-const CENTRE: Para = para("Centre");
+pub(crate) const BODY: Para = para("Body");
+pub(crate) const HEADING: Para = para("Heading");
+pub(crate) const CENTRE: Para = para("Centre");
 
 /// The row number of a table ("TT"): 1, 2, …
-fn ordinal(i: usize) -> String {
+pub(crate) fn ordinal(i: usize) -> String {
     (i + 1).to_string()
+}
+
+/// What a document prints beside its figures: the issuing unit's settings (heading,
+/// signer, recipients), the plan it reports on, and the date — `None` leaves
+/// "ngày … tháng … năm …" for the office to fill in when it signs.
+pub struct Letter {
+    pub settings: DocumentSettings,
+    pub plan: PlanBasis,
+    pub date: Option<NaiveDate>,
+    /// The form's sex-disaggregated fields, shown as pairs rather than again alone.
+    pub paired_fields: Vec<String>,
+    /// Activity type codes in the form's order.
+    pub activity_order: Vec<String>,
+}
+
+/// The plan a report answers to, as its opening cites it.
+pub struct PlanBasis {
+    pub document_number: String,
+    pub issue_date: Option<NaiveDate>,
+    pub title: String,
+    /// The superior plan this one implements (e.g. the city's), cited first.
+    pub legal_basis: String,
+    pub issuer_name: String,
+}
+
+impl PlanBasis {
+    /// "Kế hoạch số 12/KH-SVHTT ngày 15/3/2024 của Sở … về thực hiện …": a number
+    /// without its figures (`/KH-SVHTT`, not yet registered) is left out rather than
+    /// printed empty.
+    pub fn citation(&self) -> String {
+        let number = self.document_number.trim();
+        let mut out = "Kế hoạch".to_string();
+        if number
+            .split('/')
+            .next()
+            .is_some_and(|n| !n.trim().is_empty())
+        {
+            out.push_str(&format!(" số {number}"));
+        }
+        if let Some(d) = self.issue_date {
+            out.push_str(&format!(" ngày {}", short_date(d)));
+        }
+        if !self.issuer_name.trim().is_empty() {
+            out.push_str(&format!(" của {}", self.issuer_name.trim()));
+        }
+        let title = self.title.trim();
+        let about = ["Kế hoạch ", "kế hoạch ", "KẾ HOẠCH "]
+            .iter()
+            .find_map(|p| title.strip_prefix(p))
+            .unwrap_or(title)
+            .trim();
+        if !about.is_empty() {
+            out.push_str(&format!(" về {}", lower_first(about)));
+        }
+        out
+    }
+
+    /// "Thực hiện <the superior plan>; <this plan>," — the opening of a report.
+    pub fn opening(&self) -> String {
+        let basis = self.legal_basis.trim().trim_end_matches(['.', ';', ',']);
+        if basis.is_empty() {
+            format!("Thực hiện {}", self.citation())
+        } else {
+            format!("Thực hiện {basis}; {}", self.citation())
+        }
+    }
+}
+
+/// "thực hiện …" from "Thực hiện …": a title continues the sentence.
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// "Hà Nội, ngày 05 tháng 3 năm 2025", or with the day, month and year left for the
+/// office when the document is not dated.
+pub(crate) fn dated(place: &str, date: Option<NaiveDate>) -> String {
+    match date {
+        Some(d) => {
+            let (day, month, year) = date_parts(d);
+            format!("{place}, ngày {day} tháng {month} năm {year}")
+        }
+        None => format!("{place}, ngày … tháng … năm …"),
+    }
 }
 
 /// Issuing body, number and symbol on the left; national name, motto, place and date
 /// on the right — a borderless table, as every template of the decree does it.
-fn heading_block(c: &Compilation) -> String {
-    // 17.5 cm, centred, reaching 5 mm into each side margin as the decree's models
-    // do: the national name needs its 10.5 cm to stay on one line.
-    let left = 3969; // 7 cm
-    let right = 5954; // 10.5 cm
-    let unit_code = c.unit.code.to_uppercase();
+pub(crate) fn heading_block(s: &DocumentSettings, kind: &str, date: Option<NaiveDate>) -> String {
+    // The text area's 16.5 cm: 6.3 cm for the issuing body, 10.2 cm for the national
+    // name, which stays on one line in 13 pt bold.
+    let left = 3572;
+    let right = TEXT_WIDTH - left;
+    let mut issuer = Vec::new();
+    if !s.superior_body.trim().is_empty() {
+        issuer.push(CENTRE.text(&s.superior_body.to_uppercase(), PLAIN.size(PT13)));
+    }
+    issuer.push(CENTRE.text(&s.issuing_body.to_uppercase(), PLAIN.bold().size(PT13)));
+    issuer.push(rule(left, 1418));
     let top = row(
         &[
-            cell(
-                left,
-                &[
-                    CENTRE.text("UBND THÀNH PHỐ HÀ NỘI", PLAIN.size(PT13)),
-                    CENTRE.text(&c.unit.name.to_uppercase(), PLAIN.bold().size(PT13)),
-                    rule(left, 1418),
-                ]
-                .concat(),
-                false,
-            ),
+            cell(left, &issuer.concat(), false),
             cell(
                 right,
                 &[
@@ -558,7 +650,7 @@ fn heading_block(c: &Compilation) -> String {
             cell(
                 left,
                 &CENTRE.before(120).text(
-                    &format!("Số: {NUMBER_PLACEHOLDER}/BC-{unit_code}"),
+                    &format!("Số: {NUMBER_PLACEHOLDER}/{kind}-{}", s.abbreviation),
                     PLAIN.size(PT13),
                 ),
                 false,
@@ -567,7 +659,7 @@ fn heading_block(c: &Compilation) -> String {
                 right,
                 &CENTRE
                     .before(120)
-                    .text(&place_and_date(c.generated_at), PLAIN.italic().size(PT14)),
+                    .text(&dated(&s.place, date), PLAIN.italic().size(PT14)),
                 false,
             ),
         ],
@@ -584,15 +676,25 @@ fn subject(c: &Compilation) -> String {
     )
 }
 
-fn introduction(c: &Compilation) -> String {
+/// A name inside a sentence: "Sở Văn hóa và Thể thao" as the tree spells it, never
+/// the capitals of the heading.
+pub(crate) fn in_sentence(name: &str) -> String {
+    let name = name.trim();
+    if name.chars().any(char::is_lowercase) {
+        name.to_string()
+    } else {
+        let lower = name.to_lowercase();
+        let mut chars = lower.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn introduction(c: &Compilation, l: &Letter) -> String {
     let f = &c.figures;
     let p = &f.period;
-    let plan = match (p.plan_title.trim(), p.plan_document_number.trim()) {
-        ("", "") => format!("kế hoạch năm {}", p.plan_year),
-        (title, "") => title.to_string(),
-        ("", number) => format!("Kế hoạch số {number}"),
-        (title, number) => format!("{title} (số {number})"),
-    };
     let basis = if c.include_submitted {
         "đã được duyệt và đã nộp đang chờ duyệt"
     } else {
@@ -601,18 +703,19 @@ fn introduction(c: &Compilation) -> String {
     [
         BODY.text(
             &format!(
-                "Thực hiện {plan}, {} báo cáo kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {} như sau:",
-                c.unit.name,
+                "{}, {} báo cáo kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {} như sau:",
+                l.plan.opening(),
+                in_sentence(&c.unit.name),
                 period_phrase(&p.name, &p.code)
             ),
             PLAIN,
         ),
         BODY.text(
             &format!(
-                "Số liệu được tổng hợp từ {} báo cáo {basis} của các đơn vị; thời gian chốt số liệu từ ngày {} đến ngày {}, hạn gửi báo cáo ngày {}.",
+                "Số liệu được tổng hợp từ {} báo cáo {basis} của các đơn vị, tính đến ngày chốt số liệu {} (kỳ báo cáo từ ngày {}); hạn gửi báo cáo ngày {}.",
                 number(f.reports_included as f64),
-                short_date(p.window_start),
                 short_date(p.window_end),
+                short_date(p.window_start),
                 short_date(p.due_date),
             ),
             PLAIN,
@@ -646,7 +749,7 @@ fn missing_units(units: &CompletenessUnits) -> String {
 fn completeness(c: &Compilation) -> String {
     let cp = &c.figures.completeness;
     let mut out = vec![
-        HEADING.text("I. TÌNH HÌNH THỰC HIỆN CHẾ ĐỘ BÁO CÁO", PLAIN),
+        HEADING.text("1. Tình hình thực hiện chế độ báo cáo", PLAIN.italic()),
         BODY.text(
             &format!(
                 "Tổng số đơn vị phải báo cáo: {}. Số đơn vị đã nộp báo cáo: {} (đạt {}), trong đó đã được duyệt: {}; nộp đúng hạn: {}; nộp muộn: {}. Số đơn vị chưa nộp báo cáo: {}.",
@@ -698,7 +801,7 @@ fn completeness(c: &Compilation) -> String {
 
 fn indicators(c: &Compilation) -> String {
     let f = &c.figures;
-    let mut out = vec![HEADING.text("II. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", PLAIN)];
+    let mut out = vec![HEADING.text("2. Kết quả thực hiện các chỉ tiêu", PLAIN.italic())];
     if f.indicators.is_empty() {
         out.push(BODY.text("Kế hoạch không đặt chỉ tiêu cho kỳ báo cáo này.", PLAIN));
         return out.concat();
@@ -717,15 +820,15 @@ fn indicators(c: &Compilation) -> String {
     let mut columns = vec![
         col("TT", 567, true),
         col("Chỉ tiêu", 0, false),
-        col("Kết quả", 1191, true),
-        col("Số đơn vị được tính", 1304, true),
-        col("Mục tiêu", 1191, true),
-        col("Đánh giá", 1304, true),
+        col("Kết quả", 1134, true),
+        col("Tử số / mẫu số", 1304, true),
+        col("Mục tiêu", 1077, true),
+        col("Đánh giá", 1191, true),
     ];
     if prev.is_some() {
-        columns.push(col("Kỳ trước", 1191, true));
+        columns.push(col("Kỳ trước", 1021, true));
     }
-    columns.push(col("Đơn vị chưa đạt", 1984, false));
+    columns.push(col("Đơn vị chưa đạt", 1701, false));
     let rows: Vec<Vec<String>> = f
         .indicators
         .iter()
@@ -740,11 +843,7 @@ fn indicators(c: &Compilation) -> String {
                 ordinal(n),
                 i.name_vi.clone(),
                 percent(i.value),
-                format!(
-                    "{}/{} đơn vị",
-                    number(i.coverage.counted as f64),
-                    number(i.coverage.expected as f64)
-                ),
+                format!("{} / {}", number(i.numerator), number(i.denominator)),
                 target_text(i),
                 assessment,
             ];
@@ -761,6 +860,14 @@ fn indicators(c: &Compilation) -> String {
         })
         .collect();
     out.push(data_table(&columns, &rows, false));
+    out.push(BODY.text(
+        &format!(
+            "Số đơn vị được tính: {}/{} đơn vị phải báo cáo.",
+            number(f.coverage.counted as f64),
+            number(f.coverage.expected as f64)
+        ),
+        PLAIN.italic(),
+    ));
     out.concat()
 }
 
@@ -788,9 +895,18 @@ fn coverage_note(c: &Coverage) -> Option<String> {
     ]))
 }
 
-fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
+/// A total as its type reads: đồng whole, counts as counts.
+fn total_text(kind: &str, v: f64) -> String {
+    if kind == "money_vnd" {
+        money(v)
+    } else {
+        number(v)
+    }
+}
+
+fn key_figures(f: &Figures, prev: Option<&Figures>, l: &Letter) -> String {
     let mut out = vec![
-        HEADING.text("III. MỘT SỐ SỐ LIỆU CHỦ YẾU", PLAIN),
+        HEADING.text("3. Một số số liệu chủ yếu", PLAIN.italic()),
         coverage_note(&f.coverage).unwrap_or_else(|| {
             BODY.text(
                 &format!(
@@ -801,7 +917,7 @@ fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
                 PLAIN,
             )
         }),
-        HEADING.text("1. Số liệu phân tách theo giới tính", PLAIN.italic()),
+        HEADING.text("a) Số liệu phân tách theo giới tính", PLAIN.italic()),
     ];
     if f.pairs.is_empty() {
         out.push(BODY.text(
@@ -846,7 +962,52 @@ fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
         out.push(data_table(&columns, &rows, false));
     }
 
-    out.push(HEADING.text("2. Các hoạt động đã tổ chức theo loại hình", PLAIN.italic()));
+    // Every other figure of the form, in its order: the Committee's meetings and
+    // inspections, the budget allocated and spent, the activities integrating gender
+    // equality …
+    let others: Vec<_> = f
+        .totals
+        .iter()
+        .filter(|t| !l.paired_fields.contains(&t.field))
+        .collect();
+    if !others.is_empty() {
+        out.push(HEADING.text("b) Các số liệu khác", PLAIN.italic()));
+        let mut columns = vec![
+            col("TT", 567, true),
+            col("Nội dung", 0, false),
+            col("Kết quả", 1701, true),
+        ];
+        if prev.is_some() {
+            columns.push(col("Kỳ trước", 1701, true));
+        }
+        let rows: Vec<Vec<String>> = others
+            .iter()
+            .enumerate()
+            .map(|(n, t)| {
+                let mut cells = vec![ordinal(n), t.label_vi.clone(), total_text(&t.kind, t.sum)];
+                if let Some(before) = prev {
+                    cells.push(
+                        before
+                            .totals
+                            .iter()
+                            .find(|x| x.field == t.field)
+                            .map_or_else(|| DASH.to_string(), |x| total_text(&x.kind, x.sum)),
+                    );
+                }
+                cells
+            })
+            .collect();
+        out.push(data_table(&columns, &rows, false));
+    }
+
+    out.push(HEADING.text(
+        if others.is_empty() {
+            "b) Các hoạt động đã tổ chức theo loại hình"
+        } else {
+            "c) Các hoạt động đã tổ chức theo loại hình"
+        },
+        PLAIN.italic(),
+    ));
     if f.activities.is_empty() {
         out.push(BODY.text("Trong kỳ, các đơn vị chưa báo cáo hoạt động nào.", PLAIN));
     } else {
@@ -858,8 +1019,15 @@ fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
             col("Nữ", 1134, true),
             col("Kinh phí (đồng)", 1701, true),
         ];
-        let mut rows: Vec<Vec<String>> = f
-            .activities
+        // In the form's order of types; a type the form no longer lists goes last.
+        let mut groups: Vec<_> = f.activities.iter().collect();
+        groups.sort_by_key(|a| {
+            l.activity_order
+                .iter()
+                .position(|k| *k == a.kind)
+                .unwrap_or(usize::MAX)
+        });
+        let mut rows: Vec<Vec<String>> = groups
             .iter()
             .enumerate()
             .map(|(n, a)| {
@@ -889,11 +1057,188 @@ fn key_figures(f: &Figures, prev: Option<&Figures>) -> String {
     out.concat()
 }
 
-fn narratives(c: &Compilation) -> String {
-    let mut out = vec![HEADING.text("IV. Ý KIẾN, ĐÁNH GIÁ CỦA CÁC ĐƠN VỊ", PLAIN)];
-    if c.narratives.is_empty() {
-        out.push(BODY.text("Mẫu báo cáo không có phần thuyết minh.", PLAIN));
+/// Whether a narrative field holds the units' proposals (kiến nghị, đề xuất): those go
+/// to the report's own proposals section, once.
+fn is_proposal(s: &NarrativeSection) -> bool {
+    let label = s.label_vi.to_lowercase();
+    label.contains("kiến nghị") || label.contains("đề xuất") || s.field.contains("recommend")
+}
+
+/// How many points of a section the body shows; the rest are in the appendix.
+const POINTS: usize = 6;
+/// How many characters of a point the body shows.
+const POINT_CHARS: usize = 240;
+
+/// The first sentence (or line) of a text, cut at `POINT_CHARS` on a word.
+fn point_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let sentence = match line.find(". ") {
+        Some(i) => &line[..=i],
+        None => line,
+    };
+    let sentence = sentence.trim().trim_end_matches(['.', ';']);
+    if sentence.chars().count() <= POINT_CHARS {
+        return sentence.to_string();
     }
+    let cut: String = sentence.chars().take(POINT_CHARS).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut} …")
+}
+
+/// A section's texts condensed: each unit's first point, units that made the same
+/// point together, the points most units made first.
+fn condensed(s: &NarrativeSection) -> Vec<(String, Vec<&str>)> {
+    let mut points: Vec<(String, Vec<&str>)> = Vec::new();
+    for e in &s.entries {
+        let p = point_of(&e.text);
+        if p.is_empty() {
+            continue;
+        }
+        match points
+            .iter_mut()
+            .find(|(q, _)| q.to_lowercase() == p.to_lowercase())
+        {
+            Some((_, units)) => units.push(&e.unit_name),
+            None => points.push((p, vec![&e.unit_name])),
+        }
+    }
+    // Stable: among points made equally often, the first unit's comes first.
+    points.sort_by_key(|(_, units)| std::cmp::Reverse(units.len()));
+    points
+}
+
+/// The condensed points of some narrative sections, each under its label.
+fn condensed_sections(sections: &[&NarrativeSection]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in sections {
+        let points = condensed(s);
+        out.push(BODY.with(&[run(&format!("{}:", s.label_vi.trim()), PLAIN.italic())]));
+        if points.is_empty() {
+            out.push(BODY.text("- Các đơn vị không có ý kiến.", PLAIN));
+            continue;
+        }
+        for (p, units) in points.iter().take(POINTS) {
+            let who = if units.len() > 3 {
+                format!(
+                    "{} và {} đơn vị khác",
+                    units[..2].join(", "),
+                    units.len() - 2
+                )
+            } else {
+                units.join(", ")
+            };
+            out.push(BODY.text(&format!("- {p} ({who})."), PLAIN));
+        }
+        if points.len() > POINTS {
+            out.push(BODY.text(
+                &format!(
+                    "- Và {} ý kiến khác (xem Phụ lục).",
+                    number((points.len() - POINTS) as f64)
+                ),
+                PLAIN.italic(),
+            ));
+        }
+    }
+    out
+}
+
+fn assessment(c: &Compilation) -> String {
+    let mut out = vec![
+        HEADING.text("II. ĐÁNH GIÁ CHUNG", PLAIN),
+        HEADING.text("1. Kết quả đạt được", PLAIN.italic()),
+        BODY.text(
+            "[Đơn vị tổng hợp đánh giá những kết quả nổi bật trong kỳ trên cơ sở số liệu tại mục I.]",
+            PLAIN.italic(),
+        ),
+        HEADING.text("2. Tồn tại, hạn chế và nguyên nhân", PLAIN.italic()),
+        BODY.text(
+            "[Đơn vị tổng hợp nêu những tồn tại, hạn chế và nguyên nhân, trong đó có các chỉ tiêu chưa đạt và các đơn vị chưa báo cáo.]",
+            PLAIN.italic(),
+        ),
+    ];
+    let sections: Vec<&NarrativeSection> =
+        c.narratives.iter().filter(|s| !is_proposal(s)).collect();
+    if !sections.is_empty() {
+        out.push(HEADING.text("3. Ý kiến của các đơn vị", PLAIN.italic()));
+        out.extend(condensed_sections(&sections));
+    }
+    out.concat()
+}
+
+fn next_period(c: &Compilation) -> String {
+    let mut out = vec![HEADING.text("III. NHIỆM VỤ TRỌNG TÂM KỲ TỚI", PLAIN)];
+    let open: Vec<_> = c
+        .tasks
+        .tasks
+        .iter()
+        .filter(|t| !t.status.is_some_and(|s| s.is_closed()))
+        .collect();
+    if !open.is_empty() {
+        out.push(BODY.text(
+            "Tiếp tục thực hiện các nhiệm vụ của Kế hoạch chưa hoàn thành:",
+            PLAIN,
+        ));
+        for t in open {
+            let due = t
+                .due
+                .map(|d| format!(", thời hạn {}", short_date(d)))
+                .unwrap_or_default();
+            out.push(BODY.text(
+                &format!(
+                    "- {} ({} chủ trì{due}).",
+                    t.title_vi.trim(),
+                    t.lead_unit.name
+                ),
+                PLAIN,
+            ));
+        }
+    }
+    out.push(BODY.text(
+        "[Đơn vị tổng hợp bổ sung các nhiệm vụ trọng tâm kỳ tới.]",
+        PLAIN.italic(),
+    ));
+    out.concat()
+}
+
+fn proposals(c: &Compilation) -> String {
+    let mut out = vec![HEADING.text("IV. KIẾN NGHỊ, ĐỀ XUẤT", PLAIN)];
+    let sections: Vec<&NarrativeSection> = c.narratives.iter().filter(|s| is_proposal(s)).collect();
+    out.push(BODY.text(
+        "[Đơn vị tổng hợp nêu các kiến nghị, đề xuất với cấp trên trên cơ sở ý kiến của các đơn vị.]",
+        PLAIN.italic(),
+    ));
+    out.extend(condensed_sections(&sections));
+    // The closing sentence goes with the signature onto its page, never a signature
+    // alone.
+    out.push(BODY.before(240).keep_next().text(
+        &format!(
+            "Trên đây là báo cáo kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {} của {}./.",
+            period_phrase(&c.figures.period.name, &c.figures.period.code),
+            in_sentence(&c.unit.name)
+        ),
+        PLAIN,
+    ));
+    out.concat()
+}
+
+/// Every unit's texts in full, after the signature: "Phụ lục".
+fn appendix(c: &Compilation) -> String {
+    if c.narratives.iter().all(|s| s.entries.is_empty()) {
+        return String::new();
+    }
+    let mut out = vec![
+        para("Normal").page_break().with(&[]),
+        CENTRE.text("PHỤ LỤC", PLAIN.bold()),
+        CENTRE.text("Ý kiến của các đơn vị", PLAIN.bold()),
+        CENTRE.text(
+            &format!("(Kèm theo Báo cáo số {NUMBER_PLACEHOLDER})"),
+            PLAIN.italic(),
+        ),
+    ];
     for (n, s) in c.narratives.iter().enumerate() {
         // A field that is its section's only text is named with the section, so that
         // "Mô tả việc lồng ghép" says what it describes.
@@ -927,50 +1272,34 @@ fn narratives(c: &Compilation) -> String {
     out.concat()
 }
 
-fn proposals(c: &Compilation) -> String {
-    [
-        HEADING.text("V. KIẾN NGHỊ, ĐỀ XUẤT", PLAIN),
-        BODY.text(
-            "[Văn phòng Sở bổ sung các kiến nghị, đề xuất với UBND Thành phố và các sở, ngành trên cơ sở ý kiến của các đơn vị nêu tại mục IV trước khi trình ký.]",
-            PLAIN.italic(),
-        ),
-        // The closing sentence goes with the signature onto its page, never a
-        // signature alone.
-        BODY.before(240).keep_next().text(
-            &format!(
-                "Trên đây là báo cáo kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {} của {}./.",
-                period_phrase(&c.figures.period.name, &c.figures.period.code),
-                c.unit.name
-            ),
-            PLAIN,
-        ),
-    ]
-    .concat()
-}
-
 /// Recipients on the left, the signature on the right, in one borderless row that is
 /// kept on a page.
-fn signature_block() -> String {
+pub(crate) fn signature_block(s: &DocumentSettings) -> String {
     let left = 4536; // 8 cm
     let right = TEXT_WIDTH - left;
     let recipient = |t: &str| para("Cell").text(t, PLAIN.size(PT11));
-    let recipients = [
-        para("Cell").text("Nơi nhận:", PLAIN.bold().italic().size(PT12)),
-        recipient("- UBND Thành phố;"),
-        recipient("- Sở Lao động TB&XH;"),
-        recipient("- Ban Giám đốc Sở;"),
-        recipient("- Lưu: VT."),
-    ]
-    .concat();
-    let mut signature = vec![
-        CENTRE.text("KT. GIÁM ĐỐC", PLAIN.bold()),
-        CENTRE.text("PHÓ GIÁM ĐỐC", PLAIN.bold()),
-    ];
+    let mut recipients = vec![para("Cell").text("Nơi nhận:", PLAIN.bold().italic().size(PT12))];
+    for r in &s.recipients {
+        let r = r.trim().trim_end_matches([';', '.']);
+        recipients.push(recipient(&format!("- {r};")));
+    }
+    recipients.push(recipient(&if s.drafting_unit.trim().is_empty() {
+        "- Lưu: VT.".to_string()
+    } else {
+        format!("- Lưu: VT, {}.", s.drafting_unit.trim())
+    }));
+    let mut signature = Vec::new();
+    if !s.signer_authority.trim().is_empty() {
+        signature.push(CENTRE.text(&s.signer_authority.to_uppercase(), PLAIN.bold()));
+    }
+    signature.push(CENTRE.text(&s.signer_title.to_uppercase(), PLAIN.bold()));
     // Room for the signature and the seal, about 2.5 cm.
     signature.extend((0..5).map(|_| CENTRE.with(&[])));
-    signature.push(CENTRE.text("(ký, ghi rõ họ tên)", PLAIN.italic()));
+    if !s.signer_name.trim().is_empty() {
+        signature.push(CENTRE.text(s.signer_name.trim(), PLAIN.bold()));
+    }
     let cells = [
-        cell(left, &recipients, false),
+        cell(left, &recipients.concat(), false),
         cell(right, &signature.concat(), false),
     ];
     [
@@ -983,23 +1312,32 @@ fn signature_block() -> String {
     .concat()
 }
 
-fn document_xml(c: &Compilation) -> String {
+fn document_xml(c: &Compilation, l: &Letter) -> String {
     let title_width = 2268; // the rule under the subject, 4 cm
     let body = [
-        heading_block(c),
+        heading_block(&l.settings, "BC", l.date),
         CENTRE.before(360).keep_next().text("BÁO CÁO", PLAIN.bold()),
         CENTRE.keep_next().text(&subject(c), PLAIN.bold()),
         rule(TEXT_WIDTH, title_width),
-        introduction(c),
+        introduction(c, l),
+        HEADING.text("I. KẾT QUẢ THỰC HIỆN", PLAIN),
         completeness(c),
         indicators(c),
-        key_figures(&c.figures, c.previous.as_deref()),
+        key_figures(&c.figures, c.previous.as_deref(), l),
         crate::tasks::part::docx_body(&c.tasks),
-        narratives(c),
+        assessment(c),
+        next_period(c),
         proposals(c),
-        signature_block(),
+        signature_block(&l.settings),
+        appendix(c),
     ]
     .concat();
+    document_part(&body)
+}
+
+/// The body of a document and its section properties: A4, the decree's margins, the
+/// page number from page 2.
+pub(crate) fn document_part(body: &str) -> String {
     format!(
         concat!(
             "{decl}<w:document xmlns:w=\"{w}\" xmlns:r=\"{r}\"><w:body>{body}",
@@ -1116,8 +1454,8 @@ fn settings_xml() -> String {
     )
 }
 
-fn core_xml(c: &Compilation) -> String {
-    let created = c.generated_at.format("%Y-%m-%dT%H:%M:%SZ");
+fn core_xml(title: &str, creator: &str, at: DateTime<Utc>) -> String {
+    let created = at.format("%Y-%m-%dT%H:%M:%SZ");
     format!(
         concat!(
             r#"{decl}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" "#,
@@ -1129,8 +1467,8 @@ fn core_xml(c: &Compilation) -> String {
             "</cp:coreProperties>"
         ),
         decl = XML_DECLARATION,
-        title = escape(&format!("Báo cáo {}", subject(c).to_lowercase())),
-        creator = escape(&c.unit.name),
+        title = escape(title),
+        creator = escape(creator),
         created = created,
     )
 }
@@ -1187,14 +1525,30 @@ fn zip_time(at: DateTime<Utc>) -> zip::DateTime {
 }
 
 /// The compilation as a draft report, a .docx file.
-pub fn to_docx(c: &Compilation) -> ApiResult<Vec<u8>> {
+pub fn to_docx(c: &Compilation, l: &Letter) -> ApiResult<Vec<u8>> {
+    package(
+        document_xml(c, l),
+        &format!("Báo cáo {}", subject(c).to_lowercase()),
+        &c.unit.name,
+        c.generated_at,
+    )
+}
+
+/// A .docx package around a document part (`document_part`), with the styles, the
+/// page-number headers and the core properties every document of the service shares.
+pub(crate) fn package(
+    document: String,
+    title: &str,
+    creator: &str,
+    at: DateTime<Utc>,
+) -> ApiResult<Vec<u8>> {
     // `[Content_Types].xml` comes first, as readers that stream the package expect.
     let parts: [(&str, String); 9] = [
         ("[Content_Types].xml", CONTENT_TYPES.to_string()),
         ("_rels/.rels", PACKAGE_RELS.to_string()),
-        ("docProps/core.xml", core_xml(c)),
+        ("docProps/core.xml", core_xml(title, creator, at)),
         ("word/_rels/document.xml.rels", DOCUMENT_RELS.to_string()),
-        ("word/document.xml", document_xml(c)),
+        ("word/document.xml", document),
         ("word/styles.xml", styles_xml()),
         ("word/settings.xml", settings_xml()),
         ("word/header1.xml", header_xml(true)),
@@ -1202,7 +1556,7 @@ pub fn to_docx(c: &Compilation) -> ApiResult<Vec<u8>> {
     ];
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(zip_time(c.generated_at));
+        .last_modified_time(zip_time(at));
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     for (name, content) in parts {
         zip.start_file(name, options).map_err(ApiError::internal)?;
@@ -1353,6 +1707,39 @@ mod tests {
         }
     }
 
+    fn letter() -> Letter {
+        let dept = crate::org::store::Row {
+            id: Uuid::nil(),
+            code: "SVHTT".into(),
+            name: "Sở Văn hóa & Thể thao".into(),
+            kind: "department".into(),
+            parent_id: None,
+            path: String::new(),
+            depth: 0,
+            active: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        };
+        let mut settings = crate::documents::defaults(&dept, None);
+        settings.recipients = vec!["UBND Thành phố".into(), "Sở Lao động TB&XH".into()];
+        settings.drafting_unit = "VP".into();
+        settings.signer_name = "Trần Thị Vân Anh".into();
+        Letter {
+            settings,
+            plan: PlanBasis {
+                document_number: "/KH-SVHTT".into(),
+                issue_date: NaiveDate::from_ymd_opt(2024, 3, 15),
+                title: "Kế hoạch thực hiện công tác bình đẳng giới năm 2024".into(),
+                legal_basis: "Kế hoạch số 39/KH-UBND ngày 29/01/2024 của UBND Thành phố".into(),
+                issuer_name: "Sở Văn hóa & Thể thao".into(),
+            },
+            date: None,
+            paired_fields: vec![],
+            activity_order: vec![],
+        }
+    }
+
     fn part(bytes: &[u8], name: &str) -> String {
         let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         let mut s = String::new();
@@ -1421,20 +1808,21 @@ mod tests {
 
     #[test]
     fn dates_follow_the_decree() {
-        let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        let on = |y, m, d| Some(NaiveDate::from_ymd_opt(y, m, d).unwrap());
         assert_eq!(
-            place_and_date(at(2025, 2, 5, 3)),
+            dated("Hà Nội", on(2025, 2, 5)),
             "Hà Nội, ngày 05 tháng 02 năm 2025"
         );
         assert_eq!(
-            place_and_date(at(2025, 11, 20, 3)),
+            dated("Hà Nội", on(2025, 11, 20)),
             "Hà Nội, ngày 20 tháng 11 năm 2025"
         );
-        // 18:00 UTC is already the next morning in Hà Nội.
         assert_eq!(
-            place_and_date(at(2025, 3, 9, 18)),
+            dated("Hà Nội", on(2025, 3, 10)),
             "Hà Nội, ngày 10 tháng 3 năm 2025"
         );
+        // Undated, for the office to date on signing.
+        assert_eq!(dated("Hà Nội", None), "Hà Nội, ngày … tháng … năm …");
         assert_eq!(
             period_phrase("Báo cáo 6 tháng đầu năm 2024", "2024S1"),
             "6 tháng đầu năm 2024"
@@ -1463,7 +1851,7 @@ mod tests {
 
     #[test]
     fn the_package_opens_and_holds_its_parts() {
-        let bytes = to_docx(&sample()).unwrap();
+        let bytes = to_docx(&sample(), &letter()).unwrap();
         assert_eq!(&bytes[..2], b"PK");
         let mut zip = zip::ZipArchive::new(Cursor::new(bytes.as_slice())).unwrap();
         assert_eq!(
@@ -1495,7 +1883,7 @@ mod tests {
 
     #[test]
     fn the_document_reads_as_an_administrative_report() {
-        let bytes = to_docx(&sample()).unwrap();
+        let bytes = to_docx(&sample(), &letter()).unwrap();
         let doc = part(&bytes, "word/document.xml");
         for needle in [
             "UBND THÀNH PHỐ HÀ NỘI",
@@ -1503,9 +1891,11 @@ mod tests {
             "Số: …/BC-SVHTT",
             "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
             "Độc lập - Tự do - Hạnh phúc",
-            // 20:30 UTC on 4 March is 5 March in Hà Nội.
-            "Hà Nội, ngày 05 tháng 3 năm 2024",
+            // Undated: the office dates it when it signs.
+            "Hà Nội, ngày … tháng … năm …",
             ">BÁO CÁO<",
+            // The city's plan, then the department's, never an empty number.
+            "Thực hiện Kế hoạch số 39/KH-UBND ngày 29/01/2024 của UBND Thành phố; Kế hoạch ngày 15/3/2024 của Sở Văn hóa &amp; Thể thao về thực hiện công tác bình đẳng giới năm 2024, Sở Văn hóa &amp; Thể thao báo cáo",
             "Kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ 6 tháng đầu năm 2024",
             "Đơn vị có lãnh đạo nữ",
             "58,3%",
@@ -1521,26 +1911,41 @@ mod tests {
             "số liệu mới phản ánh 3/4 đơn vị phải báo cáo; các đơn vị chưa được tính: Trung tâm D.",
             "Tổ chức gặp mặt nữ cán bộ nhân ngày 8/3.",
             "Khen thưởng 5 cá nhân.",
-            "V. KIẾN NGHỊ, ĐỀ XUẤT",
+            "I. KẾT QUẢ THỰC HIỆN",
+            "II. ĐÁNH GIÁ CHUNG",
+            "Tồn tại, hạn chế và nguyên nhân",
+            "III. NHIỆM VỤ TRỌNG TÂM KỲ TỚI",
+            "IV. KIẾN NGHỊ, ĐỀ XUẤT",
             "KT. GIÁM ĐỐC",
             "PHÓ GIÁM ĐỐC",
-            "(ký, ghi rõ họ tên)",
+            "Trần Thị Vân Anh",
             "Nơi nhận:",
             "- Sở Lao động TB&amp;XH;",
-            "- Lưu: VT.",
+            "- Lưu: VT, VP.",
+            "PHỤ LỤC",
             // A4 and the decree's margins.
             r#"<w:pgSz w:w="11906" w:h="16838"/>"#,
             r#"w:top="1134" w:right="850" w:bottom="1134" w:left="1701""#,
         ] {
             assert!(doc.contains(needle), "{needle} missing");
         }
+        // In the order of a report; proposals once; the placeholder wording is gone.
+        let at = |needle: &str| doc.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        assert!(at("I. KẾT QUẢ") < at("II. ĐÁNH GIÁ") && at("II. ĐÁNH GIÁ") < at("III. NHIỆM VỤ"));
+        assert!(at("IV. KIẾN NGHỊ") < at("Nơi nhận") && at("Nơi nhận") < at("PHỤ LỤC"));
+        assert_eq!(doc.matches("KIẾN NGHỊ").count(), 1);
+        for gone in ["(ký, ghi rõ họ tên)", "số /KH", "năm 2026"] {
+            assert!(!doc.contains(gone), "{gone}");
+        }
+        // Numerator and denominator beside each value.
+        assert!(doc.contains("Tử số / mẫu số"));
         // The previous period's column is there because there is one.
         assert!(doc.contains("Kỳ trước"));
         assert!(part(&bytes, "word/styles.xml").contains("Times New Roman"));
 
         let mut alone = sample();
         alone.previous = None;
-        let doc = part(&to_docx(&alone).unwrap(), "word/document.xml");
+        let doc = part(&to_docx(&alone, &letter()).unwrap(), "word/document.xml");
         assert!(!doc.contains("Kỳ trước"));
     }
 }

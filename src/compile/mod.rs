@@ -509,6 +509,7 @@ impl Basis {
     /// The entity tag of one representation of the compilation: equal as long as none
     /// of the data under it changes. Weak, because two equal compilations still differ
     /// in `generated_at`.
+    #[allow(clippy::too_many_arguments)]
     pub fn etag(
         &self,
         period: &PeriodRow,
@@ -517,6 +518,7 @@ impl Basis {
         format: Format,
         detail: bool,
         parts: &parts::Parts,
+        printed: &str,
     ) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -535,6 +537,7 @@ impl Basis {
             &format!("{format:?}"),
             if detail { "units" } else { "-" },
             &parts.tag(),
+            printed,
         ] {
             h.update(part.as_bytes());
             h.update([0]);
@@ -597,6 +600,7 @@ async fn cached_figures(
 /// The whole compilation of `root`'s subtree for a period. The figures, the
 /// narratives and the previous period are independent, so each comes from the cache
 /// or runs on a connection of its own, concurrently.
+#[allow(clippy::too_many_arguments)]
 pub async fn compile(
     pool: &crate::db::Pool,
     cache: &CompilationCache,

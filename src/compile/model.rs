@@ -274,6 +274,9 @@ pub struct CompilationQuery {
     #[param(style = Form, explode = false, inline, value_type = Option<Vec<super::parts::Part>>)]
     #[serde(default, deserialize_with = "super::parts::comma_list")]
     pub parts: Option<Vec<super::parts::Part>>,
+    /// The date the DOCX prints in its date line (`2024-11-25`); by default it is
+    /// left as "ngày … tháng … năm …" for the office to fill in when it signs.
+    pub date: Option<NaiveDate>,
 }
 
 #[derive(Deserialize, IntoParams)]

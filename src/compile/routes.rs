@@ -131,7 +131,30 @@ pub async fn compilation(
         (Some(asked), Format::Json) => super::parts::Parts::only(asked),
         _ => super::parts::Parts::all(),
     };
-    let etag = basis.etag(&period, &root, include, format, detail, &parts);
+    // The DOCX prints the root's document settings and a date as well: its tag
+    // covers them.
+    let letter = match format {
+        Format::Docx => {
+            let mut conn = crate::db::conn(&state.pool).await?;
+            Some(letter(&mut conn, &plan, &root, q.date).await?)
+        }
+        _ => None,
+    };
+    let printed = letter.as_ref().map(|l| {
+        format!(
+            "{:?}|{:?}|{:?}",
+            l.date, l.settings.updated_at, l.settings.is_default
+        )
+    });
+    let etag = basis.etag(
+        &period,
+        &root,
+        include,
+        format,
+        detail,
+        &parts,
+        printed.as_deref().unwrap_or("-"),
+    );
     if if_none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
@@ -184,7 +207,10 @@ pub async fn compilation(
         }
         Format::Docx => {
             let name = format!("bao-cao-{}-{}.docx", period.code, root.code);
-            let bytes = web::block(move || super::docx::to_docx(&compiled))
+            let letter = letter.ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("the DOCX letter is read before the tag"))
+            })?;
+            let bytes = web::block(move || super::docx::to_docx(&compiled, &letter))
                 .await
                 .map_err(ApiError::internal)??;
             HttpResponse::Ok()
@@ -203,6 +229,53 @@ pub async fn compilation(
     res.headers_mut()
         .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     Ok(res)
+}
+
+/// What the DOCX prints besides the figures: the root's document settings, the plan
+/// it reports on, and what of the form orders the tables.
+pub(crate) async fn letter(
+    conn: &mut AsyncPgConnection,
+    plan: &plan_store::PlanRow,
+    root: &UnitRow,
+    date: Option<chrono::NaiveDate>,
+) -> ApiResult<super::docx::Letter> {
+    let settings = crate::documents::for_unit(conn, root).await?;
+    let issuer = org_store::find_by_id(conn, plan.issuing_unit_id).await?;
+    let form = plan_store::get_form(conn, plan.id, None).await?;
+    let (paired_fields, activity_order) =
+        form.map(|f| form_order(&f.definition)).unwrap_or_default();
+    Ok(super::docx::Letter {
+        settings,
+        plan: super::docx::PlanBasis {
+            document_number: plan.document_number.clone(),
+            issue_date: plan.issue_date,
+            title: plan.title.clone(),
+            legal_basis: plan.legal_basis.clone(),
+            issuer_name: issuer.map(|u| u.name).unwrap_or_default(),
+        },
+        date,
+        paired_fields,
+        activity_order,
+    })
+}
+
+/// The form's sex-disaggregated fields, and its activity types in order.
+fn form_order(form: &crate::plans::form::FormDefinition) -> (Vec<String>, Vec<String>) {
+    let paired = form
+        .pairs
+        .iter()
+        .flat_map(|p| [p.total.clone(), p.female.clone()])
+        .collect();
+    let types = form
+        .lists()
+        .filter_map(|(_, l)| {
+            l.fields
+                .iter()
+                .find(|f| f.kind == crate::plans::form::FieldType::Choice)
+        })
+        .flat_map(|f| f.options.iter().flatten().map(|o| o.code.clone()))
+        .collect();
+    (paired, types)
 }
 
 /// Whether `If-None-Match` names the current tag (weak comparison, RFC 9110 §13.1.2).

@@ -246,6 +246,20 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         ),
         ("putMyNotificationSettings", json!({"email": false})),
         (
+            "putDocumentSettings",
+            json!({
+                "superior_body": "UBND THÀNH PHỐ HÀ NỘI",
+                "issuing_body": "SỞ VĂN HÓA VÀ THỂ THAO",
+                "abbreviation": "SVHTT",
+                "place": "Hà Nội",
+                "signer_authority": "KT. GIÁM ĐỐC",
+                "signer_title": "PHÓ GIÁM ĐỐC",
+                "signer_name": "Trần Thị Vân Anh",
+                "recipients": ["UBND Thành phố", "Sở Lao động TB&XH", "Ban Giám đốc Sở"],
+                "drafting_unit": "XDNS"
+            }),
+        ),
+        (
             "putReminderSchedule",
             json!({"offsets_days": [-10, -3, 0], "repeat_every_days": 2, "enabled": true}),
         ),

@@ -268,7 +268,7 @@ fn paragraph(style: &str, runs: &[(&str, bool)]) -> String {
 pub fn docx_body(part: &TasksPart) -> String {
     let mut out = vec![paragraph(
         "Heading",
-        &[("3. Kết quả thực hiện các nhiệm vụ của Kế hoạch", true)],
+        &[("4. Kết quả thực hiện các nhiệm vụ của Kế hoạch", true)],
     )];
     if part.tasks.is_empty() {
         out.push(paragraph(

@@ -119,6 +119,19 @@ fn matrix() -> Vec<Row> {
             ALL_200,
             Some(FOREIGN_READ),
         ),
+        // A unit's document settings are read like the unit, set by the office.
+        row(
+            "get",
+            "/api/v1/org-units/{unit}/document-settings",
+            ALL_200,
+            Some(FOREIGN_READ),
+        ),
+        row(
+            "put",
+            "/api/v1/org-units/{unit}/document-settings",
+            MANAGE_200,
+            Some(FOREIGN_MANAGE_200),
+        ),
         // Writes to the tree are the admin's: 403 for the others whatever the object.
         row("post", "/api/v1/org-units", ADMIN_201, Some(ADMIN_201)),
         row(
@@ -412,6 +425,13 @@ fn matrix() -> Vec<Row> {
             "/api/v1/periods/{period_id}/reports/{unit}",
             [200, 200, 403, 200],
             Some([200, 404, 403, 404]),
+        ),
+        // The report as a document to sign is read like the report.
+        row(
+            "get",
+            "/api/v1/periods/{period_id}/reports/{unit}/document",
+            ALL_200,
+            Some(FOREIGN_READ),
         ),
         // The report as a workbook is read like the report; the filled workbook is
         // saved like the JSON draft (a coordinator with `entry_note`).
@@ -734,6 +754,19 @@ fn request(
         ("get", "/api/v1/org-units/{unit}/subtree") => {
             none(&format!("/api/v1/org-units/{}/subtree", unit.id))
         }
+        ("get", "/api/v1/org-units/{unit}/document-settings") => none(&format!(
+            "/api/v1/org-units/{}/document-settings",
+            unit.code
+        )),
+        ("put", "/api/v1/org-units/{unit}/document-settings") => (
+            format!("/api/v1/org-units/{}/document-settings", unit.code),
+            Body::Json(json!({
+                "superior_body": "Sở Thử nghiệm", "issuing_body": format!("Đơn vị {}", unit.code),
+                "abbreviation": unit.code, "place": "Hà Nội", "signer_authority": "",
+                "signer_title": "Trưởng phòng", "signer_name": format!("Người ký {n}"),
+                "recipients": ["Sở Thử nghiệm"], "drafting_unit": "",
+            })),
+        ),
         ("post", "/api/v1/org-units") => (
             template.into(),
             Body::Json(json!({
@@ -915,6 +948,9 @@ fn request(
             format!("{report}?entry_note=Nh%E1%BA%ADn%20b%E1%BA%A3n%20gi%E1%BA%A5y"),
             Body::IfMatchAny(Some(complete_report(today - days(90)))),
         ),
+        ("get", "/api/v1/periods/{period_id}/reports/{unit}/document") => {
+            none(&format!("{report}/document"))
+        }
         ("get", "/api/v1/periods/{period_id}/reports/{unit}/template.xlsx") => {
             none(&format!("{report}/template.xlsx"))
         }
@@ -1471,8 +1507,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     for (actor, actions) in [
         (
             "coordinator_a",
-            "attachment.upload,indicator.create,indicator.update,period.create,\
-             period.expected_unit.add,period.expected_unit.remove,period.extend_due_date,\
+            "attachment.upload,indicator.create,indicator.update,org_unit.document_settings,\
+             period.create,period.expected_unit.add,period.expected_unit.remove,period.extend_due_date,\
              period.lock,period.remind,period.reminders,period.unlock,period.update,plan.copy,\
              plan.create,plan.data_element_codes.save,plan.form.save,plan.update,\
              report.accept,report.reopen,report.save,report.save,task.create,task.delete,\

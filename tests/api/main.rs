@@ -12,6 +12,7 @@ mod compile;
 mod concurrency;
 mod contract;
 mod demo;
+mod documents;
 mod errors;
 mod expected_units;
 mod fixtures;
