@@ -614,15 +614,16 @@ pub(crate) fn dated(place: &str, date: Option<NaiveDate>) -> String {
 /// Issuing body, number and symbol on the left; national name, motto, place and date
 /// on the right — a borderless table, as every template of the decree does it.
 pub(crate) fn heading_block(s: &DocumentSettings, kind: &str, date: Option<NaiveDate>) -> String {
-    // The text area's 16.5 cm: 6.3 cm for the issuing body, 10.2 cm for the national
-    // name, which stays on one line in 13 pt bold.
-    let left = 3572;
+    // The text area's 16.5 cm: 6.8 cm for the bodies, 9.7 cm for the national name;
+    // at 12 pt (the decree allows 12–13) "SỞ VĂN HÓA VÀ THỂ THAO" and the national
+    // name each stay on one line.
+    let left = 3856;
     let right = TEXT_WIDTH - left;
     let mut issuer = Vec::new();
     if !s.superior_body.trim().is_empty() {
-        issuer.push(CENTRE.text(&s.superior_body.to_uppercase(), PLAIN.size(PT13)));
+        issuer.push(CENTRE.text(&s.superior_body.to_uppercase(), PLAIN.size(PT12)));
     }
-    issuer.push(CENTRE.text(&s.issuing_body.to_uppercase(), PLAIN.bold().size(PT13)));
+    issuer.push(CENTRE.text(&s.issuing_body.to_uppercase(), PLAIN.bold().size(PT12)));
     issuer.push(rule(left, 1418));
     let top = row(
         &[
@@ -632,7 +633,7 @@ pub(crate) fn heading_block(s: &DocumentSettings, kind: &str, date: Option<Naive
                 &[
                     CENTRE.text(
                         "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-                        PLAIN.bold().size(PT13),
+                        PLAIN.bold().size(PT12),
                     ),
                     CENTRE.text(
                         "Độc lập - Tự do - Hạnh phúc",
@@ -1208,7 +1209,7 @@ fn proposals(c: &Compilation) -> String {
     let mut out = vec![HEADING.text("IV. KIẾN NGHỊ, ĐỀ XUẤT", PLAIN)];
     let sections: Vec<&NarrativeSection> = c.narratives.iter().filter(|s| is_proposal(s)).collect();
     out.push(BODY.text(
-        "[Đơn vị tổng hợp nêu các kiến nghị, đề xuất với cấp trên trên cơ sở ý kiến của các đơn vị.]",
+        "[Đơn vị tổng hợp nêu các kiến nghị, đề xuất với cấp trên, căn cứ ý kiến của các đơn vị.]",
         PLAIN.italic(),
     ));
     out.extend(condensed_sections(&sections));

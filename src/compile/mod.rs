@@ -414,16 +414,19 @@ async fn narratives(
 ) -> ApiResult<Vec<NarrativeSection>> {
     let fields: Vec<&str> = form.text_fields().map(|(_, f)| f.code.as_str()).collect();
     let rows = store::narratives(conn, sel, &fields).await?;
-    let mut by_field: HashMap<&str, Vec<NarrativeEntry>> = HashMap::new();
+    let mut by_field: HashMap<&str, Vec<(String, NarrativeEntry)>> = HashMap::new();
     for r in rows {
         for (field, text) in fields.iter().zip(r.texts) {
             // A blank answer (whitespace only) says nothing.
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
-                by_field.entry(field).or_default().push(NarrativeEntry {
-                    unit_code: r.unit_code.clone(),
-                    unit_name: r.unit_name.clone(),
-                    text,
-                });
+                by_field.entry(field).or_default().push((
+                    r.unit_path.clone(),
+                    NarrativeEntry {
+                        unit_code: r.unit_code.clone(),
+                        unit_name: r.unit_name.clone(),
+                        text,
+                    },
+                ));
             }
         }
     }
@@ -436,9 +439,10 @@ async fn narratives(
             label_vi: f.label_vi.clone(),
             label_en: f.label_en.clone(),
             entries: {
+                // In the organisation's order (units under a unit follow it).
                 let mut entries = by_field.remove(f.code.as_str()).unwrap_or_default();
-                entries.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
-                entries
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.into_iter().map(|(_, e)| e).collect()
             },
         })
         .collect())

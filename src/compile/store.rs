@@ -131,7 +131,7 @@ pub const UNIT_STATES_SQL: &str = "SELECT u.id AS unit_id, u.code, u.name, r.sta
        AND (EXISTS (SELECT 1 FROM period_expected_units e \
                     WHERE e.period_id = $1 AND e.unit_id = u.id AND e.removed_at IS NULL) \
             OR r.status IN ('submitted', 'accepted')) \
-     ORDER BY u.code";
+     ORDER BY u.path";
 
 pub async fn unit_states(
     conn: &mut AsyncPgConnection,
@@ -233,7 +233,7 @@ pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
         );
         met.push(format!("count(*) FILTER (WHERE {cond})"));
         short.push(format!(
-            "coalesce(string_agg(u.code, ',' ORDER BY u.code) FILTER (WHERE NOT {cond}), '')"
+            "coalesce(string_agg(u.code, ',' ORDER BY u.path) FILTER (WHERE NOT {cond}), '')"
         ));
     }
     Ok(format!(
@@ -380,6 +380,9 @@ pub async fn unit_values(
 /// where the answer is missing or not a string.
 #[derive(QueryableByName, Debug)]
 pub struct NarrativeRow {
+    /// Where the unit stands in the tree: texts follow the organisation's order.
+    #[diesel(sql_type = Text)]
+    pub unit_path: String,
     #[diesel(sql_type = Text)]
     pub unit_code: String,
     #[diesel(sql_type = Text)]
@@ -398,7 +401,8 @@ pub fn narratives_sql(fields: &[&str]) -> ApiResult<String> {
         format!("CASE WHEN jsonb_typeof(x.{c}) = 'string' THEN x.{c} #>> '{{}}' END")
     })?;
     Ok(format!(
-        "SELECT u.code AS unit_code, u.name AS unit_name, ARRAY[{texts}]::text[] AS texts \
+        "SELECT u.path AS unit_path, u.code AS unit_code, u.name AS unit_name, \
+         ARRAY[{texts}]::text[] AS texts \
          FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
         unpack("r.data->'values'", "x", fields)?
     ))
