@@ -52,21 +52,29 @@ pub struct DocumentSettings {
 pub struct PutDocumentSettings {
     #[schema(max_length = 200)]
     pub superior_body: String,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub issuing_body: String,
-    #[schema(min_length = 1, max_length = 40)]
+    /// One word, no slash: it follows `BC-` in the number line.
+    #[schema(min_length = 1, max_length = 40, pattern = r"^[^\s/]+$")]
     pub abbreviation: String,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub place: String,
     #[schema(max_length = 100)]
     pub signer_authority: String,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub signer_title: String,
     #[schema(max_length = 100)]
     pub signer_name: String,
-    /// At most 20, each 1 to 200 characters.
-    #[schema(max_items = 20)]
+    /// At most 20, each 1 to 200 characters (not only spaces).
+    #[schema(max_items = 20, inline, value_type = Vec<Recipient>)]
     pub recipients: Vec<String>,
-    #[schema(max_length = 40)]
+    /// One word, no slash (`XDNS`), or empty.
+    #[schema(max_length = 40, pattern = r"^[^\s/]*$")]
     pub drafting_unit: String,
 }
+
+/// One recipient of a document ("Nơi nhận").
+#[derive(ToSchema)]
+#[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+#[allow(dead_code)]
+pub struct Recipient(String);

@@ -37,11 +37,27 @@ pub async fn get_settings(
     Ok(web::Json(super::for_unit(&mut conn, &unit).await?))
 }
 
+/// White space as the schema's patterns (ECMA-262 `\s`) know it, so that what the
+/// document allows and what is refused are the same set.
+fn space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
 /// Every text trimmed; the issues of those out of bounds.
 fn checked(b: PutDocumentSettings) -> ApiResult<PutDocumentSettings> {
     let mut issues = Vec::new();
     let mut text = |path: &str, v: String, min: usize, max: usize| {
-        let v = v.trim().to_string();
+        let v = v.trim_matches(space).to_string();
         let n = v.chars().count();
         if n < min || n > max {
             let (code, message) = if n < min {
@@ -81,7 +97,7 @@ fn checked(b: PutDocumentSettings) -> ApiResult<PutDocumentSettings> {
         ("abbreviation", &out.abbreviation),
         ("drafting_unit", &out.drafting_unit),
     ] {
-        if v.contains(|c: char| c.is_whitespace() || c == '/') {
+        if v.contains(|c: char| space(c) || c == '/') {
             issues.push(Issue::new(
                 format!("body.{path}"),
                 "invalid_code",
