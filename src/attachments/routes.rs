@@ -118,7 +118,9 @@ async fn task_of_upload(
     let tasks = task_store::list(conn, t.period.plan_id).await?;
     crate::tasks::progress::unit_task(&tasks, code, t.unit.id, t.period.id, "query.task")
         .cloned()
-        .map_err(|issue| ApiError::validation(format!("query.task: {}", issue.message), vec![issue]))
+        .map_err(|issue| {
+            ApiError::validation(format!("query.task: {}", issue.message), vec![issue])
+        })
 }
 
 fn event(action: &'static str, t: &Target, row: &Row, task: Option<&str>) -> Event<'static> {
@@ -273,7 +275,12 @@ pub async fn upload(
     let row = Row {
         id,
         report_id: report.id,
-        subject: if task.is_some() { "task_progress" } else { "report" }.into(),
+        subject: if task.is_some() {
+            "task_progress"
+        } else {
+            "report"
+        }
+        .into(),
         subject_id: task.as_ref().map(|task| task.id),
         kind: q.kind.as_str().into(),
         file_name,
@@ -456,7 +463,10 @@ pub async fn remove(
             report_now(conn, &actor, &t).await?;
             store::delete(conn, row.id).await?;
             let codes = task_codes(conn, &t, std::slice::from_ref(&row)).await?;
-            let task = row.subject_id.and_then(|id| codes.get(&id)).map(String::as_str);
+            let task = row
+                .subject_id
+                .and_then(|id| codes.get(&id))
+                .map(String::as_str);
             audit::append(conn, &by, event("attachment.delete", &t, &row, task)).await?;
             Ok(row.storage_key)
         })

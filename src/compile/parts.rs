@@ -214,7 +214,10 @@ mod tests {
         let some = Parts::only(&[Part::Totals, Part::Indicators]);
         assert!(some.has(Part::Totals) && !some.has(Part::Narratives));
         assert!(Parts::all().has(Part::Narratives));
-        assert_eq!(some.tag(), Parts::only(&[Part::Indicators, Part::Totals]).tag());
+        assert_eq!(
+            some.tag(),
+            Parts::only(&[Part::Indicators, Part::Totals]).tag()
+        );
         assert_ne!(some.tag(), Parts::all().tag());
     }
 }

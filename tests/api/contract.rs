@@ -1095,13 +1095,9 @@ async fn request_examples_are_accepted_as_they_stand() {
     .await;
     // The password change ended the admin's sessions; the logout needs a new one.
     let changed = example("/api/v1/me/password", "post");
-    let admin = crate::fixtures::login(
-        app,
-        "admin",
-        changed["new_password"].as_str().unwrap(),
-    )
-    .await
-    .token;
+    let admin = crate::fixtures::login(app, "admin", changed["new_password"].as_str().unwrap())
+        .await
+        .token;
     ok(
         app.client
             .post(app.url("/api/v1/auth/logout"))

@@ -527,7 +527,12 @@ fn zip_part(bytes: &[u8], name: &str) -> String {
 /// A PDF's first bytes, enough for the type to be decided from them.
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n";
 
-fn attach(w: &World, who: &crate::fixtures::Caller, unit: &str, task: Option<&str>) -> reqwest::RequestBuilder {
+fn attach(
+    w: &World,
+    who: &crate::fixtures::Caller,
+    unit: &str,
+    task: Option<&str>,
+) -> reqwest::RequestBuilder {
     let task = task.map(|t| format!("&task={t}")).unwrap_or_default();
     w.req(
         who,
@@ -549,7 +554,12 @@ async fn files_document_a_units_progress_on_its_own_tasks() {
     let data = complete_report(p.window_start);
     let progress = json!([{ "task": "III.1.1", "status": "in_progress" }]);
     let (_, etag_a) = w
-        .draft(&w.reporter_a, p, "OFFICE-A", &with_tasks(data.clone(), progress))
+        .draft(
+            &w.reporter_a,
+            p,
+            "OFFICE-A",
+            &with_tasks(data.clone(), progress),
+        )
         .await;
     let (_, _) = w.draft(&w.reporter_b, p, "OFFICE-B", &data).await;
 
@@ -562,7 +572,10 @@ async fn files_document_a_units_progress_on_its_own_tasks() {
                 "validation_failed",
             )
             .await;
-        assert_eq!(issues(&problem["errors"]), [issue("query.task", code, None)]);
+        assert_eq!(
+            issues(&problem["errors"]),
+            [issue("query.task", code, None)]
+        );
     }
 
     let led = json_of(
@@ -648,7 +661,11 @@ async fn files_document_a_units_progress_on_its_own_tasks() {
         w.req(
             &w.reporter_a,
             Method::DELETE,
-            &format!("{}/attachments/{}", report_path(p.id, "OFFICE-A"), led["id"].as_str().unwrap()),
+            &format!(
+                "{}/attachments/{}",
+                report_path(p.id, "OFFICE-A"),
+                led["id"].as_str().unwrap()
+            ),
         ),
         409,
         "attachment_frozen",
@@ -662,9 +679,15 @@ async fn a_batch_of_figures_keeps_the_drafts_task_progress_unless_it_sends_some(
     two_tasks(&w).await;
     let p = &w.open;
     let data = complete_report(p.window_start);
-    let progress = json!([{ "task": "III.1.1", "status": "in_progress", "note": "Đang trình ký." }]);
+    let progress =
+        json!([{ "task": "III.1.1", "status": "in_progress", "note": "Đang trình ký." }]);
     let (_, etag) = w
-        .draft(&w.reporter_a, p, "OFFICE-A", &with_tasks(data.clone(), progress.clone()))
+        .draft(
+            &w.reporter_a,
+            p,
+            "OFFICE-A",
+            &with_tasks(data.clone(), progress.clone()),
+        )
         .await;
     let batch = |body: Value| {
         w.req(
@@ -676,7 +699,11 @@ async fn a_batch_of_figures_keeps_the_drafts_task_progress_unless_it_sends_some(
         .send()
     };
     let report = || async {
-        json_of(w.get(&w.reporter_a, &report_path(p.id, "OFFICE-A")).await, 200).await
+        json_of(
+            w.get(&w.reporter_a, &report_path(p.id, "OFFICE-A")).await,
+            200,
+        )
+        .await
     };
 
     // Figures only: the progress stays, and the submission that needs it goes through.
@@ -712,7 +739,11 @@ async fn a_batch_of_figures_keeps_the_drafts_task_progress_unless_it_sends_some(
         .unwrap();
     let done = json_of(res, 200).await;
     assert_eq!(done["items"][0]["outcome"], "updated", "{done}");
-    let b = json_of(w.get(&w.reporter_b, &report_path(p.id, "OFFICE-B")).await, 200).await;
+    let b = json_of(
+        w.get(&w.reporter_b, &report_path(p.id, "OFFICE-B")).await,
+        200,
+    )
+    .await;
     assert_eq!(b["data"]["tasks"], helper);
     assert_eq!(b["data"]["values"], data["values"]);
 }
