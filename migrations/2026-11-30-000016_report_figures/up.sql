@@ -2,8 +2,8 @@
 -- every time a compilation reads it: a compilation sums short arrays instead of
 -- unpacking thousands of JSON documents.
 --
--- A report's `values` object becomes two arrays in the order of its sorted keys (its
--- layout): the numbers (NULL where the answer is not a number) and the texts (NULL
+-- A report's `values` object becomes two arrays in the order of its sorted keys, those
+-- not null (its layout): the numbers (NULL where the answer is not a number) and the texts (NULL
 -- where it is not a string). Layouts are shared: reports with the same keys — in
 -- practice, those made with the same form version — point at one row. The rows depend
 -- on the document alone, not on the form that reads them, so a new form version needs
@@ -71,7 +71,10 @@ BEGIN
                               ORDER BY e.k), '{}')
       INTO ks, ns, ts
       FROM jsonb_each(CASE WHEN jsonb_typeof(r.data->'values') = 'object'
-                           THEN r.data->'values' ELSE '{}'::jsonb END) AS e(k, v);
+                           THEN r.data->'values' ELSE '{}'::jsonb END) AS e(k, v)
+     -- A JSON null is no answer, as a missing key is (`jsonb_to_record` read both as
+     -- SQL NULL): neither is in the layout.
+     WHERE jsonb_typeof(e.v) <> 'null';
     INSERT INTO report_figures
         (report_id, period_id, unit_id, form_id, status, layout_id, nums, texts, lists)
     VALUES (r.id, r.period_id, r.unit_id, r.form_id, r.status, report_value_layout(ks), ns, ts,

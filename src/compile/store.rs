@@ -1,19 +1,19 @@
 //! The compilation's queries: one per figure family, each a single pass over the
 //! included reports of a subtree, aggregated in PostgreSQL.
 //!
-//! The figures never read the report documents: they read `report_figures`, one
-//! narrow row per report that a trigger on `reports` keeps in the transaction of every
-//! write (migration `report_figures`). A row holds the report's answers as two arrays
-//! in the order of its layout (the sorted keys of its `values`): `nums` where an answer
-//! is a number, `texts` where it is a string; and its `lists` as they are. A query
-//! joins each row's layout once with the positions of the codes it wants
+//! The figures never read the report documents: they read `report_figures`, one narrow
+//! row per report that a trigger on `reports` keeps in the transaction of every write
+//! (migration `report_figures`). A row holds the report's answers as two arrays in the
+//! order of its layout (the sorted keys of its `values` that are not null): `nums`
+//! where an answer is a number, `texts` where it is a string; and its `lists` as they
+//! are. A query joins each row's layout once with the positions of the codes it wants
 //! (`array_position`, one small row per layout, not per report) and reads
 //! `f.nums[l.p[i]]`, so a recomputation sums 10,000 short arrays instead of parsing
 //! 10,000 JSON documents. What each query returns is, digit for digit, what the
 //! document queries it replaced returned (`reference`, checked by
-//! `tests/api/figures.rs`), including which answers count: a missing key is neither a
-//! number nor an answer that falls short, a JSON `null` or a string is an answer that
-//! falls short.
+//! `tests/api/figures.rs`), including which answers count: a missing key or a JSON
+//! `null` is neither a number nor an answer that falls short; a string or a boolean is
+//! an answer that falls short.
 //!
 //! Field codes come from a checked form definition (`^[a-z][a-z0-9_]*$`), so they are
 //! inlined as literals; `literal` and `ident` re-check them anyway.
@@ -218,8 +218,8 @@ struct Shares {
 }
 
 /// For each condition: how many included reports meet it, and the codes of the units
-/// that fall short (a missing or non-numeric value falls short). Returns the number of
-/// included reports too.
+/// that fall short (an answer that is not a number falls short; a missing or null one
+/// counts neither way). Returns the number of included reports too.
 pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
     let mut met = Vec::new();
     let mut short = Vec::new();

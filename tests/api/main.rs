@@ -14,6 +14,7 @@ mod contract;
 mod demo;
 mod errors;
 mod expected_units;
+mod figures;
 mod fixtures;
 mod form_rules;
 mod hardening;
