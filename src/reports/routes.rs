@@ -473,7 +473,7 @@ pub(crate) async fn save_draft_in(
             let form = forms.get(conn, current.form_id).await?;
             check_draft(&form.definition, data)?;
             let before = current.data()?;
-            let row = store::save_data(conn, current.id, data_json).await?;
+            let row = store::save_data(conn, &current, data_json).await?;
             audit::append(
                 conn,
                 by,
@@ -541,7 +541,7 @@ pub(crate) async fn submit_in(
     let number = current.revision.unwrap_or(0) + 1;
     let row = store::submit(
         conn,
-        current.id,
+        &current,
         Submission {
             number,
             form_id: current.form_id,
