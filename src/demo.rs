@@ -672,7 +672,7 @@ pub mod plan2024 {
                 let by = if on_paper { "coordinator" } else { &reporter };
                 let row = report_store::submit(
                     conn,
-                    row.id,
+                    &row,
                     Submission {
                         number: 1,
                         form_id: form.id,

@@ -9,6 +9,7 @@ pub mod export;
 pub mod maths;
 pub mod model;
 pub mod parts;
+pub mod reference;
 pub mod routes;
 pub mod store;
 

@@ -816,6 +816,8 @@ pub async fn update_period(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            // Report writes check the window and due date: none half-way through.
+            store::lock_period_writes(conn, *id).await?;
             let (current, plan) = writable_period(conn, &actor, *id).await?;
             let start = body.window_start.unwrap_or(current.window_start);
             let end = body.window_end.unwrap_or(current.window_end);
@@ -872,6 +874,8 @@ async fn set_status(
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            // Report writes of the period wait, or are waited for (`report_write_gate`).
+            store::lock_period_writes(conn, id).await?;
             let (current, plan) = writable_period(conn, &actor, id).await?;
             // Locking a locked period (or unlocking an open one) changes nothing, so
             // a retried script call succeeds and the audit log records no event.
@@ -964,6 +968,8 @@ pub async fn extend_due_date(
     let mut conn = crate::db::conn(&state.pool).await?;
     let extension = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            // A submission judges lateness by the due date it reads: not one half-changed.
+            store::lock_period_writes(conn, period_id).await?;
             let (period, plan) = writable_period(conn, &actor, period_id).await?;
             let unit = crate::org::store::find(conn, &unit_ref)
                 .await?

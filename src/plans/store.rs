@@ -450,7 +450,8 @@ pub async fn update_indicator(
         .await?)
 }
 
-#[derive(Queryable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Clone, Debug)]
+#[diesel(table_name = periods)]
 pub struct PeriodRow {
     pub id: Uuid,
     pub plan_id: Uuid,
@@ -493,24 +494,48 @@ pub async fn get_period(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Opt
     Ok(periods::table.find(id).first(conn).await.optional()?)
 }
 
-/// A period, and whether a unit is active, as they stand now, both rows held with
-/// `FOR SHARE` until the transaction ends: a report write checks the period's lock,
-/// window and due date and the unit's active flag against them, and a concurrent lock,
-/// unlock or edit of the period, or deactivation of the unit, waits for that write to
-/// commit. One statement, so the check costs a single round trip.
-pub async fn period_and_unit_for_share(
+/// What a report write is checked against, as it stands now, in one round trip
+/// (`report_write_gate`, migration `period_write_gate`): the period, read after the
+/// period's write lock is held shared until the transaction ends, whether the unit is
+/// active (its row held `FOR SHARE`), and the unit's due date (its extension, else the
+/// period's). A concurrent lock, unlock, edit or due date extension of the period
+/// ([`lock_period_writes`]), or deactivation of the unit, waits for the write to
+/// commit, and one committed before sees the write refused. Writers of one period no
+/// longer share-lock its row, so they do not queue on it.
+pub async fn report_write_gate(
     conn: &mut AsyncPgConnection,
     period_id: Uuid,
     unit_id: Uuid,
-) -> ApiResult<Option<(PeriodRow, bool)>> {
-    Ok(periods::table
-        .inner_join(org_units::table.on(org_units::id.eq(unit_id)))
-        .filter(periods::id.eq(period_id))
-        .select((periods::all_columns, org_units::active))
-        .for_share()
-        .first(conn)
-        .await
-        .optional()?)
+) -> ApiResult<Option<(PeriodRow, bool, NaiveDate)>> {
+    #[derive(QueryableByName)]
+    struct Gate {
+        #[diesel(embed)]
+        period: PeriodRow,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        active: bool,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        unit_due_date: NaiveDate,
+    }
+    let gate: Option<Gate> = diesel::sql_query(
+        "SELECT (g.period).*, g.active, g.unit_due_date FROM report_write_gate($1, $2) g",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(period_id)
+    .bind::<diesel::sql_types::Uuid, _>(unit_id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(gate.map(|g| (g.period, g.active, g.unit_due_date)))
+}
+
+/// Holds a period's write lock exclusively until the transaction ends: taken before a
+/// lock, unlock, edit or due date extension reads the period, it waits for the report
+/// writes under way and keeps new ones out until the change commits.
+pub async fn lock_period_writes(conn: &mut AsyncPgConnection, period_id: Uuid) -> ApiResult<()> {
+    diesel::sql_query("SELECT period_writes_exclusive($1)")
+        .bind::<diesel::sql_types::Uuid, _>(period_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The due date a unit's report is judged against: its extension, else the period's.

@@ -142,21 +142,22 @@ pub(crate) fn editable(current: &ReportRow) -> ApiResult<()> {
     .with_extra("current_status", status.as_str()))
 }
 
-/// The period and the unit re-read inside a report write's transaction and held
-/// there (`FOR SHARE`), so that a lock or a deactivation committed after [`target`]
-/// read them still refuses the write, and one that comes later waits for the write to
-/// commit.
+/// The period and the unit re-read inside a report write's transaction, and the
+/// period's write lock held shared there (`plan_store::report_write_gate`), so that a
+/// lock or a deactivation committed after [`target`] read them still refuses the write,
+/// and one that comes later waits for the write to commit. Returns the period and the
+/// unit's due date (its extension, else the period's).
 pub(crate) async fn period_now(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     t: &Target,
-) -> ApiResult<PeriodRow> {
-    let (period, active) = plan_store::period_and_unit_for_share(conn, t.period.id, t.unit.id)
+) -> ApiResult<(PeriodRow, chrono::NaiveDate)> {
+    let (period, active, due) = plan_store::report_write_gate(conn, t.period.id, t.unit.id)
         .await?
         .ok_or_else(|| ApiError::not_found("period"))?;
     not_writable_in_locked(actor, &period)?;
     still_reports(t, active)?;
-    Ok(period)
+    Ok((period, due))
 }
 
 /// A unit in the caller's scope that has no report for the period yet: told apart
@@ -472,7 +473,7 @@ pub(crate) async fn save_draft_in(
             let form = forms.get(conn, current.form_id).await?;
             check_draft(&form.definition, data)?;
             let before = current.data()?;
-            let row = store::save_data(conn, current.id, data_json).await?;
+            let row = store::save_data(conn, &current, data_json).await?;
             audit::append(
                 conn,
                 by,
@@ -501,7 +502,7 @@ pub(crate) async fn submit_in(
     if_match: Option<&str>,
     entry: Option<&str>,
 ) -> ApiResult<(ReportRow, Vec<Issue>)> {
-    let period = period_now(conn, actor, t).await?;
+    let (period, due) = period_now(conn, actor, t).await?;
     let current = store::find(conn, t.period.id, t.unit.id, true)
         .await?
         .ok_or_else(|| ApiError::not_found("report"))?;
@@ -535,13 +536,12 @@ pub(crate) async fn submit_in(
     )
     .await?;
     let now = Utc::now();
-    // Against the unit's own extension, when it has one.
-    let due = plan_store::due_date_for(conn, &period, t.unit.id).await?;
+    // Against the unit's own extension, when it has one (read with the period).
     let late = period::is_late(now, due);
     let number = current.revision.unwrap_or(0) + 1;
     let row = store::submit(
         conn,
-        current.id,
+        &current,
         Submission {
             number,
             form_id: current.form_id,

@@ -1,6 +1,6 @@
 //! Report and revision queries.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
@@ -147,19 +147,30 @@ pub async fn insert_draft(
         .optional()?)
 }
 
+/// Replaces an editable report's data. Only the columns the database decides come
+/// back (the document just sent is not read back); the row is `current` with them.
 pub async fn save_data(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    current: &ReportRow,
     data: &serde_json::Value,
 ) -> ApiResult<ReportRow> {
-    Ok(diesel::update(reports::table.find(id))
+    // As stored: PostgreSQL keeps microseconds, and diesel sends them truncated.
+    let now = Utc::now().trunc_subsecs(6);
+    let version: i32 = diesel::update(reports::table.find(current.id))
         .set((
             reports::data.eq(data),
             reports::version.eq(reports::version + 1),
-            reports::updated_at.eq(Utc::now()),
+            reports::updated_at.eq(now),
         ))
+        .returning(reports::version)
         .get_result(conn)
-        .await?)
+        .await?;
+    Ok(ReportRow {
+        data: data.clone(),
+        version,
+        updated_at: now,
+        ..current.clone()
+    })
 }
 
 /// Moves a draft to another form version with the data carried over to it.
@@ -192,12 +203,14 @@ pub struct Submission<'a> {
     pub entry_note: Option<&'a str>,
 }
 
-/// Freezes a revision and marks the report submitted.
+/// Freezes a revision and marks the report submitted. The row comes back as `current`
+/// with what the submission set (only the new version is read back).
 pub async fn submit(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    current: &ReportRow,
     s: Submission<'_>,
 ) -> ApiResult<ReportRow> {
+    let id = current.id;
     let warnings = serde_json::to_value(s.warnings).map_err(ApiError::internal)?;
     diesel::insert_into(report_revisions::table)
         .values((
@@ -214,7 +227,7 @@ pub async fn submit(
         ))
         .execute(conn)
         .await?;
-    Ok(diesel::update(reports::table.find(id))
+    let version: i32 = diesel::update(reports::table.find(id))
         .set((
             reports::status.eq(ReportStatus::Submitted.as_str()),
             reports::revision.eq(s.number),
@@ -224,8 +237,21 @@ pub async fn submit(
             reports::version.eq(reports::version + 1),
             reports::updated_at.eq(s.at),
         ))
+        .returning(reports::version)
         .get_result(conn)
-        .await?)
+        .await?;
+    // As stored: PostgreSQL keeps microseconds, and diesel sends them truncated.
+    let at = s.at.trunc_subsecs(6);
+    Ok(ReportRow {
+        status: ReportStatus::Submitted.as_str().to_string(),
+        revision: Some(s.number),
+        submitted_at: Some(at),
+        submitted_by: Some(s.by.to_string()),
+        late: Some(s.late),
+        version,
+        updated_at: at,
+        ..current.clone()
+    })
 }
 
 /// A review step: return, accept or reopen.

@@ -15,6 +15,7 @@ mod demo;
 mod documents;
 mod errors;
 mod expected_units;
+mod figures;
 mod fixtures;
 mod form_rules;
 mod hardening;

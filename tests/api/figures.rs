@@ -1,0 +1,438 @@
+//! The extracted figures (`report_figures`, kept by a trigger on `reports`) against the
+//! documents they come from: over randomised reports — several units in two
+//! departments, numbers, decimals, nulls, strings and missing keys, activity lists of
+//! every shape — each figure query of the compilation must answer exactly what the
+//! document queries it replaced (`compile::reference`) answer, after inserts, edits,
+//! status changes and a rebuild like the migration's backfill.
+
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use gereport::compile::reference;
+use gereport::compile::store::{self, Condition, Selection};
+use gereport::plans::indicator::CmpOp;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+/// xorshift64*: reproducible randomness without a dependency; the seed is printed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const NUMERIC: [&str; 5] = ["women", "men", "budget", "share_x", "leaders"];
+const TEXTS: [&str; 2] = ["notes", "plans"];
+
+/// A value of any shape a stored document may hold for a key, or `None` (no key).
+fn any_value(rng: &mut Rng) -> Option<Value> {
+    match rng.below(10) {
+        0 => None,
+        1 => Some(Value::Null),
+        2 => Some(json!("a string")),
+        3 => Some(json!(
+            format!("{}.{:03}", rng.below(10_000), rng.below(1000))
+                .parse::<f64>()
+                .unwrap()
+        )),
+        4 => Some(json!(rng.below(1u64 << 50))),
+        5 => Some(json!(-(rng.below(1000) as i64))),
+        6 => Some(json!(true)),
+        _ => Some(json!(rng.below(500))),
+    }
+}
+
+fn any_text(rng: &mut Rng) -> Option<Value> {
+    match rng.below(6) {
+        0 => None,
+        1 => Some(Value::Null),
+        2 => Some(json!(rng.below(100))),
+        3 => Some(json!("   ")),
+        _ => Some(json!(format!("text {} ý kiến", rng.below(1000)))),
+    }
+}
+
+fn document(rng: &mut Rng) -> Value {
+    let mut values = serde_json::Map::new();
+    for code in NUMERIC {
+        if let Some(v) = any_value(rng) {
+            values.insert(code.into(), v);
+        }
+    }
+    for code in TEXTS {
+        if let Some(v) = any_text(rng) {
+            values.insert(code.into(), v);
+        }
+    }
+    let items: Vec<Value> = (0..rng.below(4))
+        .map(|_| {
+            if rng.below(12) == 0 {
+                return json!("not an item");
+            }
+            let mut item = serde_json::Map::new();
+            match rng.below(5) {
+                0 => {}
+                1 => {
+                    item.insert("type".into(), Value::Null);
+                }
+                2 => {
+                    item.insert("type".into(), json!("training"));
+                }
+                3 => {
+                    item.insert("type".into(), json!("campaign"));
+                }
+                _ => {
+                    item.insert("type".into(), json!("meeting"));
+                }
+            }
+            for code in ["total", "female", "cost"] {
+                if let Some(v) = any_value(rng) {
+                    item.insert(code.into(), v);
+                }
+            }
+            Value::Object(item)
+        })
+        .collect();
+    let lists = match rng.below(8) {
+        0 => json!({}),
+        1 => json!({"activities": "not a list"}),
+        _ => json!({ "activities": items }),
+    };
+    let mut doc = json!({ "values": values, "lists": lists });
+    if rng.below(25) == 0 {
+        doc = json!({ "values": "not an object" });
+    }
+    doc
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Sums {
+    #[diesel(sql_type = Array<Text>)]
+    sums: Vec<String>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Shares {
+    #[diesel(sql_type = BigInt)]
+    reports: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    met: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    short: Vec<String>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Group {
+    #[diesel(sql_type = Nullable<Text>)]
+    grp: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    items: i64,
+    #[diesel(sql_type = Array<Text>)]
+    sums: Vec<String>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq, PartialOrd, Ord, Eq)]
+struct Texts {
+    #[diesel(sql_type = Text)]
+    unit_code: String,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    texts: Vec<Option<String>>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Values {
+    #[diesel(sql_type = Text)]
+    code: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    vals: Vec<Option<String>>,
+}
+
+async fn run<T: QueryableByName<diesel::pg::Pg> + Send + 'static>(
+    conn: &mut AsyncPgConnection,
+    sql: &str,
+    s: &Selection,
+) -> Vec<T> {
+    let sql = store::with_literals(sql, s);
+    diesel::sql_query(&sql)
+        .load(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Every figure family over one selection, from the extracted rows and from the
+/// documents, side by side.
+async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: &str) {
+    let ctx = format!(
+        "seed {seed}, {stage}, subtree {}, {:?}",
+        s.prefix, s.statuses
+    );
+    // A code no report holds, and one asked for twice.
+    let fields = [NUMERIC.as_slice(), &["absent", "women"]].concat();
+
+    let new = store::field_sums(conn, s, &fields).await.unwrap();
+    let old: Vec<Sums> = run(conn, &reference::field_sums_sql(&fields).unwrap(), s).await;
+    assert_eq!(new, old[0].sums, "field sums, {ctx}");
+
+    let conditions: Vec<Condition<'_>> = [
+        ("women", CmpOp::Ge, 100.0),
+        ("budget", CmpOp::Gt, 0.5),
+        ("leaders", CmpOp::Lt, 250.0),
+        ("absent", CmpOp::Eq, 0.0),
+        ("share_x", CmpOp::Le, -3.0),
+    ]
+    .into_iter()
+    .map(|(field, op, threshold)| Condition {
+        field,
+        op,
+        threshold,
+    })
+    .collect();
+    let (reports, shares) = store::unit_shares(conn, s, &conditions).await.unwrap();
+    let old: Vec<Shares> = run(conn, &reference::unit_shares_sql(&conditions).unwrap(), s).await;
+    assert_eq!(reports, old[0].reports, "reports counted, {ctx}");
+    let old_shares: Vec<(i64, Vec<String>)> = old[0]
+        .met
+        .iter()
+        .zip(&old[0].short)
+        .map(|(m, codes)| {
+            (
+                *m,
+                codes
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(shares, old_shares, "unit shares, {ctx}");
+
+    for group in [Some("type"), None] {
+        let fields = ["total", "female", "cost"];
+        let new: Vec<Group> = store::list_sums(conn, s, "activities", group, &fields)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| Group {
+                grp: g.grp,
+                items: g.items,
+                sums: g.sums,
+            })
+            .collect();
+        let old: Vec<Group> = run(
+            conn,
+            &reference::list_sums_sql("activities", group, &fields).unwrap(),
+            s,
+        )
+        .await;
+        assert_eq!(new, old, "activities by {group:?}, {ctx}");
+    }
+
+    let texts = [TEXTS.as_slice(), &["women", "absent"]].concat();
+    let mut new: Vec<Texts> = store::narratives(conn, s, &texts)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| Texts {
+            unit_code: r.unit_code,
+            texts: r.texts,
+        })
+        .collect();
+    let mut old: Vec<Texts> = run(conn, &reference::narratives_sql(&texts).unwrap(), s).await;
+    new.sort();
+    old.sort();
+    assert_eq!(new, old, "narratives, {ctx}");
+
+    let new: Vec<Values> = store::unit_values(conn, s, &fields)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| Values {
+            code: u.code,
+            status: u.status,
+            vals: u.vals,
+        })
+        .collect();
+    let old: Vec<Values> = run(conn, &reference::unit_values_sql(&fields).unwrap(), s).await;
+    assert_eq!(new, old, "unit values, {ctx}");
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
+    conn.batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn quote(v: &Value) -> String {
+    format!("'{}'::jsonb", v.to_string().replace('\'', "''"))
+}
+
+#[tokio::test]
+async fn extracted_figures_compile_exactly_as_the_documents_do() {
+    let app = spawn_app().await;
+    let mut conn = app.db_conn().await;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("seed {seed}");
+    let mut rng = Rng(seed);
+
+    // A root, two departments, twelve units under them.
+    let root = Uuid::now_v7();
+    let depts = [Uuid::now_v7(), Uuid::now_v7()];
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO org_units (id, code, name, kind, path, depth) \
+             VALUES ('{root}', 'ROOT', 'Root', 'department', '/{root}/', 0)"
+        ),
+    )
+    .await;
+    let mut units = Vec::new();
+    for (d, dept) in depts.iter().enumerate() {
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO org_units (id, code, name, kind, parent_id, path, depth) \
+                 VALUES ('{dept}', 'D{d}', 'Dept {d}', 'department', '{root}', '/{root}/{dept}/', 1)"
+            ),
+        )
+        .await;
+        for i in 0..6 {
+            let u = Uuid::now_v7();
+            exec(
+                &mut conn,
+                &format!(
+                    "INSERT INTO org_units (id, code, name, kind, parent_id, path, depth) \
+                     VALUES ('{u}', 'U{d}{i}', 'Unit {d}{i}', 'office', '{dept}', \
+                             '/{root}/{dept}/{u}/', 2)"
+                ),
+            )
+            .await;
+            units.push(u);
+        }
+    }
+    let (plan, form, form2, period) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO plans (id, year, document_number, title, issuing_unit_id, status) \
+             VALUES ('{plan}', 2025, 'P-1', 'Plan', '{root}', 'active'); \
+             INSERT INTO forms (id, plan_id, version, definition, created_by) \
+             VALUES ('{form}', '{plan}', 1, '{{}}', 'test'), ('{form2}', '{plan}', 2, '{{}}', 'test'); \
+             INSERT INTO periods (id, plan_id, kind, code, window_start, window_end, due_date, status) \
+             VALUES ('{period}', '{plan}', 'semi_annual', 'H1', '2025-01-01', '2025-06-30', \
+                     '2025-07-15', 'open')"
+        ),
+    )
+    .await;
+
+    let statuses = ["draft", "submitted", "returned", "accepted"];
+    // The issuer reports too, so that leaving it out is checked.
+    let reporters: Vec<Uuid> = units.iter().copied().chain([root]).collect();
+    let mut reports = Vec::new();
+    for u in &reporters {
+        // One unit in five has no report.
+        if rng.below(5) == 0 && *u != root {
+            continue;
+        }
+        let id = Uuid::now_v7();
+        let status = statuses[rng.below(4) as usize];
+        let f = if rng.below(3) == 0 { form2 } else { form };
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO reports (id, period_id, unit_id, form_id, status, data) \
+                 VALUES ('{id}', '{period}', '{u}', '{f}', '{status}', {})",
+                quote(&document(&mut rng))
+            ),
+        )
+        .await;
+        reports.push(id);
+    }
+
+    let selections = |statuses: &[&str]| {
+        [
+            format!("/{root}/"),
+            format!("/{root}/{}/", depts[0]),
+            format!("/{root}/{}/", depts[1]),
+        ]
+        .into_iter()
+        .map(|prefix| Selection {
+            period_id: period,
+            prefix,
+            issuer: root,
+            statuses: statuses.iter().map(|s| s.to_string()).collect(),
+        })
+        .collect::<Vec<_>>()
+    };
+    let all = || {
+        selections(&["accepted"])
+            .into_iter()
+            .chain(selections(&["submitted", "accepted"]))
+            .chain(selections(&["draft", "returned", "submitted", "accepted"]))
+            .collect::<Vec<_>>()
+    };
+    for s in all() {
+        compare(&mut conn, &s, seed, "as inserted").await;
+    }
+
+    // Edits, status changes (alone and with the data) and a form change, as the
+    // service's writers and SQL fixtures make them.
+    for id in &reports {
+        let sql = match rng.below(4) {
+            0 => format!(
+                "UPDATE reports SET data = {}, version = version + 1 WHERE id = '{id}'",
+                quote(&document(&mut rng))
+            ),
+            1 => format!(
+                "UPDATE reports SET status = '{}' WHERE id = '{id}'",
+                statuses[rng.below(4) as usize]
+            ),
+            2 => format!(
+                "UPDATE reports SET status = '{}', data = {} WHERE id = '{id}'",
+                statuses[rng.below(4) as usize],
+                quote(&document(&mut rng))
+            ),
+            _ => format!("UPDATE reports SET form_id = '{form2}', late = true WHERE id = '{id}'"),
+        };
+        exec(&mut conn, &sql).await;
+    }
+    for s in all() {
+        compare(&mut conn, &s, seed, "after edits").await;
+    }
+
+    // The migration's backfill rebuilds the same rows from scratch.
+    exec(
+        &mut conn,
+        "DELETE FROM report_figures; SELECT report_figures_extract(r) FROM reports r",
+    )
+    .await;
+    for s in all() {
+        compare(&mut conn, &s, seed, "after a rebuild").await;
+    }
+    assert_eq!(
+        app.db_i64("SELECT count(*) AS n FROM report_figures").await,
+        reports.len() as i64
+    );
+}
