@@ -2,9 +2,10 @@
 -- every time a compilation reads it: a compilation sums short arrays instead of
 -- unpacking thousands of JSON documents.
 --
--- A report's `values` object becomes two arrays in the order of its sorted keys, those
--- not null (its layout): the numbers (NULL where the answer is not a number) and the texts (NULL
--- where it is not a string). Layouts are shared: reports with the same keys — in
+-- A report's `values` object becomes three arrays in the order of its sorted keys,
+-- those not null (its layout): the numbers (NULL where the answer is not a number), the
+-- texts (NULL where it is not a string) and the yes/no answers (NULL where it is not a
+-- boolean). Layouts are shared: reports with the same keys — in
 -- practice, those made with the same form version — point at one row. The rows depend
 -- on the document alone, not on the form that reads them, so a new form version needs
 -- no rebuild: a compilation looks up each layout's position of the codes it wants.
@@ -30,6 +31,8 @@ CREATE TABLE report_figures (
     layout_id  integer NOT NULL REFERENCES report_value_layouts (id),
     nums       numeric[] NOT NULL,
     texts      text[] NOT NULL,
+    -- The yes/no answers (NULL where the answer is not a boolean).
+    bools      boolean[] NOT NULL,
     lists      jsonb NOT NULL
 );
 CREATE INDEX report_figures_period_idx ON report_figures (period_id, status);
@@ -63,27 +66,31 @@ DECLARE
     ks text[];
     ns numeric[];
     ts text[];
+    bs boolean[];
 BEGIN
     SELECT coalesce(array_agg(e.k ORDER BY e.k), '{}'),
            coalesce(array_agg(CASE WHEN jsonb_typeof(e.v) = 'number' THEN e.v::numeric END
                               ORDER BY e.k), '{}'),
            coalesce(array_agg(CASE WHEN jsonb_typeof(e.v) = 'string' THEN e.v #>> '{}' END
+                              ORDER BY e.k), '{}'),
+           coalesce(array_agg(CASE WHEN jsonb_typeof(e.v) = 'boolean' THEN e.v::boolean END
                               ORDER BY e.k), '{}')
-      INTO ks, ns, ts
+      INTO ks, ns, ts, bs
       FROM jsonb_each(CASE WHEN jsonb_typeof(r.data->'values') = 'object'
                            THEN r.data->'values' ELSE '{}'::jsonb END) AS e(k, v)
      -- A JSON null is no answer, as a missing key is (`jsonb_to_record` read both as
      -- SQL NULL): neither is in the layout.
      WHERE jsonb_typeof(e.v) <> 'null';
     INSERT INTO report_figures
-        (report_id, period_id, unit_id, form_id, status, layout_id, nums, texts, lists)
-    VALUES (r.id, r.period_id, r.unit_id, r.form_id, r.status, report_value_layout(ks), ns, ts,
+        (report_id, period_id, unit_id, form_id, status, layout_id, nums, texts, bools, lists)
+    VALUES (r.id, r.period_id, r.unit_id, r.form_id, r.status, report_value_layout(ks), ns, ts, bs,
             CASE WHEN jsonb_typeof(r.data->'lists') = 'object'
                  THEN r.data->'lists' ELSE '{}'::jsonb END)
     ON CONFLICT (report_id) DO UPDATE SET
         period_id = EXCLUDED.period_id, unit_id = EXCLUDED.unit_id,
         form_id = EXCLUDED.form_id, status = EXCLUDED.status,
         layout_id = EXCLUDED.layout_id, nums = EXCLUDED.nums, texts = EXCLUDED.texts,
+        bools = EXCLUDED.bools,
         lists = EXCLUDED.lists;
 END;
 $$;

@@ -971,7 +971,7 @@ fn key_figures(f: &Figures, prev: Option<&Figures>, l: &Letter) -> String {
         .iter()
         .filter(|t| !l.paired_fields.contains(&t.field))
         .collect();
-    if !others.is_empty() {
+    if !others.is_empty() || !f.flags.is_empty() {
         out.push(HEADING.text("b) Các số liệu khác", PLAIN.italic()));
         let mut columns = vec![
             col("TT", 567, true),
@@ -981,32 +981,61 @@ fn key_figures(f: &Figures, prev: Option<&Figures>, l: &Letter) -> String {
         if prev.is_some() {
             columns.push(col("Kỳ trước", 1701, true));
         }
-        let rows: Vec<Vec<String>> = others
+        // A yes/no field reads as how many reports answer yes: "12/25 báo cáo".
+        let flag = |g: &super::model::FlagCount| {
+            format!(
+                "{}/{} báo cáo",
+                number(g.yes as f64),
+                number(g.answered as f64)
+            )
+        };
+        let mut rows: Vec<Vec<String>> = f
+            .flags
             .iter()
-            .enumerate()
-            .map(|(n, t)| {
-                let mut cells = vec![ordinal(n), t.label_vi.clone(), total_text(&t.kind, t.sum)];
+            .map(|g| {
+                let mut cells = vec![String::new(), g.label_vi.clone(), flag(g)];
                 if let Some(before) = prev {
                     cells.push(
                         before
-                            .totals
+                            .flags
                             .iter()
-                            .find(|x| x.field == t.field)
-                            .map_or_else(|| DASH.to_string(), |x| total_text(&x.kind, x.sum)),
+                            .find(|x| x.field == g.field)
+                            .map_or_else(|| DASH.to_string(), flag),
                     );
                 }
                 cells
             })
             .collect();
+        rows.extend(others.iter().map(|t| {
+            let mut cells = vec![
+                String::new(),
+                t.label_vi.clone(),
+                total_text(&t.kind, t.sum),
+            ];
+            if let Some(before) = prev {
+                cells.push(
+                    before
+                        .totals
+                        .iter()
+                        .find(|x| x.field == t.field)
+                        .map_or_else(|| DASH.to_string(), |x| total_text(&x.kind, x.sum)),
+                );
+            }
+            cells
+        }));
+        for (n, r) in rows.iter_mut().enumerate() {
+            r[0] = ordinal(n);
+        }
         out.push(data_table(&columns, &rows, false));
     }
 
+    let mut letter = if others.is_empty() && f.flags.is_empty() {
+        'b'
+    } else {
+        'c'
+    };
     out.push(HEADING.text(
-        if others.is_empty() {
-            "b) Các hoạt động đã tổ chức theo loại hình"
-        } else {
-            "c) Các hoạt động đã tổ chức theo loại hình"
-        },
+        &format!("{letter}) Các hoạt động đã tổ chức theo loại hình"),
         PLAIN.italic(),
     ));
     if f.activities.is_empty() {
@@ -1054,6 +1083,41 @@ fn key_figures(f: &Figures, prev: Option<&Figures>, l: &Letter) -> String {
             money(sum(|a| a.cost_vnd)),
         ]);
         out.push(data_table(&columns, &rows, true));
+    }
+    if !f.topics.is_empty() {
+        letter = char::from(letter as u8 + 1);
+        out.push(HEADING.text(
+            &format!("{letter}) Các hoạt động theo chủ đề"),
+            PLAIN.italic(),
+        ));
+        out.push(BODY.text(
+            "Một hoạt động có nhiều chủ đề được tính ở mỗi chủ đề.",
+            PLAIN.italic(),
+        ));
+        let columns = [
+            col("TT", 567, true),
+            col("Chủ đề", 0, false),
+            col("Số hoạt động", 1134, true),
+            col("Người tham gia", 1361, true),
+            col("Nữ", 1134, true),
+            col("Tỷ lệ nữ", 1134, true),
+        ];
+        let rows: Vec<Vec<String>> = f
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(n, a)| {
+                vec![
+                    ordinal(n),
+                    a.label_vi.clone(),
+                    number(a.count as f64),
+                    number(a.participants_total),
+                    number(a.participants_female),
+                    percent(a.female_share),
+                ]
+            })
+            .collect();
+        out.push(data_table(&columns, &rows, false));
     }
     out.concat()
 }
@@ -1669,6 +1733,16 @@ mod tests {
                 female_share: Some(700.0 / 1200.0),
                 reports: 3,
             }],
+            flags: vec![FlagCount {
+                section: "D".to_string(),
+                field: "committee_in_place".to_string(),
+                label_vi: "Đơn vị đã kiện toàn Ban Vì sự tiến bộ của phụ nữ".to_string(),
+                label_en: "Committee in place".to_string(),
+                yes: 2,
+                answered: 3,
+                share: Some(2.0 / 3.0),
+            }],
+            topics: vec![],
             activities: vec![ActivityGroup {
                 kind: "conference".to_string(),
                 label_vi: "Hội nghị, hội thảo".to_string(),
@@ -1923,6 +1997,8 @@ mod tests {
             "Nơi nhận:",
             "- Sở Lao động TB&amp;XH;",
             "- Lưu: VT, VP.",
+            "Đơn vị đã kiện toàn Ban Vì sự tiến bộ của phụ nữ",
+            "2/3 báo cáo",
             "PHỤ LỤC",
             // A4 and the decree's margins.
             r#"<w:pgSz w:w="11906" w:h="16838"/>"#,

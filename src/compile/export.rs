@@ -296,6 +296,37 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
     });
 
     out.push(Table {
+        name: "Có - Không",
+        headers: vec![
+            "Mục",
+            "Mã",
+            "Nội dung",
+            "Số báo cáo trả lời Có",
+            "Số báo cáo trả lời",
+            "Tỷ lệ",
+            "Kỳ trước",
+        ],
+        rows: f
+            .flags
+            .iter()
+            .map(|g| {
+                let before = previous_of(prev, |p| {
+                    p.flags.iter().find(|x| x.field == g.field).map(|x| x.yes)
+                });
+                vec![
+                    text(g.section.clone()),
+                    text(g.field.clone()),
+                    text(g.label_vi.clone()),
+                    Cell::Number(g.yes as f64),
+                    Cell::Number(g.answered as f64),
+                    Cell::Percent(g.share),
+                    before.map_or(Cell::Empty, |v| Cell::Number(v as f64)),
+                ]
+            })
+            .collect(),
+    });
+
+    out.push(Table {
         name: "Hoạt động",
         headers: vec![
             "Loại",
@@ -318,6 +349,32 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
                     Cell::Number(a.participants_female),
                     Cell::Percent(a.female_share),
                     Cell::Money(a.cost_vnd),
+                ]
+            })
+            .collect(),
+    });
+
+    out.push(Table {
+        name: "Hoạt động theo chủ đề",
+        headers: vec![
+            "Mã",
+            "Chủ đề",
+            "Số hoạt động",
+            "Người tham gia",
+            "Nữ",
+            "Tỷ lệ nữ",
+        ],
+        rows: f
+            .topics
+            .iter()
+            .map(|a| {
+                vec![
+                    text(a.kind.clone()),
+                    text(a.label_vi.clone()),
+                    Cell::Number(a.count as f64),
+                    Cell::Number(a.participants_total),
+                    Cell::Number(a.participants_female),
+                    Cell::Percent(a.female_share),
                 ]
             })
             .collect(),

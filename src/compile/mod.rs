@@ -161,8 +161,51 @@ pub async fn figures(
             None => Ok(Vec::new()),
         }
     };
-    let (states, sums_text, shares, activities) =
-        tokio::try_join!(states, sums, shares, activities)?;
+    let booleans: Vec<(&str, &crate::plans::form::Field)> = form
+        .iter()
+        .flat_map(|f| f.sections.iter())
+        .flat_map(|s| {
+            s.fields
+                .iter()
+                .filter(|f| f.kind == FieldType::Boolean)
+                .map(move |f| (s.code.as_str(), f))
+        })
+        .collect();
+    let flag_codes: Vec<&str> = booleans.iter().map(|(_, f)| f.code.as_str()).collect();
+    let flags = async {
+        if flag_codes.is_empty() {
+            return Ok(store::FlagCounts {
+                yes: Vec::new(),
+                answered: Vec::new(),
+            });
+        }
+        let mut conn = crate::db::conn(pool).await?;
+        store::flag_counts(&mut conn, &sel, &flag_codes).await
+    };
+    let topics = async {
+        match &form {
+            Some(f) => {
+                let mut conn = crate::db::conn(pool).await?;
+                topics(&mut conn, &sel, f).await
+            }
+            None => Ok(Vec::new()),
+        }
+    };
+    let (states, sums_text, shares, activities, flag_counts, topics) =
+        tokio::try_join!(states, sums, shares, activities, flags, topics)?;
+    let flags = booleans
+        .iter()
+        .zip(flag_counts.yes.iter().zip(&flag_counts.answered))
+        .map(|((section, f), (yes, answered))| FlagCount {
+            section: section.to_string(),
+            field: f.code.clone(),
+            label_vi: f.label_vi.clone(),
+            label_en: f.label_en.clone(),
+            yes: *yes,
+            answered: *answered,
+            share: maths::share(*yes as f64, *answered as f64),
+        })
+        .collect();
     let completeness = maths::completeness(&states, with_units);
     let coverage = maths::coverage(&states, &sel.statuses, with_units);
     let reports_included = coverage.counted;
@@ -228,7 +271,9 @@ pub async fn figures(
         indicators,
         totals,
         pairs,
+        flags,
         activities,
+        topics,
     })
 }
 
@@ -401,6 +446,61 @@ async fn activities(
                 participants_female: female,
                 female_share: maths::share(female, total),
                 cost_vnd,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The activities again by topic: each list's first multi-choice field, its codes in
+/// the form's order of options (a code the form no longer offers last), with the
+/// list's first sex pair summed.
+async fn topics(
+    conn: &mut AsyncPgConnection,
+    sel: &Selection,
+    form: &FormDefinition,
+) -> ApiResult<Vec<ActivityGroup>> {
+    let mut out = Vec::new();
+    for spec in list_specs(form) {
+        let Some(multi) = spec
+            .list
+            .fields
+            .iter()
+            .find(|f| f.kind == FieldType::MultiChoice)
+        else {
+            continue;
+        };
+        let pair: Vec<&str> = spec
+            .pair
+            .map(|p| vec![p.total.as_str(), p.female.as_str()])
+            .unwrap_or_default();
+        let mut groups =
+            store::list_sums_by_each(conn, sel, &spec.list.code, &multi.code, &pair).await?;
+        let options = multi.options.as_deref().unwrap_or_default();
+        groups.sort_by_key(|g| {
+            options
+                .iter()
+                .position(|o| Some(&o.code) == g.grp.as_ref())
+                .unwrap_or(usize::MAX)
+        });
+        for g in groups {
+            let code = g.grp.unwrap_or_default();
+            let option = options.iter().find(|o| o.code == code);
+            let num = |i: usize| g.sums.get(i).map(|s| maths::parse_sum(s)).unwrap_or(0.0);
+            let (total, female) = if pair.is_empty() {
+                (0.0, 0.0)
+            } else {
+                (num(0), num(1))
+            };
+            out.push(ActivityGroup {
+                label_vi: option.map_or_else(|| code.clone(), |o| o.label_vi.clone()),
+                label_en: option.map_or_else(|| code.clone(), |o| o.label_en.clone()),
+                kind: code,
+                count: g.items,
+                participants_total: total,
+                participants_female: female,
+                female_share: maths::share(female, total),
+                cost_vnd: 0.0,
             });
         }
     }

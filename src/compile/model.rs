@@ -184,7 +184,29 @@ pub struct Figures {
     pub indicators: Vec<IndicatorResult>,
     pub totals: Vec<FieldTotal>,
     pub pairs: Vec<PairTotal>,
+    /// The form's yes/no fields, each with how many counted reports answer yes — e.g.
+    /// the units that have consolidated their Committee for the Advancement of Women.
+    pub flags: Vec<FlagCount>,
     pub activities: Vec<ActivityGroup>,
+    /// The activities again by topic (the list's multi-choice field, in the form's
+    /// order of options): an activity counts under each topic it has.
+    pub topics: Vec<ActivityGroup>,
+}
+
+/// A yes/no field over the counted reports.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct FlagCount {
+    pub section: String,
+    pub field: String,
+    pub label_vi: String,
+    pub label_en: String,
+    /// Reports answering yes.
+    pub yes: i64,
+    /// Reports answering yes or no (the others left it empty).
+    pub answered: i64,
+    /// yes / answered; null when none answered.
+    #[schema(required = true)]
+    pub share: Option<f64>,
 }
 
 /// The compiled report of a subtree for a period; its JSON is `parts::Shaped`'s.

@@ -23,9 +23,9 @@ pub enum Part {
     Completeness,
     /// `indicators`, each against its target.
     Indicators,
-    /// `totals` of the numeric fields and `pairs` (female shares).
+    /// `totals` of the numeric fields, `pairs` (female shares) and `flags` (yes/no).
     Totals,
-    /// `activities` by type.
+    /// `activities` by type and `topics`.
     Activities,
     /// `narratives` by section, with every unit's text.
     Narratives,
@@ -112,9 +112,11 @@ impl Serialize for Shaped<'_> {
         if has(Part::Totals) {
             m.serialize_entry("totals", &f.totals)?;
             m.serialize_entry("pairs", &f.pairs)?;
+            m.serialize_entry("flags", &f.flags)?;
         }
         if has(Part::Activities) {
             m.serialize_entry("activities", &f.activities)?;
+            m.serialize_entry("topics", &f.topics)?;
         }
         if has(Part::Narratives) {
             m.serialize_entry("narratives", &c.narratives)?;
@@ -160,9 +162,15 @@ pub struct CompilationDoc {
     /// Part `totals`: female shares of the sex-disaggregated pairs.
     #[schema(nullable = false, required = false)]
     pairs: Option<Vec<PairTotal>>,
+    /// Part `totals`: the yes/no fields, each with how many reports answer yes.
+    #[schema(nullable = false, required = false)]
+    flags: Option<Vec<FlagCount>>,
     /// Part `activities`.
     #[schema(nullable = false, required = false)]
     activities: Option<Vec<ActivityGroup>>,
+    /// Part `activities`: the activities by topic (an activity counts under each).
+    #[schema(nullable = false, required = false)]
+    topics: Option<Vec<ActivityGroup>>,
     /// Part `narratives`.
     #[schema(nullable = false, required = false)]
     narratives: Option<Vec<NarrativeSection>>,

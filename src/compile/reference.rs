@@ -123,6 +123,52 @@ pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> Api
     ))
 }
 
+/// Columns `grp, items, sums text[]`: the list's items by each code of a multi-choice
+/// field, from the documents.
+pub fn list_sums_by_each_sql(list: &str, multi: &str, fields: &[&str]) -> ApiResult<String> {
+    let l = literal(list)?;
+    let m = literal(multi)?;
+    let mut exprs = fields
+        .iter()
+        .map(|f| sum_expr("y", f))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if exprs.is_empty() {
+        exprs.push("'0'".into());
+    }
+    Ok(format!(
+        "SELECT t.grp AS grp, count(*) AS items, ARRAY[{}] AS sums \
+         FROM {INCLUDED} \
+         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.data->'lists'->{l}) = 'array' \
+              THEN r.data->'lists'->{l} ELSE '[]'::jsonb END) AS a(item) \
+         CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.item->{m}) = 'array' \
+              THEN a.item->{m} ELSE '[]'::jsonb END) AS t(grp) \
+         CROSS JOIN LATERAL {} \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
+         GROUP BY 1 ORDER BY 1",
+        exprs.join(", "),
+        unpack("a.item", "y", fields)?
+    ))
+}
+
+/// Columns `yes bigint[], answered bigint[]`: each yes/no field's yes answers and
+/// answers, from the documents.
+pub fn flag_counts_sql(fields: &[&str]) -> ApiResult<String> {
+    let each = |expr: &dyn Fn(&str) -> String| -> ApiResult<String> {
+        Ok(fields
+            .iter()
+            .map(|f| Ok(expr(&format!("x.{}", ident(f)?))))
+            .collect::<ApiResult<Vec<_>>>()?
+            .join(", "))
+    };
+    let yes = each(&|c| format!("count(*) FILTER (WHERE {c} = 'true'::jsonb)"))?;
+    let answered = each(&|c| format!("count(*) FILTER (WHERE jsonb_typeof({c}) = 'boolean')"))?;
+    Ok(format!(
+        "SELECT ARRAY[{yes}]::bigint[] AS yes, ARRAY[{answered}]::bigint[] AS answered \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
+        unpack("r.data->'values'", "x", fields)?
+    ))
+}
+
 /// Columns `unit_id, code, name, status, late, vals text[]`, by unit code.
 pub fn unit_values_sql(fields: &[&str]) -> ApiResult<String> {
     let vals = each_field(fields, |c| {

@@ -297,10 +297,23 @@ pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> Api
         Some(g) => format!("{} #>> '{{}}'", item(g)?),
         None => "NULL::text".to_string(),
     };
+    Ok(format!(
+        "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
+         FROM {INCLUDED} \
+         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(f.lists->{l}) = 'array' \
+              THEN f.lists->{l} ELSE '[]'::jsonb END) AS a(item) \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
+         GROUP BY 1 ORDER BY 1",
+        item_sums(fields)?,
+    ))
+}
+
+/// The sums of list item fields `a.item`: numbers only, as exact numeric text.
+fn item_sums(fields: &[&str]) -> ApiResult<String> {
     let mut exprs = fields
         .iter()
         .map(|f| {
-            let v = item(f)?;
+            let v = format!("a.item->{}", literal(f)?);
             Ok(sum_expr(&format!(
                 "CASE WHEN jsonb_typeof({v}) = 'number' THEN ({v})::numeric END"
             )))
@@ -309,15 +322,7 @@ pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> Api
     if exprs.is_empty() {
         exprs.push("'0'".into());
     }
-    Ok(format!(
-        "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
-         FROM {INCLUDED} \
-         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(f.lists->{l}) = 'array' \
-              THEN f.lists->{l} ELSE '[]'::jsonb END) AS a(item) \
-         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
-         GROUP BY 1 ORDER BY 1",
-        exprs.join(", "),
-    ))
+    Ok(exprs.join(", "))
 }
 
 pub async fn list_sums(
@@ -329,6 +334,70 @@ pub async fn list_sums(
 ) -> ApiResult<Vec<GroupSums>> {
     Ok(bind_selection(list_sums_sql(list, group_by, fields)?, s)
         .load(conn)
+        .await?)
+}
+
+/// The items of a repeatable list by each code of a multi-choice field (activities by
+/// topic): an item counts once under every code it holds.
+pub fn list_sums_by_each_sql(list: &str, multi: &str, fields: &[&str]) -> ApiResult<String> {
+    let l = literal(list)?;
+    let m = literal(multi)?;
+    Ok(format!(
+        "SELECT t.grp AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
+         FROM {INCLUDED} \
+         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(f.lists->{l}) = 'array' \
+              THEN f.lists->{l} ELSE '[]'::jsonb END) AS a(item) \
+         CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.item->{m}) = 'array' \
+              THEN a.item->{m} ELSE '[]'::jsonb END) AS t(grp) \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
+         GROUP BY 1 ORDER BY 1",
+        item_sums(fields)?,
+    ))
+}
+
+pub async fn list_sums_by_each(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    list: &str,
+    multi: &str,
+    fields: &[&str],
+) -> ApiResult<Vec<GroupSums>> {
+    Ok(
+        bind_selection(list_sums_by_each_sql(list, multi, fields)?, s)
+            .load(conn)
+            .await?,
+    )
+}
+
+/// Of each yes/no field asked for, how many included reports answer yes and how many
+/// answer at all.
+#[derive(QueryableByName, Debug, PartialEq)]
+pub struct FlagCounts {
+    #[diesel(sql_type = Array<BigInt>)]
+    pub yes: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    pub answered: Vec<i64>,
+}
+
+pub fn flag_counts_sql(fields: &[&str]) -> ApiResult<String> {
+    let yes = each_field(fields.len(), |i| {
+        format!("count(*) FILTER (WHERE f.bools[l.p[{i}]])")
+    });
+    let answered = each_field(fields.len(), |i| format!("count(f.bools[l.p[{i}]])"));
+    Ok(format!(
+        "SELECT ARRAY[{yes}]::bigint[] AS yes, ARRAY[{answered}]::bigint[] AS answered \
+         FROM {INCLUDED} {} {WHERE_INCLUDED}",
+        positions(fields)?
+    ))
+}
+
+pub async fn flag_counts(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    fields: &[&str],
+) -> ApiResult<FlagCounts> {
+    Ok(bind_selection(flag_counts_sql(fields)?, s)
+        .get_result(conn)
         .await?)
 }
 

@@ -909,6 +909,7 @@ async fn a_compilation_is_answered_in_the_parts_asked_for() {
         keys,
         [
             "coverage",
+            "flags",
             "generated_at",
             "include_submitted",
             "indicators",

@@ -383,3 +383,52 @@ async fn each_unit_gets_its_own_report_as_a_document_to_sign() {
         .await;
     assert!(blank.contains("(Dự thảo, chưa nộp)") && blank.contains("—"));
 }
+
+#[tokio::test]
+async fn the_compilation_counts_yes_answers_and_activities_by_topic() {
+    let d = demo().await;
+    let c = &d.coordinator;
+    let path = format!("/api/v1/periods/{}/compilation", d.half_year);
+    let comp = json_of(d.get(c, &path).await, 200).await;
+    // By hand, over the accepted reports' documents.
+    let counted = |sql: &str| {
+        let sql = sql.replace("$P", &d.half_year);
+        let app = &d.app;
+        async move { app.db_i64(&sql).await }
+    };
+    let yes = counted(
+        "SELECT count(*) AS n FROM reports WHERE period_id = '$P' AND status = 'accepted' \
+         AND data->'values'->'committee_in_place' = 'true'::jsonb",
+    )
+    .await;
+    let answered = counted(
+        "SELECT count(*) AS n FROM reports WHERE period_id = '$P' AND status = 'accepted' \
+         AND jsonb_typeof(data->'values'->'committee_in_place') = 'boolean'",
+    )
+    .await;
+    let flag = comp["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "committee_in_place")
+        .unwrap();
+    assert!(answered > 0);
+    assert_eq!(
+        (flag["yes"].as_i64(), flag["answered"].as_i64()),
+        (Some(yes), Some(answered))
+    );
+
+    let law = counted(
+        "SELECT count(*) AS n FROM reports r, jsonb_array_elements(r.data->'lists'->'activities') a \
+         WHERE r.period_id = '$P' AND r.status = 'accepted' AND a->'topics' ? 'law_gender_equality'",
+    )
+    .await;
+    let topics = comp["topics"].as_array().unwrap();
+    assert!(!topics.is_empty());
+    let by_law = topics.iter().find(|t| t["type"] == "law_gender_equality");
+    assert_eq!(by_law.map_or(0, |t| t["count"].as_i64().unwrap()), law);
+
+    let (doc, _, _) = d.docx(c, &format!("{path}?format=docx")).await;
+    assert!(doc.contains("Các hoạt động theo chủ đề"));
+    assert!(doc.contains(&format!("{yes}/{answered} báo cáo")));
+}

@@ -34,6 +34,7 @@ impl Rng {
 
 const NUMERIC: [&str; 5] = ["women", "men", "budget", "share_x", "leaders"];
 const TEXTS: [&str; 2] = ["notes", "plans"];
+const FLAGS: [&str; 2] = ["committee", "plan_issued"];
 
 /// A value of any shape a stored document may hold for a key, or `None` (no key).
 fn any_value(rng: &mut Rng) -> Option<Value> {
@@ -75,6 +76,17 @@ fn document(rng: &mut Rng) -> Value {
             values.insert(code.into(), v);
         }
     }
+    for code in FLAGS {
+        let v = match rng.below(6) {
+            0 => continue,
+            1 => Value::Null,
+            2 => json!(false),
+            3 => json!("yes"),
+            4 => json!(1),
+            _ => json!(true),
+        };
+        values.insert(code.into(), v);
+    }
     let items: Vec<Value> = (0..rng.below(4))
         .map(|_| {
             if rng.below(12) == 0 {
@@ -100,6 +112,17 @@ fn document(rng: &mut Rng) -> Value {
                 if let Some(v) = any_value(rng) {
                     item.insert(code.into(), v);
                 }
+            }
+            let topics = match rng.below(6) {
+                0 => None,
+                1 => Some(Value::Null),
+                2 => Some(json!("law")),
+                3 => Some(json!([])),
+                4 => Some(json!(["law", "health", null])),
+                _ => Some(json!(["law", "leadership"])),
+            };
+            if let Some(t) = topics {
+                item.insert("topics".into(), t);
             }
             Value::Object(item)
         })
@@ -240,6 +263,32 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
         .await;
         assert_eq!(new, old, "activities by {group:?}, {ctx}");
     }
+
+    let fields = ["total", "female"];
+    let new: Vec<Group> = store::list_sums_by_each(conn, s, "activities", "topics", &fields)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| Group {
+            grp: g.grp,
+            items: g.items,
+            sums: g.sums,
+        })
+        .collect();
+    let old: Vec<Group> = run(
+        conn,
+        &reference::list_sums_by_each_sql("activities", "topics", &fields).unwrap(),
+        s,
+    )
+    .await;
+    assert_eq!(new, old, "activities by topic, {ctx}");
+
+    // Yes/no answers: a string, a number or a null is no answer.
+    let flags = [FLAGS.as_slice(), &["absent", "women"]].concat();
+    let new = store::flag_counts(conn, s, &flags).await.unwrap();
+    let old: Vec<store::FlagCounts> =
+        run(conn, &reference::flag_counts_sql(&flags).unwrap(), s).await;
+    assert_eq!(vec![new], old, "yes/no answers, {ctx}");
 
     let texts = [TEXTS.as_slice(), &["women", "absent"]].concat();
     let mut new: Vec<Texts> = store::narratives(conn, s, &texts)
