@@ -1,13 +1,24 @@
-//! The compilation as the draft of an official report (báo cáo) in Word format, laid
-//! out the way Decree 30/2020/NĐ-CP asks of administrative documents: A4 portrait,
-//! Times New Roman, the issuing body beside the national name and motto, number and
-//! symbol beside place and date, the document type and subject, the body, then the
-//! recipients ("Nơi nhận") beside the signature block. Pages after the first carry
-//! their number centred at the top. The office edits the draft, gives it a number
-//! and signs it.
+//! The compilation as an official report (báo cáo) in Word format, laid out the way
+//! Decree 30/2020/NĐ-CP asks of administrative documents: A4 portrait, Times New
+//! Roman, the superior and issuing bodies beside the national name and motto, number
+//! and symbol beside place and date, the document type and subject, the body, then
+//! the recipients ("Nơi nhận") beside the signature block — all of the issuing unit's
+//! own as its document settings say (`documents`). Pages after the first carry their
+//! number centred at the top. The body follows a report's shape: the basis (the plans
+//! it implements), I. results, II. assessment, III. next period's tasks, IV.
+//! proposals, and the units' texts in full as an appendix. The office fills in what
+//! only it can say (marked in brackets), gives it a number and signs it.
 //!
 //! The WordprocessingML parts are written by hand (a handful of small XML files) and
-//! zipped with `zip`; every piece of data goes through [`escape`].
+//! zipped with `zip`; every piece of data goes through [`escape`]. A crate such as
+//! `docx-rs` would replace the few dozen lines of the writer (runs, paragraphs, cells,
+//! the package) but not the layout rules, which are most of this file, and it brings
+//! its own dependency tree; the writer here is small, tested part by part, and its
+//! output is exactly the XML the decree's layout needs (fixed table grids, `cantSplit`
+//! rows, a first-page header without the number).
+//!
+//! The same writer makes each unit's own report (`documents::unit_report`): the
+//! heading, the signature block and the package are shared.
 
 use std::io::{Cursor, Write};
 

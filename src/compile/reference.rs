@@ -27,8 +27,11 @@ fn unpack(json: &str, alias: &str, fields: &[&str]) -> ApiResult<String> {
     if cols.is_empty() {
         cols.push("\"_\" jsonb".to_string());
     }
+    // A document whose `values` is not an object (never written by the service, but
+    // possible in SQL) reads as one without answers, as `report_figures` reads it.
     Ok(format!(
-        "jsonb_to_record({json}) AS {alias}({})",
+        "jsonb_to_record(CASE WHEN jsonb_typeof({json}) = 'object' THEN {json} \
+         ELSE '{{}}'::jsonb END) AS {alias}({})",
         cols.join(", ")
     ))
 }

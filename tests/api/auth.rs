@@ -465,12 +465,19 @@ async fn logout_revokes_one_session_or_all_of_them_and_nobody_elses() {
     .await;
     let b2 = assert_json(try_refresh(&app, &b.refresh_token).await, 200).await;
 
-    // No body: every session of the caller.
+    // That logout ended the access token in hand too; the other session's new one
+    // logs out of everything (no body: every session of the caller).
+    assert_problem(
+        app.get_as("/api/v1/me", &a.access_token).await,
+        401,
+        "invalid_token",
+    )
+    .await;
     let res = app
         .authed(
             reqwest::Method::POST,
             "/api/v1/auth/logout",
-            &a.access_token,
+            b2["access_token"].as_str().unwrap(),
         )
         .send()
         .await
