@@ -293,7 +293,7 @@ pub struct CompilationQuery {
     /// (`completeness`, `indicators`, `totals`, `activities`, `narratives`, `tasks`,
     /// `previous`); default every part. The unit, the period and what was counted are
     /// always there. The CSV, XLSX and DOCX always hold every part.
-    #[param(style = Form, explode = false, inline, value_type = Option<Vec<super::parts::Part>>)]
+    #[param(style = Form, explode = false, inline, min_items = 1, value_type = Option<Vec<super::parts::Part>>)]
     #[serde(default, deserialize_with = "super::parts::comma_list")]
     pub parts: Option<Vec<super::parts::Part>>,
     /// The date the DOCX prints in its date line (`2024-11-25`); by default it is
