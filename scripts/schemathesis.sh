@@ -303,8 +303,10 @@ PY
     # schema-valid bodies with 422 naming the member, by design: one field against
     # another (a data window that ends before it starts), a reference to another object
     # (a unit code, one that must be in the plan's tree, a form field in a formula or a
-    # data element mapping), a form's own consistency, or a webhook target that must not
-    # be a private address. For them alone a 422 is an expected answer to positive data.
+    # data element mapping, a period of the task's plan), a form's own consistency, a
+    # webhook target that must not be a private address, or a plan copied to a year that
+    # must differ from its own. For them alone a 422 is an expected answer to positive
+    # data.
     cat >"$work/schemathesis.toml" <<TOML
 [auth.wfc]
 path = "$work/auth.json"
@@ -322,7 +324,7 @@ include-operation-id = [
     "createPeriod", "updatePeriod", "extendDueDate", "createUser", "updateUser",
     "createServiceClient", "createOrgUnit", "updateOrgUnit",
     "createWebhook", "updateWebhook", "setDataElementCodes", "addExpectedUnit",
-    "removeExpectedUnit",
+    "removeExpectedUnit", "createPlanTask", "replacePlanTask", "copyPlan",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
 

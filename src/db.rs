@@ -158,8 +158,14 @@ const APPEND_ONLY: &[&str] = &[
     "webhook_events",
 ];
 /// Tables whose rows the service deletes (expired keys, forgiven failures, attachments
-/// of drafts; a trigger keeps those of submitted revisions).
-const DELETABLE: &[&str] = &["attachments", "idempotency_keys", "login_failures"];
+/// of drafts — a trigger keeps those of submitted revisions —, plan tasks no report
+/// names).
+const DELETABLE: &[&str] = &[
+    "attachments",
+    "idempotency_keys",
+    "login_failures",
+    "plan_tasks",
+];
 
 /// Gives the serving role exactly what the service needs, run by the owner after each
 /// migration: it owns nothing, so it cannot alter, truncate or drop a table or disable

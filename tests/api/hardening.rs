@@ -393,6 +393,50 @@ async fn the_serving_role_cannot_undo_history_but_runs_the_service() {
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
     }
+    // A plan task no report names is deleted on that role; a file attached to a
+    // task's progress is taken with the task locked as its deletion locks it.
+    let task = assert_json(
+        client
+            .post(format!("{address}/api/v1/plans/{plan}/tasks"))
+            .bearer_auth(&coordinator)
+            .json(&json!({"code": "X.1", "title_vi": "Nhiệm vụ thử", "lead_unit": "XDNS"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let pdf = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let draft = format!("{address}/api/v1/periods/{period}/reports/XDNS");
+    let res = client
+        .post(format!(
+            "{draft}/attachments?kind=minutes&filename=a.pdf&task=X.1"
+        ))
+        .bearer_auth(&reporter)
+        .header("content-type", "application/octet-stream")
+        .body(pdf)
+        .send()
+        .await
+        .unwrap();
+    // 201, or 409 when the demo's report of the period is no longer a draft: either
+    // way the locking statement ran without a permission error.
+    assert!(
+        [201, 409].contains(&res.status().as_u16()),
+        "{}",
+        res.status()
+    );
+    let removed = client
+        .delete(format!(
+            "{address}/api/v1/plans/{plan}/tasks/{}",
+            task["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&coordinator)
+        .send()
+        .await
+        .unwrap();
+    let expected = if res.status() == 201 { 409 } else { 204 };
+    assert_eq!(removed.status(), expected);
+
     // The webhook worker claims and logs its attempts on that role too.
     let hook = assert_json(
         client
