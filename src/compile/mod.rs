@@ -598,6 +598,7 @@ async fn cached_figures(
 /// The whole compilation of `root`'s subtree for a period. The figures, the
 /// narratives and the previous period are independent, so each comes from the cache
 /// or runs on a connection of its own, concurrently.
+#[allow(clippy::too_many_arguments)]
 pub async fn compile(
     pool: &crate::db::Pool,
     cache: &CompilationCache,

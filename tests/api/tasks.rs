@@ -630,7 +630,7 @@ async fn files_document_a_units_progress_on_its_own_tasks() {
 
     // A task with evidence attached is kept: III.3 has no progress entry anywhere, only
     // B's file.
-    let t2 = json_of(w.get(&w.coordinator, &tasks_path(&w)).await, 200).await;
+    let t2 = json_of(w.get(&w.coordinator, &tasks_path(w)).await, 200).await;
     let t2_id = t2["items"]
         .as_array()
         .unwrap()
@@ -644,7 +644,7 @@ async fn files_document_a_units_progress_on_its_own_tasks() {
         w.req(
             &w.coordinator,
             Method::DELETE,
-            &format!("{}/{t2_id}", tasks_path(&w)),
+            &format!("{}/{t2_id}", tasks_path(w)),
         ),
         409,
         "task_in_use",
