@@ -161,16 +161,7 @@ pub async fn figures(
             None => Ok(Vec::new()),
         }
     };
-    let booleans: Vec<(&str, &crate::plans::form::Field)> = form
-        .iter()
-        .flat_map(|f| f.sections.iter())
-        .flat_map(|s| {
-            s.fields
-                .iter()
-                .filter(|f| f.kind == FieldType::Boolean)
-                .map(move |f| (s.code.as_str(), f))
-        })
-        .collect();
+    let booleans = top_fields(form.as_ref(), |k| k == FieldType::Boolean);
     let flag_codes: Vec<&str> = booleans.iter().map(|(_, f)| f.code.as_str()).collect();
     let flags = async {
         if flag_codes.is_empty() {
@@ -313,12 +304,20 @@ fn list_specs(form: &FormDefinition) -> Vec<ListSpec<'_>> {
 
 /// The top-level numeric fields of a form with their section codes.
 fn numeric_fields(form: Option<&FormDefinition>) -> Vec<(&str, &crate::plans::form::Field)> {
+    top_fields(form, FieldType::is_numeric)
+}
+
+/// The top-level fields of a form whose type passes `kind`, with their section codes.
+fn top_fields(
+    form: Option<&FormDefinition>,
+    kind: impl Fn(FieldType) -> bool + Copy,
+) -> Vec<(&str, &crate::plans::form::Field)> {
     form.iter()
         .flat_map(|f| f.sections.iter())
         .flat_map(|s| {
             s.fields
                 .iter()
-                .filter(|f| f.kind.is_numeric())
+                .filter(move |f| kind(f.kind))
                 .map(move |f| (s.code.as_str(), f))
         })
         .collect()
