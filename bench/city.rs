@@ -192,6 +192,7 @@ async fn seed(conn: &mut AsyncPgConnection) -> Result<Seeded> {
             legal_basis: "",
             issuing_unit_id: city.id,
             status: gereport::plans::model::PlanStatus::Active,
+            head_sign_off: false,
         },
     )
     .await

@@ -154,6 +154,7 @@ const APPEND_ONLY: &[&str] = &[
     "audit_events",
     "report_revisions",
     "reminders_sent",
+    "revision_approvals",
     "webhook_attempts",
     "webhook_events",
 ];

@@ -143,6 +143,7 @@ pub async fn ensure_user(
             role,
             unit_id: unit.id,
             password_hash,
+            unit_head: false,
         },
     )
     .await?;
@@ -487,6 +488,7 @@ pub mod plan2024 {
             &ValidationContext {
                 window_start: start,
                 window_end: end,
+                previous: None,
             },
         );
         if result.valid {
@@ -522,6 +524,7 @@ pub mod plan2024 {
                 legal_basis: "Kế hoạch số 39/KH-UBND ngày 29/01/2024 của UBND Thành phố về triển khai thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ năm 2024",
                 issuing_unit_id: root.id,
                 status: PlanStatus::Active,
+                head_sign_off: false,
             },
         )
         .await?;
@@ -640,6 +643,7 @@ pub mod plan2024 {
                 };
                 let mut data = sample_data(unit, annual, start);
                 data.tasks = crate::tasks::demo::progress(&tasks, unit, annual);
+                let data = form_def.derive(&data).unwrap_or(data);
                 check(&form_def, &data, start, end)?;
                 let json = serde_json::to_value(&data).map_err(ApiError::internal)?;
                 let Some(row) =
@@ -682,6 +686,8 @@ pub mod plan2024 {
                         by,
                         late: is_late(submitted, due),
                         entry_note: on_paper.then_some(PAPER_NOTE),
+                        status: ReportStatus::Submitted,
+                        approved: false,
                     },
                 )
                 .await?;

@@ -154,6 +154,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        head_sign_off -> Bool,
     }
 }
 
@@ -169,6 +170,16 @@ diesel::table! {
         late -> Bool,
         entered_by -> Nullable<Text>,
         entry_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    revision_approvals (report_id, number) {
+        report_id -> Uuid,
+        number -> Int4,
+        approved_at -> Timestamptz,
+        approved_by -> Text,
+        late -> Bool,
     }
 }
 
@@ -310,6 +321,7 @@ diesel::table! {
         version -> Int4,
         tokens_valid_after -> Nullable<Timestamptz>,
         email_notifications -> Bool,
+        unit_head -> Bool,
     }
 }
 
@@ -430,6 +442,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reminders_sent,
     report_revisions,
     reports,
+    revision_approvals,
     service_clients,
     users,
     webhook_attempts,

@@ -193,6 +193,7 @@ fn figures_weight(f: &Figures) -> usize {
         u.accepted.len()
             + u.submitted.len()
             + u.returned.len()
+            + u.awaiting_approval.len()
             + u.draft.len()
             + u.not_started.len()
             + u.late.len()

@@ -754,6 +754,12 @@ fn missing_units(units: &CompletenessUnits) -> String {
                 .iter()
                 .map(|u| format!("{} (bị trả lại để hoàn thiện)", u.name)),
         )
+        .chain(
+            units
+                .awaiting_approval
+                .iter()
+                .map(|u| format!("{} (chờ thủ trưởng đơn vị duyệt)", u.name)),
+        )
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -153,6 +153,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             ("Đã duyệt", &units.accepted),
             ("Đã nộp, chờ duyệt", &units.submitted),
             ("Bị trả lại", &units.returned),
+            ("Chờ thủ trưởng đơn vị duyệt", &units.awaiting_approval),
             ("Đang soạn", &units.draft),
             ("Chưa báo cáo", &units.not_started),
             ("Nộp muộn", &units.late),

@@ -63,6 +63,7 @@ pub fn completeness(states: &[UnitState], with_units: bool) -> Completeness {
                 }
             }
             Some("returned") => units.returned.push(unit),
+            Some("awaiting_approval") => units.awaiting_approval.push(unit),
             Some(_) => units.draft.push(unit),
             None => units.not_started.push(unit),
         }
@@ -194,6 +195,7 @@ mod tests {
             state("D", Some("returned"), Some(false)),
             state("E", Some("draft"), None),
             state("F", None, None),
+            state("G", Some("awaiting_approval"), Some(false)),
         ];
         let c = completeness(&states, true);
         assert_eq!(
@@ -205,14 +207,15 @@ mod tests {
                 c.late,
                 c.missing
             ),
-            (6, 3, 2, 2, 1, 3)
+            (7, 3, 2, 2, 1, 4)
         );
-        assert_eq!(c.submitted_share, Some(0.5));
+        assert_eq!(c.submitted_share, Some(3.0 / 7.0));
         let u = c.units.unwrap();
         assert_eq!(u.late.len(), 1);
         assert_eq!(u.not_started[0].code, "F");
         assert_eq!(u.returned[0].code, "D");
         assert_eq!(u.draft[0].code, "E");
+        assert_eq!(u.awaiting_approval[0].code, "G");
         assert!(completeness(&[], false).submitted_share.is_none());
     }
 

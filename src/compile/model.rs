@@ -61,6 +61,9 @@ pub struct CompletenessUnits {
     /// Submitted and awaiting review.
     pub submitted: Vec<UnitRef>,
     pub returned: Vec<UnitRef>,
+    /// Finished by a reporter, waiting for the unit head's approval (plans with
+    /// `head_sign_off`): not yet submitted.
+    pub awaiting_approval: Vec<UnitRef>,
     pub draft: Vec<UnitRef>,
     /// No report at all.
     pub not_started: Vec<UnitRef>,

@@ -522,6 +522,26 @@ struct PeriodId {
 
 /// The period to compare with: the latest earlier period of the same kind in the same
 /// plan, or else in the issuing unit's plan of the year before (not one still in draft).
+/// As SQL selecting `id` and `code`, given SQL expressions for the period's kind, the
+/// start of its window, its plan, the plan's issuing unit and year, so that a caller
+/// can bind them or take them from a row it joins.
+pub(crate) fn previous_sql(
+    kind: &str,
+    start: &str,
+    plan: &str,
+    issuer: &str,
+    year: &str,
+) -> String {
+    format!(
+        "SELECT p.id, p.code FROM periods p JOIN plans pl ON pl.id = p.plan_id \
+         WHERE p.kind = {kind} AND p.window_start < {start} \
+           AND (p.plan_id = {plan} OR (pl.issuing_unit_id = {issuer} AND pl.year = {year} - 1 \
+                AND pl.status <> 'draft')) \
+         ORDER BY (p.plan_id = {plan}) DESC, p.window_start DESC LIMIT 1"
+    )
+}
+
+/// [`previous_sql`] for given values.
 pub async fn previous_period(
     conn: &mut AsyncPgConnection,
     plan_id: Uuid,
@@ -530,24 +550,19 @@ pub async fn previous_period(
     kind: &str,
     window_start: NaiveDate,
 ) -> ApiResult<Option<Uuid>> {
-    let row: Option<PeriodId> = diesel::sql_query(
-        "SELECT p.id FROM periods p JOIN plans pl ON pl.id = p.plan_id \
-         WHERE p.kind = $1 AND p.window_start < $2 \
-           AND (p.plan_id = $3 OR (pl.issuing_unit_id = $4 AND pl.year = $5 - 1 AND pl.status <> 'draft')) \
-         ORDER BY (p.plan_id = $3) DESC, p.window_start DESC LIMIT 1",
-    )
-    .bind::<Text, _>(kind)
-    .bind::<Date, _>(window_start)
-    .bind::<SqlUuid, _>(plan_id)
-    .bind::<SqlUuid, _>(issuer)
-    .bind::<diesel::sql_types::Integer, _>(year)
-    .get_result(conn)
-    .await
-    .map(Some)
-    .or_else(|e| match e {
-        diesel::result::Error::NotFound => Ok(None),
-        e => Err(e),
-    })?;
+    let row: Option<PeriodId> = diesel::sql_query(previous_sql("$1", "$2", "$3", "$4", "$5"))
+        .bind::<Text, _>(kind)
+        .bind::<Date, _>(window_start)
+        .bind::<SqlUuid, _>(plan_id)
+        .bind::<SqlUuid, _>(issuer)
+        .bind::<diesel::sql_types::Integer, _>(year)
+        .get_result(conn)
+        .await
+        .map(Some)
+        .or_else(|e| match e {
+            diesel::result::Error::NotFound => Ok(None),
+            e => Err(e),
+        })?;
     Ok(row.map(|r| r.id))
 }
 

@@ -213,6 +213,7 @@ pub fn to_docx(
         format!("Kết quả thực hiện công tác bình đẳng giới và vì sự tiến bộ của phụ nữ {phrase}");
     let state = match (facts.status, facts.revision) {
         ("draft", _) | ("returned", _) => "(Dự thảo, chưa nộp)".to_string(),
+        ("awaiting_approval", _) => "(Chờ thủ trưởng đơn vị duyệt)".to_string(),
         (_, Some(n)) => format!("(Bản đã nộp lần {n})"),
         _ => String::new(),
     };

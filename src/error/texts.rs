@@ -647,6 +647,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Độ dài không nằm trong giới hạn cho phép",
     },
     IssueText {
+        code: "invalid_logic",
+        message_en: "The field's condition, computation or change check does not fit the form",
+        message_vi: "Điều kiện, công thức tính hoặc ngưỡng kiểm tra của trường không phù hợp với biểu mẫu",
+    },
+    IssueText {
         code: "invalid_pair",
         message_en: "The total and the number of women must be two different fields",
         message_vi: "Tổng số và số nữ phải là hai trường khác nhau",
@@ -790,6 +795,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "unknown_variant",
         message_en: "Not one of the allowed values",
         message_vi: "Giá trị không thuộc danh sách được phép",
+    },
+    IssueText {
+        code: "unusual_change",
+        message_en: "The value moved more from the previous period than the form expects; please check it",
+        message_vi: "Số liệu thay đổi so với kỳ trước nhiều hơn mức biểu mẫu dự kiến; đề nghị kiểm tra lại",
     },
     IssueText {
         code: "weak_password",

@@ -90,6 +90,58 @@ pub async fn report_changed(
     Ok(())
 }
 
+/// A reporter's submission told to the unit's heads, who must approve it; a head's
+/// decline told to the unit's reporters, with the reason.
+pub async fn sign_off(
+    conn: &mut AsyncPgConnection,
+    transition: crate::reports::workflow::Transition,
+    s: &ReportChange<'_>,
+) -> ApiResult<()> {
+    let declined = transition == crate::reports::workflow::Transition::Decline;
+    let (kind, title, body) = if declined {
+        (
+            "report.declined",
+            format!("Báo cáo kỳ {} chưa được thủ trưởng duyệt", s.period_code),
+            format!(
+                "Báo cáo kỳ {} của đơn vị {} đã được {} trả lại để chỉnh sửa trước khi gửi.{}",
+                s.period_code,
+                s.unit_code,
+                s.by,
+                s.reason
+                    .map(|r| format!("\nLý do: {r}"))
+                    .unwrap_or_default()
+            ),
+        )
+    } else {
+        (
+            "report.awaiting_approval",
+            format!("Báo cáo kỳ {} chờ thủ trưởng duyệt", s.period_code),
+            format!(
+                "{} đã hoàn thành báo cáo kỳ {} của đơn vị {}; báo cáo chỉ được gửi cơ quan \
+                 thường trực sau khi thủ trưởng đơn vị duyệt.",
+                s.by, s.period_code, s.unit_code
+            ),
+        )
+    };
+    let note = Note {
+        kind,
+        title,
+        body,
+        data: json!({
+            "period_code": s.period_code, "unit_code": s.unit_code, "by": s.by,
+            "reason": s.reason,
+        }),
+        period_id: Some(s.period_id),
+        report_id: Some(s.report_id),
+    };
+    if declined {
+        store::to_reporters(conn, &[s.unit_id], &note).await?;
+    } else {
+        store::to_unit_heads(conn, s.unit_id, &note).await?;
+    }
+    Ok(())
+}
+
 /// A report a coordinator entered (saved or submitted) on the unit's behalf.
 pub struct Entry<'a> {
     pub report_id: Uuid,

@@ -23,6 +23,20 @@ pub async fn to_reporters(
     unit_ids: &[Uuid],
     n: &Note,
 ) -> ApiResult<usize> {
+    write(conn, unit_ids, n, false).await
+}
+
+/// The same for the active heads of a unit (`users.unit_head`), whatever their role.
+pub async fn to_unit_heads(conn: &mut AsyncPgConnection, unit: Uuid, n: &Note) -> ApiResult<usize> {
+    write(conn, &[unit], n, true).await
+}
+
+async fn write(
+    conn: &mut AsyncPgConnection,
+    unit_ids: &[Uuid],
+    n: &Note,
+    heads: bool,
+) -> ApiResult<usize> {
     if unit_ids.is_empty() {
         return Ok(0);
     }
@@ -31,7 +45,8 @@ pub async fn to_reporters(
              INSERT INTO notifications (id, user_id, kind, title, body, data, period_id, unit_id, \
                  report_id) \
              SELECT gen_random_uuid(), u.id, $1, $2, $3, $4, $5, u.unit_id, $6 \
-             FROM users u WHERE u.unit_id = ANY ($7) AND u.role = 'reporter' AND u.active \
+             FROM users u WHERE u.unit_id = ANY ($7) AND u.active \
+                 AND CASE WHEN $8 THEN u.unit_head ELSE u.role = 'reporter' END \
              ORDER BY u.id \
              RETURNING id, user_id), \
          mailed AS ( \
@@ -47,6 +62,7 @@ pub async fn to_reporters(
     .bind::<Nullable<SqlUuid>, _>(n.period_id)
     .bind::<Nullable<SqlUuid>, _>(n.report_id)
     .bind::<Array<SqlUuid>, _>(unit_ids)
+    .bind::<Bool, _>(heads)
     .execute(conn)
     .await?)
 }

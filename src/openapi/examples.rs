@@ -228,6 +228,14 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         ),
         ("acceptReport", json!({"reason": "Số liệu đầy đủ."})),
         (
+            "approveReport",
+            json!({"reason": "Đồng ý gửi Sở Văn hóa và Thể thao."}),
+        ),
+        (
+            "declineReport",
+            json!({"reason": "Đề nghị bổ sung kết quả hoạt động truyền thông trước khi gửi Sở."}),
+        ),
+        (
             "reopenReport",
             json!({"reason": "Đơn vị đề nghị điều chỉnh số liệu cán bộ lãnh đạo."}),
         ),
@@ -283,6 +291,7 @@ mod tests {
         let ctx = ValidationContext {
             window_start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
             window_end: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or_default(),
+            previous: None,
         };
         let result = form.validate(&data, &ctx);
         assert!(result.errors.is_empty(), "{:?}", result.errors);

@@ -146,6 +146,7 @@ pub async fn copy_plan_in(
             legal_basis: legal_basis.trim(),
             issuing_unit_id: source.issuing_unit_id,
             status: req.status,
+            head_sign_off: source.head_sign_off,
         },
     )
     .await?;

@@ -108,6 +108,20 @@ pub struct Field {
     pub help_vi: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_en: Option<String>,
+    /// Required on submission only while this condition over another field of the same
+    /// scope holds (`required` must then be false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_when: Option<super::logic::Condition>,
+    /// Read-only, top-level numeric fields: derived on every save from other top-level
+    /// fields (a value sent for it is replaced); absent while a part is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed: Option<super::logic::Computed>,
+    /// Soft check, top-level numeric fields: a submission warns (never blocks) when the
+    /// value moves by more than this fraction (0.5 = 50 %) from the unit's report of the
+    /// previous period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0.0)]
+    pub max_change: Option<f64>,
 }
 
 /// The type of a field and so the JSON shape of its value.
@@ -220,7 +234,7 @@ impl CmpOp {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    pub(super) fn symbol(self) -> &'static str {
         match self {
             Self::Le => "<=",
             Self::Lt => "<",
@@ -263,11 +277,13 @@ pub struct ReportData {
 }
 
 /// What validation needs to know beyond the report: the period's data window, which
-/// `$period.start` and `$period.end` refer to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ValidationContext {
+/// `$period.start` and `$period.end` refer to, and the unit's previous period for the
+/// soft checks (`max_change`), when the form has any and there is one.
+#[derive(Clone, Copy, Debug)]
+pub struct ValidationContext<'a> {
     pub window_start: NaiveDate,
     pub window_end: NaiveDate,
+    pub previous: Option<&'a super::logic::Previous>,
 }
 
 /// The outcome of validating a report for submission.
@@ -735,6 +751,13 @@ impl FormDefinition {
             }
         }
 
+        for (s, section) in self.sections.iter().enumerate() {
+            for (f, field) in section.fields.iter().enumerate() {
+                let path = format!("sections[{s}].fields[{f}]");
+                super::logic::check_field(field, &path, &top_fields, true, &mut out);
+            }
+        }
+
         // Pairs and rules share one namespace so `Issue::rule` is never ambiguous.
         let mut rule_codes = CodeRegistry::new("pair or rule");
         check_pairs(&self.pairs, &top_fields, "pairs", &mut rule_codes, &mut out);
@@ -782,6 +805,9 @@ fn check_list<'a>(
         check_field(field, &format!("{path}.fields[{f}]"), &mut field_codes, out);
     }
     let scope: Vec<&Field> = list.fields.iter().collect();
+    for (f, field) in list.fields.iter().enumerate() {
+        super::logic::check_field(field, &format!("{path}.fields[{f}]"), &scope, false, out);
+    }
     let mut rule_codes = CodeRegistry::new("pair or rule");
     check_pairs(
         &list.pairs,
@@ -1095,22 +1121,48 @@ impl Scope<'_> {
         &self,
         record: &Map<String, Value>,
         base: &str,
-        ctx: Option<&ValidationContext>,
+        ctx: Option<&ValidationContext<'_>>,
         sink: &mut Sink,
     ) {
         let submitting = ctx.is_some();
         for field in &self.fields {
             let path = format!("{base}.{}", field.code);
             let value = record.get(&field.code);
-            if submitting && field.required && value.is_none_or(is_blank) {
-                sink.errors.push(
-                    Issue::new(
+            let when = field
+                .required_when
+                .as_ref()
+                .filter(|c| super::logic::holds(c, record));
+            if submitting && (field.required || when.is_some()) && value.is_none_or(is_blank) {
+                let mut issue = Issue::new(
+                    path.clone(),
+                    "required",
+                    format!("\"{}\" is required", field.label_en),
+                )
+                .vi(format!("\"{}\" là bắt buộc", field.label_vi));
+                if let Some(c) = when {
+                    let other = find_field(&self.fields, &c.field);
+                    let label =
+                        |vi: bool| {
+                            other.map_or(c.field.as_str(), |f| {
+                                if vi { &f.label_vi } else { &f.label_en }
+                            })
+                        };
+                    issue = Issue::new(
                         path.clone(),
                         "required",
-                        format!("\"{}\" is required", field.label_en),
+                        format!(
+                            "\"{}\" is required when {}",
+                            field.label_en,
+                            super::logic::describe(c, label(false), false)
+                        ),
                     )
-                    .vi(format!("\"{}\" là bắt buộc", field.label_vi)),
-                );
+                    .vi(format!(
+                        "\"{}\" là bắt buộc khi {}",
+                        field.label_vi,
+                        super::logic::describe(c, label(true), true)
+                    ));
+                }
+                sink.errors.push(issue);
             }
             if let Some(value) = value.filter(|v| !v.is_null()) {
                 check_value(field, value, &path, &mut sink.errors);
@@ -1177,7 +1229,7 @@ impl Scope<'_> {
         &self,
         record: &Map<String, Value>,
         base: &str,
-        ctx: &ValidationContext,
+        ctx: &ValidationContext<'_>,
         sink: &mut Sink,
     ) {
         for rule in self.rules {
@@ -1236,7 +1288,7 @@ impl FormDefinition {
     /// What submission requires: everything [`Self::check_values`] checks, plus required
     /// fields filled in, every pair's female count within its total, and every rule.
     /// Rules and pairs with a missing operand are skipped.
-    pub fn validate(&self, data: &ReportData, ctx: &ValidationContext) -> ValidationResult {
+    pub fn validate(&self, data: &ReportData, ctx: &ValidationContext<'_>) -> ValidationResult {
         let mut sink = Sink {
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -1251,13 +1303,17 @@ impl FormDefinition {
 
     /// `ctx` present means submission. Order: top-level values, then each list in
     /// definition order and its items in index order, then unknown lists.
-    fn walk(&self, data: &ReportData, ctx: Option<&ValidationContext>, sink: &mut Sink) {
+    fn walk(&self, data: &ReportData, ctx: Option<&ValidationContext<'_>>, sink: &mut Sink) {
         let top = Scope {
             fields: self.fields().collect(),
             pairs: &self.pairs,
             rules: &self.rules,
         };
         top.check_record(&data.values, "values", ctx, sink);
+        if let Some(prev) = ctx.and_then(|c| c.previous) {
+            sink.warnings
+                .extend(self.change_warnings(&data.values, prev));
+        }
 
         for (_, list) in self.lists() {
             let Some(items) = data.lists.get(&list.code) else {
@@ -1400,10 +1456,11 @@ mod tests {
     }
 
     /// The first half of 2024, as the semi-annual period `2024S1` would cover.
-    fn ctx() -> ValidationContext {
+    fn ctx() -> ValidationContext<'static> {
         ValidationContext {
             window_start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
             window_end: NaiveDate::from_ymd_opt(2024, 6, 30).unwrap(),
+            previous: None,
         }
     }
 
@@ -1504,6 +1561,7 @@ mod tests {
                 "trained_political_female",
                 "trained_professional_total",
                 "trained_professional_female",
+                "trained_total",
                 "committee_in_place",
                 "committee_members_total",
                 "committee_members_female",
@@ -1563,7 +1621,7 @@ mod tests {
                 ("budget_spent_within_allocated", Severity::Warning),
             ]
         );
-        assert_eq!(f.numeric_fields().count(), 19);
+        assert_eq!(f.numeric_fields().count(), 20);
         let texts: Vec<(&str, &str)> = f
             .text_fields()
             .map(|(s, x)| (s.code.as_str(), x.code.as_str()))

@@ -5,6 +5,7 @@ pub mod copy;
 pub mod expected;
 pub mod form;
 pub mod indicator;
+pub mod logic;
 pub mod model;
 pub mod period;
 pub mod routes;

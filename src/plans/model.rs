@@ -51,6 +51,10 @@ pub struct Plan {
     pub status: PlanStatus,
     /// Version of the current report form, if one was saved.
     pub form_version: Option<i32>,
+    /// Whether a unit's report needs its head's approval (a user of the unit with
+    /// `unit_head`) before it reaches the coordinating office: a reporter's submission
+    /// then waits as `awaiting_approval` until the head approves it.
+    pub head_sign_off: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -75,6 +79,9 @@ pub struct NewPlan {
     pub status: Option<PlanStatus>,
     /// The report form; it can also be saved later with `PUT /plans/{id}/form`.
     pub form: Option<FormDefinition>,
+    /// The unit head's sign-off (see `Plan`); off unless set.
+    #[serde(default)]
+    pub head_sign_off: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -90,6 +97,9 @@ pub struct UpdatePlan {
     pub issue_date: Option<NaiveDate>,
     pub legal_basis: Option<String>,
     pub status: Option<PlanStatus>,
+    /// Turning the sign-off off does not submit reports already awaiting approval:
+    /// their heads still approve them.
+    pub head_sign_off: Option<bool>,
 }
 
 #[derive(Deserialize, IntoParams)]

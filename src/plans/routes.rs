@@ -197,6 +197,7 @@ pub async fn create_plan(
                     legal_basis: body.legal_basis.trim(),
                     issuing_unit_id: unit.id,
                     status: body.status.unwrap_or(PlanStatus::Active),
+                    head_sign_off: body.head_sign_off,
                 },
             )
             .await?;
@@ -252,6 +253,7 @@ pub async fn update_plan(
         issue_date: body.issue_date.map(Some),
         legal_basis: body.legal_basis.map(|l| l.trim().to_string()),
         status: body.status.map(|s| s.as_str().to_string()),
+        head_sign_off: body.head_sign_off,
     };
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;

@@ -27,6 +27,7 @@ pub struct PlanRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub head_sign_off: bool,
     pub unit_code: String,
     pub unit_path: String,
     pub form_version: Option<i32>,
@@ -45,6 +46,7 @@ impl PlanRow {
             issuing_unit_code: self.unit_code.clone(),
             status: PlanStatus::parse(&self.status),
             form_version: self.form_version,
+            head_sign_off: self.head_sign_off,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -77,6 +79,7 @@ type PlanTuple = (
         DateTime<Utc>,
         DateTime<Utc>,
         i32,
+        bool,
     ),
     String,
     String,
@@ -97,6 +100,7 @@ fn plan_from(
             created_at,
             updated_at,
             version,
+            head_sign_off,
         ),
         unit_code,
         unit_path,
@@ -115,6 +119,7 @@ fn plan_from(
         created_at,
         updated_at,
         version,
+        head_sign_off,
         unit_code,
         unit_path,
         form_version,
@@ -165,6 +170,7 @@ pub struct NewPlanRow<'a> {
     pub legal_basis: &'a str,
     pub issuing_unit_id: Uuid,
     pub status: PlanStatus,
+    pub head_sign_off: bool,
 }
 
 pub async fn insert_plan(conn: &mut AsyncPgConnection, p: NewPlanRow<'_>) -> ApiResult<Uuid> {
@@ -199,6 +205,7 @@ pub async fn insert_plan(conn: &mut AsyncPgConnection, p: NewPlanRow<'_>) -> Api
             plans::legal_basis.eq(p.legal_basis),
             plans::issuing_unit_id.eq(p.issuing_unit_id),
             plans::status.eq(p.status.as_str()),
+            plans::head_sign_off.eq(p.head_sign_off),
         ))
         .execute(conn)
         .await?;
@@ -214,6 +221,7 @@ pub struct PlanChanges {
     pub issue_date: Option<Option<NaiveDate>>,
     pub legal_basis: Option<String>,
     pub status: Option<String>,
+    pub head_sign_off: Option<bool>,
 }
 
 pub async fn update_plan(conn: &mut AsyncPgConnection, id: Uuid, c: PlanChanges) -> ApiResult<()> {

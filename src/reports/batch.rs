@@ -340,7 +340,15 @@ async fn carry_out(
 ) -> ApiResult<Done> {
     let mut row = store::find(conn, t.period.id, t.unit.id, false).await?;
     // Read unlocked: a draft changed before the save locks it fails `if_match` there.
-    let data = item.data(row.as_ref())?;
+    let mut data = item.data(row.as_ref())?;
+    // Compared with the stored data as the save would store it: with the computed
+    // fields derived, so a script that leaves them out is not a change.
+    if let (Some(d), Some(r)) = (&data, &row) {
+        let form = state.forms.get(conn, r.form_id).await?;
+        if let Some(derived) = form.definition.derive(d) {
+            data = Some(derived);
+        }
+    }
     let data_json = match &data {
         Some(d) => Some(serde_json::to_value(d).map_err(ApiError::internal)?),
         None => None,
@@ -391,7 +399,7 @@ async fn carry_out(
         .await?;
         outcome = Outcome::Submitted;
         row = Some(submitted);
-        warnings = found;
+        warnings = found.warnings;
     }
     Ok(Done {
         outcome,

@@ -27,8 +27,13 @@ pub struct Report {
     pub revision: Option<i32>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub submitted_by: Option<String>,
-    /// Whether the latest submission came after the due date (Vietnam time).
+    /// Whether the latest submission came after the due date (Vietnam time); where the
+    /// plan asks for the unit head's sign-off, judged when the head approved it.
     pub late: Option<bool>,
+    /// The unit head's approval of the latest revision (plans with `head_sign_off`):
+    /// when and by whom; null while it awaits approval or when none was needed.
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
     /// When the latest review (return, accept, reopen) happened. A resubmitted report
     /// keeps its latest review, so the reviewer sees what was asked for; compare with
     /// `submitted_at` to tell whether the review came before or after this submission.
@@ -78,6 +83,9 @@ pub struct Revision {
     pub entered_by: Option<String>,
     /// The coordinator's note on an entry on the unit's behalf.
     pub entry_note: Option<String>,
+    /// The unit head's approval of this revision, when the plan asks for one.
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -88,7 +96,8 @@ pub struct RevisionSummary {
     pub late: bool,
 }
 
-/// Body of return, reopen (reason required) and accept (comment optional).
+/// Body of return, reopen and decline (reason required), accept and approve (comment
+/// optional).
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {

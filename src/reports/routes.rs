@@ -13,12 +13,12 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::store::{self, ListFilter, ReportRow, Submission};
-use super::workflow::{self, Transition};
+use super::workflow::{self, ReportStatus, Transition};
 use crate::AppState;
 use crate::audit::{self, By, Event};
 use crate::auth::Actor;
 use crate::auth::policy::{self, Action, Role};
-use crate::error::{ApiError, ApiResult, Issue};
+use crate::error::{ApiError, ApiResult};
 use crate::org::store::Row as UnitRow;
 use crate::pagination::{Page, PageRequest};
 use crate::plans::form::{FormDefinition, ReportData, ValidationContext, ValidationResult};
@@ -31,13 +31,13 @@ pub struct Target {
     pub period: PeriodRow,
     pub unit: UnitRow,
     pub report: Option<ReportRow>,
-    /// The warnings of `report`'s latest revision, read with it (revisions never change).
-    warnings: Vec<Issue>,
+    /// What `report`'s latest revision adds (warnings, approval), read with it.
+    latest: store::Latest,
 }
 
 /// Two queries, pipelined on one connection, resolve any report address: the period
 /// with its plan's scope, and the unit with its report and the report's latest
-/// warnings. Reads are the hot path; they need nothing more.
+/// revision's warnings and approval. Reads are the hot path; they need nothing more.
 pub(crate) async fn target(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -53,7 +53,7 @@ pub(crate) async fn target(
     let (period, plan_path) = scope
         .filter(|(_, path)| policy::sees_plan(actor, path))
         .ok_or_else(|| ApiError::not_found("period"))?;
-    let (unit, report, warnings) = addressed
+    let (unit, report, latest) = addressed
         .filter(|(u, _, _)| u.path.starts_with(&plan_path))
         .ok_or_else(|| ApiError::not_found("report"))?;
     policy::require_in_scope(actor, &unit.path, "report")?;
@@ -61,7 +61,7 @@ pub(crate) async fn target(
         period,
         unit,
         report,
-        warnings: store::warnings_of(warnings),
+        latest,
     })
 }
 
@@ -183,26 +183,26 @@ fn illegal(e: workflow::IllegalTransition) -> ApiError {
         .with_extra("current_status", e.from.as_str())
 }
 
-/// The API view of a report row. The latest revision's warnings come from
-/// `fresh_warnings` (a revision the caller just made), from the target when the row is
-/// the one it read, or else from the database.
+/// The API view of a report row. What the latest revision adds (warnings, approval)
+/// comes from `fresh` (a revision the caller just made or approved), from the target
+/// when the row is the one it read, or else from the database.
 async fn to_api(
     conn: &mut AsyncPgConnection,
     forms: &crate::plans::cache::FormCache,
     row: &ReportRow,
     t: &Target,
-    fresh_warnings: Option<Vec<Issue>>,
+    fresh: Option<store::Latest>,
 ) -> ApiResult<Report> {
     let form = forms.get(conn, row.form_id).await?;
     let read_with_target = t
         .report
         .as_ref()
         .is_some_and(|r| r.id == row.id && r.revision == row.revision);
-    let warnings = match (row.revision, fresh_warnings) {
-        (None, _) => Vec::new(),
-        (Some(_), Some(w)) => w,
-        (Some(_), None) if read_with_target => t.warnings.clone(),
-        (Some(n), None) => store::revision_warnings(conn, row.id, n).await?,
+    let latest = match (row.revision, fresh) {
+        (None, _) => store::Latest::default(),
+        (Some(_), Some(l)) => l,
+        (Some(_), None) if read_with_target => t.latest.clone(),
+        (Some(n), None) => store::revision_latest(conn, row.id, n).await?,
     };
     Ok(Report {
         id: row.id,
@@ -219,10 +219,12 @@ async fn to_api(
         submitted_at: row.submitted_at,
         submitted_by: row.submitted_by.clone(),
         late: row.late,
+        approved_at: latest.approved_at,
+        approved_by: latest.approved_by,
         reviewed_at: row.reviewed_at,
         reviewed_by: row.reviewed_by.clone(),
         review_comment: row.review_comment.clone(),
-        warnings,
+        warnings: latest.warnings,
         created_at: row.created_at,
         updated_at: row.updated_at,
         version: row.version,
@@ -259,7 +261,9 @@ fn report_event(
 }
 
 /// A transition's webhook events (`report.*` and `compilation.changed`), written in
-/// the transaction that made it.
+/// the transaction that made it. What stays inside the unit (a submission waiting for
+/// the head, the head's decline) is told to the unit's people, not pushed: the
+/// coordinating office hears of the report when the head approves it, as a submission.
 async fn notify(
     conn: &mut AsyncPgConnection,
     transition: Transition,
@@ -269,30 +273,29 @@ async fn notify(
     reason: Option<&str>,
 ) -> ApiResult<()> {
     use crate::webhooks::EventType;
-    let event = match transition {
-        Transition::Submit => EventType::ReportSubmitted,
-        Transition::Return => EventType::ReportReturned,
-        Transition::Accept => EventType::ReportAccepted,
-        Transition::Reopen => EventType::ReportReopened,
+    let change = crate::webhooks::ReportChange {
+        report_id: row.id,
+        period_id: t.period.id,
+        period_code: &t.period.code,
+        unit_id: t.unit.id,
+        unit_code: &t.unit.code,
+        status: row.status().as_str(),
+        revision: row.revision,
+        late: row.late,
+        by,
+        reason,
+        at: row.updated_at,
     };
-    crate::webhooks::report_changed(
-        conn,
-        event,
-        crate::webhooks::ReportChange {
-            report_id: row.id,
-            period_id: t.period.id,
-            period_code: &t.period.code,
-            unit_id: t.unit.id,
-            unit_code: &t.unit.code,
-            status: row.status().as_str(),
-            revision: row.revision,
-            late: row.late,
-            by,
-            reason,
-            at: row.updated_at,
-        },
-    )
-    .await
+    let event = match (transition, row.status()) {
+        (Transition::Submit, ReportStatus::AwaitingApproval) | (Transition::Decline, _) => {
+            return crate::notifications::sign_off(conn, transition, &change).await;
+        }
+        (Transition::Submit | Transition::Approve, _) => EventType::ReportSubmitted,
+        (Transition::Return, _) => EventType::ReportReturned,
+        (Transition::Accept, _) => EventType::ReportAccepted,
+        (Transition::Reopen, _) => EventType::ReportReopened,
+    };
+    crate::webhooks::report_changed(conn, event, change).await
 }
 
 /// The note of an entry on the unit's behalf, if this is one: required of a
@@ -356,6 +359,32 @@ async fn notify_entry(
         },
     )
     .await
+}
+
+/// The unit's values of the previous period, read only when the form checks a field
+/// against them (`max_change`).
+async fn previous_for(
+    conn: &mut AsyncPgConnection,
+    form: &FormDefinition,
+    t: &Target,
+) -> ApiResult<Option<crate::plans::logic::Previous>> {
+    if !form.has_change_checks() {
+        return Ok(None);
+    }
+    store::previous_values(conn, t.period.id, t.unit.id).await
+}
+
+/// The data to store: with the form's computed fields derived, when that changes it.
+fn derived(
+    form: &FormDefinition,
+    data: &ReportData,
+) -> ApiResult<Option<(ReportData, serde_json::Value)>> {
+    form.derive(data)
+        .map(|d| {
+            let json = serde_json::to_value(&d).map_err(ApiError::internal)?;
+            Ok((d, json))
+        })
+        .transpose()
 }
 
 fn check_draft(form: &FormDefinition, data: &ReportData) -> ApiResult<()> {
@@ -441,6 +470,8 @@ pub(crate) async fn save_draft_in(
                 .current(conn, t.period.plan_id)
                 .await?
                 .ok_or_else(|| ApiError::conflict("no_form", "the plan has no report form yet"))?;
+            let derived = derived(&form.definition, data)?;
+            let (data, data_json) = derived.as_ref().map_or((data, data_json), |(d, j)| (d, j));
             check_draft(&form.definition, data)?;
             let row = store::insert_draft(conn, t.period.id, t.unit.id, form.id, data_json)
                 .await?
@@ -471,6 +502,8 @@ pub(crate) async fn save_draft_in(
             check_if_match(if_match, &current)?;
             editable(&current)?;
             let form = forms.get(conn, current.form_id).await?;
+            let derived = derived(&form.definition, data)?;
+            let (data, data_json) = derived.as_ref().map_or((data, data_json), |(d, j)| (d, j));
             check_draft(&form.definition, data)?;
             let before = current.data()?;
             let row = store::save_data(conn, &current, data_json).await?;
@@ -491,8 +524,9 @@ pub(crate) async fn save_draft_in(
 }
 
 /// The submission of `POST …/reports/{unit}/submit`, inside the caller's transaction:
-/// checks the report in full, freezes a revision and stamps it; returns the row and the
-/// warnings of the submission. The batch import runs the very same steps per item.
+/// checks the report in full, freezes a revision and stamps it; returns the row and
+/// what the new revision adds (its warnings, a head's approval). The batch import runs
+/// the very same steps per item.
 pub(crate) async fn submit_in(
     conn: &mut AsyncPgConnection,
     forms: &crate::plans::cache::FormCache,
@@ -501,20 +535,25 @@ pub(crate) async fn submit_in(
     t: &Target,
     if_match: Option<&str>,
     entry: Option<&str>,
-) -> ApiResult<(ReportRow, Vec<Issue>)> {
+) -> ApiResult<(ReportRow, store::Latest)> {
     let (period, due) = period_now(conn, actor, t).await?;
     let current = store::find(conn, t.period.id, t.unit.id, true)
         .await?
         .ok_or_else(|| ApiError::not_found("report"))?;
     check_if_match(if_match, &current)?;
     workflow::next_status(current.status(), Transition::Submit).map_err(illegal)?;
+    let (sign_off, head) = store::sign_off(conn, t.period.plan_id, actor.id, t.unit.id).await?;
+    // A report entered on the unit's behalf came on paper, under the head's signature.
+    let to = workflow::submitted_status(sign_off, head || entry.is_some());
     let form = forms.get(conn, current.form_id).await?;
     let data = current.data()?;
+    let previous = previous_for(conn, &form.definition, t).await?;
     let result = form.definition.validate(
         &data,
         &ValidationContext {
             window_start: period.window_start,
             window_end: period.window_end,
+            previous: previous.as_ref(),
         },
     );
     if !result.valid {
@@ -539,6 +578,7 @@ pub(crate) async fn submit_in(
     // Against the unit's own extension, when it has one (read with the period).
     let late = period::is_late(now, due);
     let number = current.revision.unwrap_or(0) + 1;
+    let approved = sign_off && head && entry.is_none();
     let row = store::submit(
         conn,
         &current,
@@ -551,6 +591,8 @@ pub(crate) async fn submit_in(
             by: &actor.display_name,
             late,
             entry_note: entry,
+            status: to,
+            approved,
         },
     )
     .await?;
@@ -559,7 +601,7 @@ pub(crate) async fn submit_in(
     audit::append(
         conn,
         by,
-        report_event("report.submit", &row, t, json!({ "from": current.status, "to": "submitted", "revision": number, "late": late, "warnings": result.warnings.len(), "entered_on_behalf_of": entry.map(|_| &t.unit.code), "entry_note": entry })),
+        report_event("report.submit", &row, t, json!({ "from": current.status, "to": to.as_str(), "revision": number, "late": late, "warnings": result.warnings.len(), "approved": approved, "entered_on_behalf_of": entry.map(|_| &t.unit.code), "entry_note": entry })),
     )
     .await?;
     // In the same transaction: a submission by a batch is pushed like any other.
@@ -567,7 +609,12 @@ pub(crate) async fn submit_in(
     if let Some(note) = entry {
         notify_entry(conn, &row, t, &actor.display_name, note, true).await?;
     }
-    Ok((row, result.warnings))
+    let latest = store::Latest {
+        warnings: result.warnings,
+        approved_at: approved.then_some(row.updated_at),
+        approved_by: approved.then(|| actor.display_name.clone()),
+    };
+    Ok((row, latest))
 }
 
 type ReportPath = web::Path<(Uuid, String)>;
@@ -721,6 +768,8 @@ pub async fn upgrade_form(
                 return Ok((current, from.version, to.version, Vec::new()));
             }
             let (data, dropped) = to.definition.carry_over(&current.data()?);
+            // The new version's computed fields, from the values carried over.
+            let data = to.definition.derive(&data).unwrap_or(data);
             check_draft(&to.definition, &data)?;
             let data_json = serde_json::to_value(&data).map_err(ApiError::internal)?;
             let row = store::change_form(conn, current.id, to.id, &data_json).await?;
@@ -781,9 +830,12 @@ pub async fn validate(
         (None, Some(r)) => r.data()?,
         (None, None) => return Err(ApiError::not_found("report")),
     };
+    let data = form.definition.derive(&data).unwrap_or(data);
+    let previous = previous_for(&mut conn, &form.definition, &t).await?;
     let ctx = ValidationContext {
         window_start: t.period.window_start,
         window_end: t.period.window_end,
+        previous: previous.as_ref(),
     };
     let mut result = form.definition.validate(&data, &ctx);
     crate::tasks::progress::dry_run(
@@ -840,11 +892,13 @@ pub async fn submit(
             .await
         })
         .await?;
-    let (row, warnings) = row;
-    let report = to_api(&mut conn, &state.forms, &row, &t, Some(warnings)).await?;
+    let (row, latest) = row;
+    let report = to_api(&mut conn, &state.forms, &row, &t, Some(latest)).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
+/// A review step (return, accept, reopen: the coordinating office) or a sign-off step
+/// (approve, decline: a head of the report's own unit).
 async fn review(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -853,7 +907,10 @@ async fn review(
     transition: Transition,
     reason: Option<String>,
 ) -> ApiResult<HttpResponse> {
-    policy::require(&actor, Action::ReviewReport)?;
+    let sign_off = matches!(transition, Transition::Approve | Transition::Decline);
+    if !sign_off {
+        policy::require(&actor, Action::ReviewReport)?;
+    }
     let if_match = if_match(&req);
     let reason = reason
         .map(|r| r.trim().to_string())
@@ -878,25 +935,58 @@ async fn review(
     let t = target(&mut conn, &actor, period_id, &unit_ref).await?;
     let row = conn
         .transaction::<_, ApiError, _>(async |conn| {
+            let due = if sign_off {
+                let (_, head) =
+                    store::sign_off(conn, t.period.plan_id, actor.id, t.unit.id).await?;
+                if !head {
+                    return Err(ApiError::forbidden(format!(
+                        "only a head of unit {} may {} its report",
+                        t.unit.code,
+                        transition.as_str()
+                    )));
+                }
+                Some(period_now(conn, &actor, &t).await?.1)
+            } else {
+                None
+            };
             let current = store::find(conn, t.period.id, t.unit.id, true)
                 .await?
                 .ok_or_else(|| ApiError::not_found("report"))?;
             check_if_match(if_match.as_deref(), &current)?;
             let to = workflow::next_status(current.status(), transition).map_err(illegal)?;
-            let row = store::review(
-                conn,
-                current.id,
-                to,
-                &actor.display_name,
-                reason.as_deref(),
-                Utc::now(),
-            )
-            .await?;
+            let now = Utc::now();
+            let (row, fresh) = match (transition, due) {
+                (Transition::Approve, Some(due)) => {
+                    let late = period::is_late(now, due);
+                    let row =
+                        store::approve(conn, &current, &actor.display_name, now, late).await?;
+                    let fresh = store::Latest {
+                        approved_at: Some(row.updated_at),
+                        approved_by: Some(actor.display_name.clone()),
+                        ..t.latest.clone()
+                    };
+                    (row, Some(fresh))
+                }
+                _ => {
+                    let row = store::review(
+                        conn,
+                        current.id,
+                        to,
+                        &actor.display_name,
+                        reason.as_deref(),
+                        now,
+                    )
+                    .await?;
+                    (row, None)
+                }
+            };
             let action = match transition {
                 Transition::Return => "report.return",
                 Transition::Accept => "report.accept",
                 Transition::Reopen => "report.reopen",
                 Transition::Submit => "report.submit",
+                Transition::Approve => "report.approve",
+                Transition::Decline => "report.decline",
             };
             audit::append(
                 conn,
@@ -905,7 +995,7 @@ async fn review(
                     action,
                     &row,
                     &t,
-                    json!({ "from": current.status, "to": to.as_str(), "reason": reason }),
+                    json!({ "from": current.status, "to": to.as_str(), "revision": row.revision, "reason": reason }),
                 ),
             )
             .await?;
@@ -918,10 +1008,11 @@ async fn review(
                 reason.as_deref(),
             )
             .await?;
-            Ok(row)
+            Ok((row, fresh))
         })
         .await?;
-    let report = to_api(&mut conn, &state.forms, &row, &t, None).await?;
+    let (row, fresh) = row;
+    let report = to_api(&mut conn, &state.forms, &row, &t, fresh).await?;
     Ok(respond(StatusCode::OK, &row, report))
 }
 
@@ -977,6 +1068,45 @@ pub async fn reopen(
         actor,
         path,
         Transition::Reopen,
+        body.into_inner().reason,
+    )
+    .await
+}
+
+/// The unit head approves the report awaiting approval (plans with `head_sign_off`):
+/// it is submitted to the coordinating office now, and its lateness is judged now. Only
+/// a user with `unit_head` whose unit is the report's may approve; a comment is optional.
+#[utoipa::path(operation_id = "approveReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body(content = Option<TransitionRequest>), responses((status = 200, body = Report, headers(("ETag" = String))), (status = 403, description = "Not a head of the report's unit", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Illegal transition (`current_status`), locked period or deactivated unit", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/periods/{period_id}/reports/{unit}/approve")]
+pub async fn approve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let comment =
+        crate::error::extractors::optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
+    review(req, state, actor, path, Transition::Approve, comment).await
+}
+
+/// The unit head sends the report awaiting approval back to the unit's reporters
+/// (it becomes returned); a reason is required.
+#[utoipa::path(operation_id = "declineReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 403, description = "Not a head of the report's unit", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Illegal transition (`current_status`), locked period or deactivated unit", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/periods/{period_id}/reports/{unit}/decline")]
+pub async fn decline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: ReportPath,
+    body: crate::extract::Json<TransitionRequest>,
+) -> ApiResult<HttpResponse> {
+    review(
+        req,
+        state,
+        actor,
+        path,
+        Transition::Decline,
         body.into_inner().reason,
     )
     .await
@@ -1079,6 +1209,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(return_for_revision)
         .service(accept)
         .service(reopen)
+        .service(approve)
+        .service(decline)
         .service(list_revisions)
         .service(get_revision);
 }

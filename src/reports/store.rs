@@ -11,7 +11,7 @@ use super::workflow::ReportStatus;
 use crate::error::{ApiError, ApiResult, Issue};
 use crate::pagination::PageRequest;
 use crate::plans::form::ReportData;
-use crate::schema::{org_units, periods, report_revisions, reports};
+use crate::schema::{org_units, periods, report_revisions, reports, revision_approvals};
 
 #[derive(Queryable, Clone, Debug)]
 pub struct ReportRow {
@@ -71,17 +71,34 @@ pub async fn find(
 /// the warnings of that report's latest revision: what every report address resolves
 /// to, in one query. Takes a shared connection so that it can be pipelined with the
 /// period's query.
+/// What a report's latest revision adds to the report: its warnings, and the unit
+/// head's approval of it (plans with `head_sign_off`).
+#[derive(Clone, Debug, Default)]
+pub struct Latest {
+    pub warnings: Vec<Issue>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
+}
+
+type LatestColumns = (
+    Option<serde_json::Value>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+fn latest_of((warnings, approved_at, approved_by): LatestColumns) -> Latest {
+    Latest {
+        warnings: warnings_of(warnings),
+        approved_at,
+        approved_by,
+    }
+}
+
 pub async fn unit_with_report(
     conn: &mut &AsyncPgConnection,
     unit_ref: &str,
     period_id: Uuid,
-) -> ApiResult<
-    Option<(
-        crate::org::store::Row,
-        Option<ReportRow>,
-        Option<serde_json::Value>,
-    )>,
-> {
+) -> ApiResult<Option<(crate::org::store::Row, Option<ReportRow>, Latest)>> {
     let q = org_units::table
         .left_join(
             reports::table.on(reports::unit_id
@@ -93,22 +110,33 @@ pub async fn unit_with_report(
                 .eq(reports::id)
                 .and(reports::revision.eq(report_revisions::number.nullable()))),
         )
+        .left_join(
+            revision_approvals::table.on(revision_approvals::report_id
+                .eq(reports::id)
+                .and(reports::revision.eq(revision_approvals::number.nullable()))),
+        )
         .select((
             org_units::all_columns,
             reports::all_columns.nullable(),
-            report_revisions::warnings.nullable(),
+            (
+                report_revisions::warnings.nullable(),
+                revision_approvals::approved_at.nullable(),
+                revision_approvals::approved_by.nullable(),
+            ),
         ));
     // Two fixed shapes (no boxed query, no SQL literal), so diesel keeps each as a
     // prepared statement and the hot read path skips PostgreSQL's planning.
-    let found = match Uuid::parse_str(unit_ref) {
-        Ok(id) => q.filter(org_units::id.eq(id)).first(conn).await,
-        Err(_) => {
-            q.filter(lower(org_units::code).eq(lower(unit_ref)))
-                .first(conn)
-                .await
+    let found: Option<(crate::org::store::Row, Option<ReportRow>, LatestColumns)> =
+        match Uuid::parse_str(unit_ref) {
+            Ok(id) => q.filter(org_units::id.eq(id)).first(conn).await,
+            Err(_) => {
+                q.filter(lower(org_units::code).eq(lower(unit_ref)))
+                    .first(conn)
+                    .await
+            }
         }
-    };
-    Ok(found.optional()?)
+        .optional()?;
+    Ok(found.map(|(u, r, l)| (u, r, latest_of(l))))
 }
 
 diesel::define_sql_function! {
@@ -201,10 +229,15 @@ pub struct Submission<'a> {
     pub late: bool,
     /// A coordinator's entry on the unit's behalf: the note given with it.
     pub entry_note: Option<&'a str>,
+    /// `submitted`, or `awaiting_approval` when the unit head must sign off first.
+    pub status: ReportStatus,
+    /// The unit head's own submission, which is its approval (then `by`).
+    pub approved: bool,
 }
 
-/// Freezes a revision and marks the report submitted. The row comes back as `current`
-/// with what the submission set (only the new version is read back).
+/// Freezes a revision and marks the report submitted (or awaiting the head's
+/// approval). The row comes back as `current` with what the submission set (only the
+/// new version is read back).
 pub async fn submit(
     conn: &mut AsyncPgConnection,
     current: &ReportRow,
@@ -227,9 +260,12 @@ pub async fn submit(
         ))
         .execute(conn)
         .await?;
+    if s.approved {
+        record_approval(conn, id, s.number, s.by, s.at, s.late).await?;
+    }
     let version: i32 = diesel::update(reports::table.find(id))
         .set((
-            reports::status.eq(ReportStatus::Submitted.as_str()),
+            reports::status.eq(s.status.as_str()),
             reports::revision.eq(s.number),
             reports::submitted_at.eq(s.at),
             reports::submitted_by.eq(s.by),
@@ -243,7 +279,7 @@ pub async fn submit(
     // As stored: PostgreSQL keeps microseconds, and diesel sends them truncated.
     let at = s.at.trunc_subsecs(6);
     Ok(ReportRow {
-        status: ReportStatus::Submitted.as_str().to_string(),
+        status: s.status.as_str().to_string(),
         revision: Some(s.number),
         submitted_at: Some(at),
         submitted_by: Some(s.by.to_string()),
@@ -252,6 +288,81 @@ pub async fn submit(
         updated_at: at,
         ..current.clone()
     })
+}
+
+/// The unit head's approval of the revision awaiting it: recorded beside the revision
+/// (who, when, and whether it came late, judged now that the report reaches the
+/// coordinating office), and the report is submitted.
+pub async fn approve(
+    conn: &mut AsyncPgConnection,
+    current: &ReportRow,
+    by: &str,
+    at: DateTime<Utc>,
+    late: bool,
+) -> ApiResult<ReportRow> {
+    let number = current.revision.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "report {} awaits approval without a revision",
+            current.id
+        ))
+    })?;
+    record_approval(conn, current.id, number, by, at, late).await?;
+    Ok(diesel::update(reports::table.find(current.id))
+        .set((
+            reports::status.eq(ReportStatus::Submitted.as_str()),
+            reports::late.eq(late),
+            reports::version.eq(reports::version + 1),
+            reports::updated_at.eq(at),
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+async fn record_approval(
+    conn: &mut AsyncPgConnection,
+    report: Uuid,
+    number: i32,
+    by: &str,
+    at: DateTime<Utc>,
+    late: bool,
+) -> ApiResult<()> {
+    diesel::insert_into(revision_approvals::table)
+        .values((
+            revision_approvals::report_id.eq(report),
+            revision_approvals::number.eq(number),
+            revision_approvals::approved_at.eq(at),
+            revision_approvals::approved_by.eq(by),
+            revision_approvals::late.eq(late),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The plan's `head_sign_off`, and whether `user` is a head of `unit` (false for a
+/// service client's id, which names no user).
+pub async fn sign_off(
+    conn: &mut AsyncPgConnection,
+    plan_id: Uuid,
+    user: Uuid,
+    unit: Uuid,
+) -> ApiResult<(bool, bool)> {
+    use crate::schema::{plans, users};
+    let required: bool = plans::table
+        .find(plan_id)
+        .select(plans::head_sign_off)
+        .first(conn)
+        .await?;
+    let head: bool = users::table
+        .filter(users::id.eq(user))
+        .filter(users::unit_id.eq(unit))
+        .filter(users::active)
+        .select(users::unit_head)
+        .first(conn)
+        .await
+        .optional()?
+        .unwrap_or(false);
+    Ok((required, head))
 }
 
 /// A review step: return, accept or reopen.
@@ -276,18 +387,28 @@ pub async fn review(
         .await?)
 }
 
-pub async fn revision_warnings(
+pub async fn revision_latest(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     number: i32,
-) -> ApiResult<Vec<Issue>> {
-    let v: Option<serde_json::Value> = report_revisions::table
-        .find((id, number))
-        .select(report_revisions::warnings)
+) -> ApiResult<Latest> {
+    let v: Option<LatestColumns> = report_revisions::table
+        .left_join(
+            revision_approvals::table.on(revision_approvals::report_id
+                .eq(report_revisions::report_id)
+                .and(revision_approvals::number.eq(report_revisions::number))),
+        )
+        .filter(report_revisions::report_id.eq(id))
+        .filter(report_revisions::number.eq(number))
+        .select((
+            report_revisions::warnings.nullable(),
+            revision_approvals::approved_at.nullable(),
+            revision_approvals::approved_by.nullable(),
+        ))
         .first(conn)
         .await
         .optional()?;
-    Ok(warnings_of(v))
+    Ok(v.map(latest_of).unwrap_or_default())
 }
 
 pub async fn revisions(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Vec<RevisionSummary>> {
@@ -338,6 +459,16 @@ pub async fn revision(
         .first(conn)
         .await
         .optional()?;
+    let approval: Option<(DateTime<Utc>, String)> = revision_approvals::table
+        .find((id, number))
+        .select((
+            revision_approvals::approved_at,
+            revision_approvals::approved_by,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let (approved_at, approved_by) = approval.unzip();
     row.map(|r| {
         Ok(Revision {
             report_id: r.report_id,
@@ -350,6 +481,8 @@ pub async fn revision(
             late: r.late,
             entered_by: r.entered_by,
             entry_note: r.entry_note,
+            approved_at,
+            approved_by,
         })
     })
     .transpose()
@@ -489,4 +622,49 @@ pub async fn recompute_lateness(
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(unit)
     .execute(conn)
     .await?)
+}
+
+/// The unit's report of the period a compilation compares `period` with
+/// (`compile::store::previous_sql`), as its values and that period's code, when it was
+/// submitted or accepted there. One statement: it runs inside a submission.
+pub async fn previous_values(
+    conn: &mut AsyncPgConnection,
+    period: Uuid,
+    unit: Uuid,
+) -> ApiResult<Option<crate::plans::logic::Previous>> {
+    use diesel::sql_types::{Jsonb, Text, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        code: String,
+        #[diesel(sql_type = Jsonb)]
+        data: serde_json::Value,
+    }
+    let previous = crate::compile::store::previous_sql(
+        "me.kind",
+        "me.window_start",
+        "me.plan_id",
+        "mp.issuing_unit_id",
+        "mp.year",
+    );
+    let row: Option<Row> = diesel::sql_query(format!(
+        "SELECT prev.code, r.data FROM periods me JOIN plans mp ON mp.id = me.plan_id \
+         CROSS JOIN LATERAL ({previous}) prev \
+         JOIN reports r ON r.period_id = prev.id AND r.unit_id = $2 \
+         WHERE me.id = $1 AND r.status IN ('submitted', 'accepted')"
+    ))
+    .bind::<SqlUuid, _>(period)
+    .bind::<SqlUuid, _>(unit)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(row.map(|r| crate::plans::logic::Previous {
+        period_code: r.code,
+        values: r
+            .data
+            .get("values")
+            .and_then(|v| v.as_object())
+            .cloned()
+            .unwrap_or_default(),
+    }))
 }

@@ -1,8 +1,13 @@
-//! The report life cycle as a pure state machine: the four statuses a report can be
-//! in, the four transitions reviewers and reporters can apply, and the single table
+//! The report life cycle as a pure state machine: the statuses a report can be in, the
+//! transitions reporters, unit heads and reviewers can apply, and the single table
 //! ([`next_status`]) that says which transition is legal from which status. Handlers
 //! consult this module before touching the database, so the rules live in one place
 //! and can be tested without any I/O.
+//!
+//! Where a plan asks for the unit head's sign-off, a reporter's submission stops at
+//! `awaiting_approval` ([`submitted_status`]); the head approves it (it becomes
+//! `submitted`, and only then reaches the coordinating office) or declines it with a
+//! reason (it becomes `returned`, editable by the unit's reporters again).
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +21,9 @@ use utoipa::ToSchema;
 pub enum ReportStatus {
     /// Being filled in by the unit; may be incomplete.
     Draft,
+    /// Submitted by a reporter and frozen, waiting for the unit head's approval (plans
+    /// with `head_sign_off`); not yet with the coordinating office.
+    AwaitingApproval,
     /// Frozen as a revision and waiting for the coordinating office.
     Submitted,
     /// Sent back by a coordinator with a reason; editable again.
@@ -26,8 +34,9 @@ pub enum ReportStatus {
 
 impl ReportStatus {
     /// Every status, in workflow order (handy for filters and tests).
-    pub const ALL: [ReportStatus; 4] = [
+    pub const ALL: [ReportStatus; 5] = [
         ReportStatus::Draft,
+        ReportStatus::AwaitingApproval,
         ReportStatus::Submitted,
         ReportStatus::Returned,
         ReportStatus::Accepted,
@@ -37,6 +46,7 @@ impl ReportStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             ReportStatus::Draft => "draft",
+            ReportStatus::AwaitingApproval => "awaiting_approval",
             ReportStatus::Submitted => "submitted",
             ReportStatus::Returned => "returned",
             ReportStatus::Accepted => "accepted",
@@ -80,12 +90,19 @@ pub enum Transition {
     Accept,
     /// A coordinator reopens an accepted report, with a reason; it becomes returned.
     Reopen,
+    /// The unit head approves a report awaiting approval: it is submitted.
+    Approve,
+    /// The unit head sends a report awaiting approval back to the reporters, with a
+    /// reason; it becomes returned.
+    Decline,
 }
 
 impl Transition {
     /// Every transition, in the order they usually happen.
-    pub const ALL: [Transition; 4] = [
+    pub const ALL: [Transition; 6] = [
         Transition::Submit,
+        Transition::Approve,
+        Transition::Decline,
         Transition::Return,
         Transition::Accept,
         Transition::Reopen,
@@ -98,13 +115,18 @@ impl Transition {
             Transition::Return => "return",
             Transition::Accept => "accept",
             Transition::Reopen => "reopen",
+            Transition::Approve => "approve",
+            Transition::Decline => "decline",
         }
     }
 
-    /// Whether the caller must give a reason. Both transitions that undo a unit's
-    /// progress need one, so the unit knows what to fix.
+    /// Whether the caller must give a reason. Every transition that undoes a unit's
+    /// progress needs one, so the unit knows what to fix.
     pub fn requires_reason(self) -> bool {
-        matches!(self, Transition::Return | Transition::Reopen)
+        matches!(
+            self,
+            Transition::Return | Transition::Reopen | Transition::Decline
+        )
     }
 }
 
@@ -155,6 +177,8 @@ pub fn next_status(from: ReportStatus, t: Transition) -> Result<ReportStatus, Il
     use Transition as T;
     match (from, t) {
         (S::Draft | S::Returned, T::Submit) => Ok(S::Submitted),
+        (S::AwaitingApproval, T::Approve) => Ok(S::Submitted),
+        (S::AwaitingApproval, T::Decline) => Ok(S::Returned),
         (S::Submitted, T::Return) => Ok(S::Returned),
         (S::Submitted, T::Accept) => Ok(S::Accepted),
         (S::Accepted, T::Reopen) => Ok(S::Returned),
@@ -165,6 +189,17 @@ pub fn next_status(from: ReportStatus, t: Transition) -> Result<ReportStatus, Il
     }
 }
 
+/// Where a legal submission lands: with the coordinating office (`submitted`), or with
+/// the unit head first when the plan asks for the head's sign-off and the submitter is
+/// not a head of the unit (a head's own submission is its approval).
+pub fn submitted_status(head_sign_off: bool, by_unit_head: bool) -> ReportStatus {
+    if head_sign_off && !by_unit_head {
+        ReportStatus::AwaitingApproval
+    } else {
+        ReportStatus::Submitted
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -172,52 +207,47 @@ mod tests {
     use ReportStatus as S;
     use Transition as T;
 
-    /// The whole 4×4 table, written out by hand from the workflow diagram so that the
-    /// test does not merely restate the implementation's match.
+    /// The whole table, written out by hand from the workflow diagram so that the
+    /// test does not merely restate the implementation's match: every pair not listed
+    /// as legal must be refused.
     #[test]
     fn full_transition_table() {
-        let table: [(S, T, Option<S>); 16] = [
-            (S::Draft, T::Submit, Some(S::Submitted)),
-            (S::Draft, T::Return, None),
-            (S::Draft, T::Accept, None),
-            (S::Draft, T::Reopen, None),
-            (S::Submitted, T::Submit, None),
-            (S::Submitted, T::Return, Some(S::Returned)),
-            (S::Submitted, T::Accept, Some(S::Accepted)),
-            (S::Submitted, T::Reopen, None),
-            (S::Returned, T::Submit, Some(S::Submitted)),
-            (S::Returned, T::Return, None),
-            (S::Returned, T::Accept, None),
-            (S::Returned, T::Reopen, None),
-            (S::Accepted, T::Submit, None),
-            (S::Accepted, T::Return, None),
-            (S::Accepted, T::Accept, None),
-            (S::Accepted, T::Reopen, Some(S::Returned)),
+        let legal: [(S, T, S); 7] = [
+            (S::Draft, T::Submit, S::Submitted),
+            (S::Returned, T::Submit, S::Submitted),
+            (S::AwaitingApproval, T::Approve, S::Submitted),
+            (S::AwaitingApproval, T::Decline, S::Returned),
+            (S::Submitted, T::Return, S::Returned),
+            (S::Submitted, T::Accept, S::Accepted),
+            (S::Accepted, T::Reopen, S::Returned),
         ];
-        for (from, t, expected) in table {
-            let got = next_status(from, t);
-            match expected {
-                Some(to) => assert_eq!(got, Ok(to), "{from} --{t}-->"),
-                None => assert_eq!(
-                    got,
-                    Err(IllegalTransition {
-                        from,
-                        transition: t
-                    }),
-                    "{from} --{t}--> should be illegal"
-                ),
-            }
-        }
-        // Every (status, transition) pair appears exactly once.
+        let mut checked = 0;
         for from in S::ALL {
             for t in T::ALL {
-                let n = table
-                    .iter()
-                    .filter(|(f, tr, _)| *f == from && *tr == t)
-                    .count();
-                assert_eq!(n, 1, "{from}/{t}");
+                let got = next_status(from, t);
+                match legal.iter().find(|(f, tr, _)| *f == from && *tr == t) {
+                    Some((_, _, to)) => assert_eq!(got, Ok(*to), "{from} --{t}-->"),
+                    None => assert_eq!(
+                        got,
+                        Err(IllegalTransition {
+                            from,
+                            transition: t
+                        }),
+                        "{from} --{t}--> should be illegal"
+                    ),
+                }
+                checked += 1;
             }
         }
+        assert_eq!(checked, 30);
+    }
+
+    #[test]
+    fn submission_waits_for_the_head_only_when_the_plan_asks() {
+        assert_eq!(submitted_status(false, false), S::Submitted);
+        assert_eq!(submitted_status(false, true), S::Submitted);
+        assert_eq!(submitted_status(true, false), S::AwaitingApproval);
+        assert_eq!(submitted_status(true, true), S::Submitted);
     }
 
     #[test]
@@ -236,6 +266,7 @@ mod tests {
         assert!(S::Draft.is_editable());
         assert!(S::Returned.is_editable());
         assert!(!S::Submitted.is_editable());
+        assert!(!S::AwaitingApproval.is_editable());
         assert!(!S::Accepted.is_editable());
     }
 
@@ -245,6 +276,8 @@ mod tests {
         assert!(T::Return.requires_reason());
         assert!(!T::Accept.requires_reason());
         assert!(T::Reopen.requires_reason());
+        assert!(T::Decline.requires_reason());
+        assert!(!T::Approve.requires_reason());
     }
 
     #[test]
@@ -266,8 +299,8 @@ mod tests {
             );
         }
         assert_eq!(
-            [T::Submit, T::Return, T::Accept, T::Reopen].map(|t| t.as_str()),
-            ["submit", "return", "accept", "reopen"]
+            T::ALL.map(|t| t.as_str()),
+            ["submit", "approve", "decline", "return", "accept", "reopen"]
         );
         assert!("Draft".parse::<S>().is_err());
         assert!("".parse::<T>().is_err());

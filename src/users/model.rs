@@ -19,6 +19,9 @@ pub struct User {
     pub unit_id: Uuid,
     pub unit_code: String,
     pub active: bool,
+    /// The head of the unit (thủ trưởng đơn vị): approves the unit's reports where the
+    /// plan asks for the head's sign-off.
+    pub unit_head: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -43,6 +46,9 @@ pub struct NewUser {
     /// At least 12 characters.
     #[schema(min_length = 12, max_length = 256)]
     pub password: String,
+    /// Head of `unit`, who signs off its reports; default false.
+    #[serde(default)]
+    pub unit_head: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -58,6 +64,8 @@ pub struct UpdateUser {
     /// false deactivates: refresh and access tokens stop at once (other service
     /// processes: within seconds).
     pub active: Option<bool>,
+    /// Head of the user's unit, who signs off its reports.
+    pub unit_head: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -133,6 +133,7 @@ pub async fn create(
                     role: body.role,
                     unit_id,
                     password_hash: &hash,
+                    unit_head: body.unit_head,
                 },
             )
             .await?;
@@ -206,6 +207,7 @@ pub async fn update(
                     role: body.role,
                     unit_id,
                     active: body.active,
+                    unit_head: body.unit_head,
                 },
             )
             .await?;

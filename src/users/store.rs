@@ -20,12 +20,25 @@ type UserTuple = (
     Uuid,
     String,
     bool,
+    bool,
     DateTime<Utc>,
     DateTime<Utc>,
 );
 
 fn user_from(
-    (id, username, display_name, email, role, unit_id, unit_code, active, created_at, updated_at): UserTuple,
+    (
+        id,
+        username,
+        display_name,
+        email,
+        role,
+        unit_id,
+        unit_code,
+        active,
+        unit_head,
+        created_at,
+        updated_at,
+    ): UserTuple,
 ) -> User {
     User {
         id,
@@ -36,6 +49,7 @@ fn user_from(
         unit_id,
         unit_code,
         active,
+        unit_head,
         created_at,
         updated_at,
     }
@@ -52,6 +66,7 @@ macro_rules! user_columns {
             users::unit_id,
             org_units::code,
             users::active,
+            users::unit_head,
             users::created_at,
             users::updated_at,
         )
@@ -120,6 +135,7 @@ pub struct NewUserRow<'a> {
     pub role: Role,
     pub unit_id: Uuid,
     pub password_hash: &'a str,
+    pub unit_head: bool,
 }
 
 pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> ApiResult<bool> {
@@ -153,6 +169,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, u: NewUserRow<'_>) -> ApiResul
             users::role.eq(u.role.as_str()),
             users::unit_id.eq(u.unit_id),
             users::password_hash.eq(u.password_hash),
+            users::unit_head.eq(u.unit_head),
         ))
         .execute(conn)
         .await?;
@@ -166,6 +183,7 @@ pub struct UserChanges {
     pub role: Option<Role>,
     pub unit_id: Option<Uuid>,
     pub active: Option<bool>,
+    pub unit_head: Option<bool>,
 }
 
 pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, c: UserChanges) -> ApiResult<()> {
@@ -177,6 +195,7 @@ pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, c: UserChanges) -> A
         role: Option<String>,
         unit_id: Option<Uuid>,
         active: Option<bool>,
+        unit_head: Option<bool>,
         updated_at: DateTime<Utc>,
     }
     diesel::update(users::table.find(id))
@@ -187,6 +206,7 @@ pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, c: UserChanges) -> A
                 role: c.role.map(|r| r.as_str().to_string()),
                 unit_id: c.unit_id,
                 active: c.active,
+                unit_head: c.unit_head,
                 updated_at: Utc::now(),
             },
             users::version.eq(users::version + 1),

@@ -313,7 +313,7 @@ pub fn openapi_webhooks() -> serde_json::Value {
     let date = json!({"type": "string", "format": "date"});
     let report = json!({
         "report_id": id, "period_id": id, "period_code": text, "unit_id": id, "unit_code": text,
-        "status": {"type": "string", "enum": ["draft", "submitted", "returned", "accepted"]},
+        "status": {"type": "string", "enum": ["draft", "awaiting_approval", "submitted", "returned", "accepted"]},
         "revision": {"type": ["integer", "null"]}, "late": {"type": ["boolean", "null"]},
         "by": {"type": "string", "description": "Who made the transition"},
         "reason": {"type": ["string", "null"], "description": "Why (return, reopen; an acceptance's optional comment)"},

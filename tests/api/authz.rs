@@ -552,6 +552,20 @@ fn matrix() -> Vec<Row> {
             [409, 409, 403, 403],
             Some([409, 404, 403, 403]),
         ),
+        // The unit head's sign-off: none of these callers heads a unit, so each is
+        // refused on a report it can see (403) before its status is looked at.
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/approve",
+            [403; 4],
+            Some([403, 404, 404, 404]),
+        ),
+        row(
+            "post",
+            "/api/v1/periods/{period_id}/reports/{unit}/decline",
+            [403; 4],
+            Some([403, 404, 404, 404]),
+        ),
         // Compiling a subtree (`?unit=`): not for reporters; the unit must be in scope.
         row(
             "get",
@@ -1032,6 +1046,13 @@ fn request(
         ),
         ("post", "/api/v1/periods/{period_id}/reports/{unit}/return") => (
             format!("{report}/return"),
+            Body::IfMatchAny(Some(json!({ "reason": "Thiếu số liệu mục B." }))),
+        ),
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/approve") => {
+            (format!("{report}/approve"), Body::IfMatchAny(None))
+        }
+        ("post", "/api/v1/periods/{period_id}/reports/{unit}/decline") => (
+            format!("{report}/decline"),
             Body::IfMatchAny(Some(json!({ "reason": "Thiếu số liệu mục B." }))),
         ),
         ("get", "/api/v1/periods/{period_id}/compilation") => none(&format!(

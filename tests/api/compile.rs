@@ -109,6 +109,7 @@ fn report(
             "trained_political_total": political.0, "trained_political_female": political.1,
             "trained_professional_total": professional.0, "trained_professional_female": professional.1,
             "committee_in_place": true,
+            "committee_members_total": 5, "committee_members_female": 3,
             "budget_allocated_vnd": 0, "budget_spent_vnd": 0,
             "culture_activities_integrated": 0,
             "narrative_results": results,

@@ -1033,6 +1033,79 @@ async fn request_examples_are_accepted_as_they_stand() {
         )
         .await;
     }
+    // The unit head's sign-off, on a draft of the demo: with the plan asking for it,
+    // the admin's submission waits; a head of the unit declines it, then approves the
+    // resubmission.
+    let unit = in_state("draft").await[0].clone();
+    let plan_path = format!("/api/v1/plans/{plan}");
+    ok(
+        send(
+            Method::PATCH,
+            plan_path.clone(),
+            json!({ "head_sign_off": true }),
+            None,
+        )
+        .await,
+        "head sign-off on",
+    )
+    .await;
+    let head_password = "mật-khẩu-thủ-trưởng-2024";
+    ok(
+        send(
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({ "username": "thu.truong", "display_name": "Thủ trưởng đơn vị", "role": "reporter",
+                    "unit": unit, "password": head_password, "unit_head": true }),
+            None,
+        )
+        .await,
+        "a unit head",
+    )
+    .await;
+    let head = crate::fixtures::login(app, "thu.truong", head_password)
+        .await
+        .token;
+    let as_head = |action: &'static str, tag: String| {
+        let body = example(&format!("{report_path}/{action}"), "post");
+        app.client
+            .post(app.url(&format!("/api/v1/periods/{period}/reports/{unit}/{action}")))
+            .bearer_auth(&head)
+            .header("if-match", tag)
+            .json(&body)
+            .send()
+    };
+    for (action, id, status) in [
+        ("decline", "declineReport", "returned"),
+        ("approve", "approveReport", "submitted"),
+    ] {
+        let tag = etag(unit.clone()).await;
+        let waiting = ok(
+            send(
+                Method::POST,
+                format!("/api/v1/periods/{period}/reports/{unit}/submit"),
+                json!(null),
+                Some(tag),
+            )
+            .await,
+            "submit for the head",
+        )
+        .await;
+        assert_eq!(waiting["status"], "awaiting_approval", "{waiting}");
+        let tag = etag(unit.clone()).await;
+        let done = ok(as_head(action, tag).await.unwrap(), run(id)).await;
+        assert_eq!(done["status"], status, "{done}");
+    }
+    ok(
+        send(
+            Method::PATCH,
+            plan_path,
+            json!({ "head_sign_off": false }),
+            None,
+        )
+        .await,
+        "head sign-off off",
+    )
+    .await;
     let webhook = ok(
         send(
             Method::POST,

@@ -134,6 +134,7 @@ pub fn complete_report(window_start: NaiveDate) -> Value {
             "appointed_total": 2, "appointed_female": 1,
             "trained_political_total": 6, "trained_political_female": 3,
             "trained_professional_total": 12, "trained_professional_female": 7,
+            "trained_total": 18,
             "committee_in_place": true,
             "committee_members_total": 5, "committee_members_female": 3,
             "committee_meetings": 2, "committee_inspections": 1,

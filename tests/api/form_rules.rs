@@ -409,3 +409,189 @@ async fn wrong_types_are_refused_on_save_and_nothing_is_written() {
         .await;
     assert_eq!(problem["errors"][0]["path"], "body.notes");
 }
+
+/// Form logic of the default form: the Committee's members are required only while a
+/// Committee is in place (`required_when`).
+#[tokio::test]
+async fn committee_members_are_required_only_when_a_committee_is_in_place() {
+    let w = World::new().await;
+    let p = &w.open;
+    let good = complete_report(p.window_start);
+    let (_, mut etag) = w.draft(&w.reporter_a, p, &w.a.code, &good).await;
+    let without_members = without_value(
+        without_value(good.clone(), "committee_members_total"),
+        "committee_members_female",
+    );
+    submit_fails(
+        &w,
+        &mut etag,
+        without_members.clone(),
+        vec![
+            issue("values.committee_members_total", "required", None),
+            issue("values.committee_members_female", "required", None),
+        ],
+    )
+    .await;
+    // The message says why: the condition, in both languages.
+    let res = w
+        .act(&w.reporter_a, p, &w.a.code, "validate", None, None)
+        .send()
+        .await
+        .unwrap();
+    let result = crate::fixtures::json_of(res, 200).await;
+    let first = &result["errors"][0];
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("is required when \"The unit has a Committee for the Advancement of Women in place\" is answered yes"),
+        "{first}"
+    );
+    assert!(
+        first["message_vi"]
+            .as_str()
+            .unwrap()
+            .ends_with("là bắt buộc khi \"Đơn vị đã thành lập, kiện toàn Ban Vì sự tiến bộ của phụ nữ\" chọn Có"),
+        "{first}"
+    );
+
+    // No Committee: the members may stay empty.
+    let no_committee = with_value(without_members, "committee_in_place", json!(false));
+    let (_, etag) = w
+        .save(&w.reporter_a, p, &w.a.code, &no_committee, &etag)
+        .await;
+    let (report, _) = w
+        .transition(&w.reporter_a, p, &w.a.code, "submit", &etag, None)
+        .await;
+    assert_eq!(report["status"], "submitted");
+}
+
+/// A computed field (`trained_total`) is derived on every save from its parts, replaces
+/// what a client sent, and is left out while a part is missing; the dry run derives it
+/// too.
+#[tokio::test]
+async fn computed_totals_are_derived_on_save() {
+    let w = World::new().await;
+    let p = &w.open;
+    let sent = with_value(complete_report(p.window_start), "trained_total", json!(999));
+    let (report, etag) = w.draft(&w.reporter_a, p, &w.a.code, &sent).await;
+    assert_eq!(report["data"]["values"]["trained_total"], 18, "6 + 12");
+    let (stored, _) = w.read(&w.viewer, p, &w.a.code).await;
+    assert_eq!(stored["data"]["values"]["trained_total"], 18);
+
+    let partial = without_value(sent.clone(), "trained_professional_total");
+    let (report, etag) = w.save(&w.reporter_a, p, &w.a.code, &partial, &etag).await;
+    assert!(
+        report["data"]["values"].get("trained_total").is_none(),
+        "no partial total: {}",
+        report["data"]["values"]
+    );
+
+    let res = w
+        .act(
+            &w.reporter_a,
+            p,
+            &w.a.code,
+            "validate",
+            None,
+            Some(with_value(
+                sent.clone(),
+                "trained_professional_total",
+                json!(20),
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let result = crate::fixtures::json_of(res, 200).await;
+    assert_eq!(result["valid"], true, "{result}");
+
+    // The derived total is what the compilation sums.
+    let (_, etag) = w.save(&w.reporter_a, p, &w.a.code, &sent, &etag).await;
+    w.transition(&w.reporter_a, p, &w.a.code, "submit", &etag, None)
+        .await;
+    let res = w
+        .get(
+            &w.coordinator,
+            &format!(
+                "/api/v1/periods/{}/compilation?include=submitted&parts=totals",
+                p.id
+            ),
+        )
+        .await;
+    let c = crate::fixtures::json_of(res, 200).await;
+    let total = c["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["field"] == "trained_total")
+        .unwrap_or_else(|| panic!("no trained_total in {c}"));
+    assert_eq!(total["sum"], 18.0, "{total}");
+}
+
+/// A value that moves by more than the form's `max_change` from the unit's report of
+/// the previous period warns on submission, and does not block it.
+#[tokio::test]
+async fn a_count_far_from_the_previous_period_warns() {
+    let w = World::new().await;
+    let before = complete_report(w.past.window_start);
+    let (_, etag) = w.draft(&w.reporter_a, &w.past, &w.a.code, &before).await;
+    w.transition(&w.reporter_a, &w.past, &w.a.code, "submit", &etag, None)
+        .await;
+
+    let p = &w.open;
+    // 48 staff before, 100 now: +108 %, over the form's 50 %.
+    let now = with_value(
+        with_value(complete_report(p.window_start), "staff_total", json!(100)),
+        "staff_female",
+        json!(27),
+    );
+    let (_, etag) = w.draft(&w.reporter_a, p, &w.a.code, &now).await;
+    let (report, _) = w
+        .transition(&w.reporter_a, p, &w.a.code, "submit", &etag, None)
+        .await;
+    assert_eq!(report["status"], "submitted");
+    let warned: Vec<&Value> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["code"] == "unusual_change")
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", report["warnings"]);
+    assert_eq!(warned[0]["path"], "values.staff_total");
+    let message = warned[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("PAST") && message.contains("+108 %"),
+        "{message}"
+    );
+
+    // Within the threshold (48 → 60, +25 %): no such warning.
+    let res = w
+        .act(&w.reporter_a, &w.past, &w.a.code, "validate", None, None)
+        .send()
+        .await
+        .unwrap();
+    let first = crate::fixtures::json_of(res, 200).await;
+    assert!(
+        !first["warnings"].to_string().contains("unusual_change"),
+        "the first period has nothing to compare with: {first}"
+    );
+    let res = w
+        .act(
+            &w.reporter_b,
+            p,
+            &w.b.code,
+            "validate",
+            None,
+            Some(with_value(
+                complete_report(p.window_start),
+                "staff_total",
+                json!(60),
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let b = crate::fixtures::json_of(res, 200).await;
+    assert!(!b["warnings"].to_string().contains("unusual_change"), "{b}");
+}

@@ -32,6 +32,7 @@ mod plans;
 mod process;
 mod report_scope;
 mod sheets;
+mod signoff;
 mod tasks;
 mod users;
 mod webhooks;

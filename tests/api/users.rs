@@ -73,6 +73,7 @@ async fn admins_create_list_get_and_update_users() {
             "id",
             "role",
             "unit_code",
+            "unit_head",
             "unit_id",
             "updated_at",
             "username"
