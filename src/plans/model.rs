@@ -135,8 +135,28 @@ pub struct Indicator {
     pub direction: Direction,
     /// Where the target comes from (the plan, a national strategy, …).
     pub source: String,
+    /// Targets for given years beside the plan's own `target` (e.g. 60 % in 2025 from
+    /// Resolution 28/NQ-CP), in the same `direction`; a compilation judges the value
+    /// against the plan's own target and those of its period's year.
+    pub targets: Vec<YearTarget>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A target that holds for one year, with where it comes from.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct YearTarget {
+    /// The year whose periods are judged against it (the year of a period's
+    /// `window_end`).
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    /// A fraction: 0.6 is 60 %.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub value: f64,
+    /// e.g. `Nghị quyết 28/NQ-CP`; unique among the targets of the same year.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub source: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -156,6 +176,10 @@ pub struct NewIndicator {
     pub direction: Direction,
     #[serde(default)]
     pub source: String,
+    /// Targets for given years beside `target`; at most 20.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub targets: Vec<YearTarget>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -171,6 +195,9 @@ pub struct UpdateIndicator {
     pub target: Option<f64>,
     pub direction: Option<Direction>,
     pub source: Option<String>,
+    /// Replaces the year targets; at most 20.
+    #[schema(max_items = 20)]
+    pub targets: Option<Vec<YearTarget>>,
 }
 
 /// A reporting period (kỳ báo cáo). Due means the end of `due_date` in Vietnam time.
