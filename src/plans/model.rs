@@ -128,7 +128,12 @@ pub struct Indicator {
     pub code: String,
     pub name_vi: String,
     pub name_en: String,
-    /// `sum(a + b) / sum(c + d)` or `count(field >= 1) / count()`.
+    /// In canonical form, one of: `sum(a + b) / sum(c + d)` (report fields);
+    /// `count(condition) / count()` (a share of reports); `sum(list.a [where
+    /// condition]) / sum(list.b [where condition])` (list items);
+    /// `count(list where condition) / count(list)` (a share of items). A condition is
+    /// `n >= 1` (any of `>= > <= < == !=`) on a number, `flag` or `flag == false` on a
+    /// yes/no field, `choice == "option"`, or `multi has "option"`.
     pub formula: String,
     /// A fraction: 1.0 is 100 %.
     pub target: f64,
@@ -168,7 +173,9 @@ pub struct NewIndicator {
     pub name_vi: String,
     #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_en: String,
-    /// Aggregates over the form's numeric fields, e.g. `count(leaders_female >= 1) / count()`.
+    /// Checked against the plan's form (see `Indicator.formula` for the shapes), e.g.
+    /// `count(leaders_female >= 1) / count()`, `count(committee_in_place) / count()`,
+    /// `count(activities where topics has "law_gender_equality") / count(activities)`.
     #[schema(min_length = 1, pattern = r"\S")]
     pub formula: String,
     #[schema(minimum = 0.0, maximum = 1.0)]

@@ -230,6 +230,22 @@ async fn yes_no_choice_and_list_indicators_compile_against_the_years_targets() {
         "{csv}"
     );
     assert!(!csv.contains(&format!("năm {}", year + 5)), "{csv}");
+    let docx = w
+        .get(&w.coordinator, &format!("{base}&format=docx"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let xml = crate::compile::docx_document(&docx);
+    for needle in [
+        format!("≥ 50% (năm {year})"),
+        "Chưa đạt".to_string(),
+        format!("Đạt (năm {year})"),
+        format!("Mục tiêu của chỉ tiêu “Chỉ tiêu committee” năm {year}: ≥ 50% ({NQ28}) — Đạt."),
+    ] {
+        assert!(xml.contains(&needle), "{needle} not in the DOCX");
+    }
+    assert!(!xml.contains(&format!("năm {}", year + 5)));
 
     // The trend judges each point against its own year's targets.
     let trend = json_of(
