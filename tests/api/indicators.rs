@@ -397,6 +397,37 @@ async fn formulas_and_targets_are_checked_when_saved() {
     let changed = json_of(patch(json!({"target": 0.9})).await.unwrap(), 200).await;
     assert_eq!(changed["targets"].as_array().unwrap().len(), 1);
 
+    // A form version in which the yes/no field became a number breaks the indicator:
+    // refused, and told in both languages.
+    let mut form =
+        serde_json::to_value(gereport::plans::form::default_form_2024().unwrap()).unwrap();
+    for section in form["sections"].as_array_mut().unwrap() {
+        for field in section["fields"].as_array_mut().unwrap() {
+            if field["code"] == "committee_in_place" {
+                field["type"] = json!("integer");
+            }
+        }
+    }
+    let res = w
+        .req(
+            &w.coordinator,
+            Method::PUT,
+            &format!("/api/v1/plans/{}/form", w.plan_id),
+        )
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    let problem = json_of(res, 409).await;
+    assert_eq!(problem["code"], "indicator_fields_missing", "{problem}");
+    let broken = &problem["indicators"][0];
+    assert_eq!(broken["indicator"], "committee");
+    assert_eq!(broken["code"], "formula_type_mismatch");
+    assert!(
+        broken["problem_vi"].as_str().unwrap().contains("trường số"),
+        "{problem}"
+    );
+
     // The next year's plan gets the indicators with their year targets.
     let res = w
         .req(
