@@ -408,18 +408,14 @@ async fn formulas_and_targets_are_checked_when_saved() {
             }
         }
     }
-    let res = w
-        .req(
-            &w.coordinator,
-            Method::PUT,
-            &format!("/api/v1/plans/{}/form", w.plan_id),
+    let form_path = format!("/api/v1/plans/{}/form", w.plan_id);
+    let problem = w
+        .refused(
+            w.req(&w.coordinator, Method::PUT, &form_path).json(&form),
+            409,
+            "indicator_fields_missing",
         )
-        .json(&form)
-        .send()
-        .await
-        .unwrap();
-    let problem = json_of(res, 409).await;
-    assert_eq!(problem["code"], "indicator_fields_missing", "{problem}");
+        .await;
     let broken = &problem["indicators"][0];
     assert_eq!(broken["indicator"], "committee");
     assert_eq!(broken["code"], "formula_type_mismatch");
