@@ -224,6 +224,7 @@ async fn seed(conn: &mut AsyncPgConnection) -> Result<Seeded> {
                 target,
                 direction: gereport::plans::indicator::Direction::AtLeast,
                 source: "bench",
+                targets: &[],
             },
         )
         .await

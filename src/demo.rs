@@ -282,7 +282,7 @@ async fn ensure_document_settings(
     Ok(())
 }
 
-/// The 2024 plan of the seed: its form, two indicators, two periods, and reports in
+/// The 2024 plan of the seed: its form, three indicators, two periods, and reports in
 /// every state, so a newcomer sees data at once. Skipped when the plan exists.
 pub mod plan2024 {
     use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -531,34 +531,47 @@ pub mod plan2024 {
         let form_def = default_form_2024().map_err(ApiError::internal)?;
         let form = plan_store::insert_form(conn, plan_id, &form_def, &by.name).await?;
         let source = "Kế hoạch /KH-SVHTT năm 2024 của Sở Văn hóa và Thể thao, mục II.2.2";
-        plan_store::insert_indicator(
-            conn,
-            plan_id,
-            IndicatorValues {
-                code: "leaders_with_woman",
-                name_vi: "Tỷ lệ phòng chuyên môn, đơn vị trực thuộc Sở có lãnh đạo là nữ",
-                name_en: "Share of offices and units with a woman among their leaders",
-                formula: "count(leaders_female >= 1) / count()",
-                target: 1.0,
-                direction: Direction::AtLeast,
-                source,
-            },
-        )
-        .await?;
-        plan_store::insert_indicator(
-            conn,
-            plan_id,
-            IndicatorValues {
-                code: "trained_female_share",
-                name_vi: "Tỷ lệ nữ trong tổng số công chức, viên chức được đào tạo, bồi dưỡng lý luận chính trị, chuyên môn nghiệp vụ",
-                name_en: "Share of women among staff trained in political theory and professional skills",
-                formula: "sum(trained_political_female + trained_professional_female) / sum(trained_political_total + trained_professional_total)",
-                target: 0.5,
-                direction: Direction::AtLeast,
-                source,
-            },
-        )
-        .await?;
+        // (code, Vietnamese name, English name, formula, target)
+        let indicators = [
+            (
+                "leaders_with_woman",
+                "Tỷ lệ phòng chuyên môn, đơn vị trực thuộc Sở có lãnh đạo là nữ",
+                "Share of offices and units with a woman among their leaders",
+                "count(leaders_female >= 1) / count()",
+                1.0,
+            ),
+            (
+                "trained_female_share",
+                "Tỷ lệ nữ trong tổng số công chức, viên chức được đào tạo, bồi dưỡng lý luận chính trị, chuyên môn nghiệp vụ",
+                "Share of women among staff trained in political theory and professional skills",
+                "sum(trained_political_female + trained_professional_female) / sum(trained_political_total + trained_professional_total)",
+                0.5,
+            ),
+            (
+                "committee_consolidated",
+                "Tỷ lệ phòng chuyên môn, đơn vị trực thuộc Sở đã kiện toàn Ban Vì sự tiến bộ của phụ nữ",
+                "Share of offices and units that have consolidated their Committee for the Advancement of Women",
+                "count(committee_in_place) / count()",
+                1.0,
+            ),
+        ];
+        for (code, name_vi, name_en, formula, target) in indicators {
+            plan_store::insert_indicator(
+                conn,
+                plan_id,
+                IndicatorValues {
+                    code,
+                    name_vi,
+                    name_en,
+                    formula,
+                    target,
+                    direction: Direction::AtLeast,
+                    source,
+                    targets: &[],
+                },
+            )
+            .await?;
+        }
         let tasks = crate::tasks::demo::load(conn, plan_id, units).await?;
         let periods = [
             (

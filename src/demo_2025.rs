@@ -1,7 +1,8 @@
 //! `gereport demo --next-year`: the demo department's 2025 plan, made as a coordinating
 //! office would make it, by copying the 2024 plan (`POST /plans/{id}/copy` does the
-//! same), then adding beside the plan's own leadership target the national one for
-//! 2025 from Resolution 28/NQ-CP. Idempotent: an existing 2025 plan is left alone.
+//! same), then giving the leadership indicator, beside the plan's own 100 %, the
+//! national targets of Resolution 28/NQ-CP (60 % in 2025, 75 % in 2030), which the
+//! 2025 compilations judge it against too. Idempotent: an existing 2025 plan is left alone.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
@@ -12,14 +13,31 @@ use crate::demo::plan2024::DOCUMENT_NUMBER;
 use crate::error::{ApiError, ApiResult};
 use crate::plans::copy::{CopyRequest, copy_plan_in};
 use crate::plans::indicator::Direction;
-use crate::plans::model::PlanStatus;
+use crate::plans::model::{PlanStatus, YearTarget};
 use crate::plans::routes::plan_event;
 use crate::plans::store::{self as plan_store, IndicatorValues};
 
 pub const YEAR: i32 = 2025;
 
-/// The national target beside the plan's own `leaders_with_woman` (100 %).
-pub const NATIONAL_INDICATOR: &str = "leaders_with_woman_nq28";
+/// The indicator that gets the national targets beside its own (100 %).
+pub const LEADERS_INDICATOR: &str = "leaders_with_woman";
+
+/// Where the national targets come from.
+pub const RESOLUTION_28: &str = "Nghị quyết số 28/NQ-CP của Chính phủ, Chiến lược quốc gia về bình đẳng giới \
+                                 giai đoạn 2021 - 2030, mục tiêu 1";
+
+/// Resolution 28/NQ-CP's targets for agencies with a woman in key leadership: 60 %
+/// by 2025, 75 % by 2030.
+pub fn national_targets() -> Vec<YearTarget> {
+    [(2025, 0.6), (2030, 0.75)]
+        .into_iter()
+        .map(|(year, value)| YearTarget {
+            year,
+            value,
+            source: RESOLUTION_28.to_string(),
+        })
+        .collect()
+}
 
 /// What the 2025 plan got; `None` when it existed already.
 pub struct NextYear {
@@ -64,24 +82,30 @@ pub async fn load(conn: &mut AsyncPgConnection) -> ApiResult<Option<NextYear>> {
             },
         )
         .await?;
-        plan_store::insert_indicator(
+        let leaders = plan_store::list_indicators(conn, plan.id)
+            .await?
+            .into_iter()
+            .find(|i| i.code == LEADERS_INDICATOR)
+            .ok_or_else(|| ApiError::not_found("the 2024 plan's leadership indicator"))?;
+        let targets = national_targets();
+        plan_store::update_indicator(
             conn,
-            plan.id,
+            leaders.id,
             IndicatorValues {
-                code: NATIONAL_INDICATOR,
-                name_vi: "Tỷ lệ cơ quan, đơn vị có lãnh đạo chủ chốt là nữ (mục tiêu quốc gia)",
-                name_en: "Share of agencies and units with a woman in key leadership (national target)",
-                formula: "count(leaders_female >= 1) / count()",
-                target: 0.6,
-                direction: Direction::AtLeast,
-                source: "Nghị quyết số 28/NQ-CP của Chính phủ, Chiến lược quốc gia về bình đẳng giới \
-                         giai đoạn 2021 - 2030, mục tiêu 1: 60 % đến năm 2025 (75 % đến năm 2030)",
+                code: &leaders.code,
+                name_vi: &leaders.name_vi,
+                name_en: &leaders.name_en,
+                formula: &leaders.formula,
+                target: leaders.target,
+                direction: leaders.direction.parse().unwrap_or(Direction::AtLeast),
+                source: &leaders.source,
+                targets: &targets,
             },
         )
         .await?;
         copied.push(crate::plans::copy::CopiedPart {
             part: "national_targets".into(),
-            count: 1,
+            count: targets.len() as i64,
         });
         audit::append(
             conn,

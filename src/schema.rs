@@ -102,6 +102,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        targets -> Jsonb,
     }
 }
 

@@ -177,12 +177,23 @@ fn reason_vi(reason: Option<&str>) -> String {
     }
 }
 
+/// The plan's own target, then each target of the period's year on a line of its own.
 fn target_text(i: &IndicatorResult) -> String {
     let op = match i.direction {
         Direction::AtLeast => "≥",
         Direction::AtMost => "≤",
     };
-    format!("{op} {}", percent(Some(i.target)))
+    let mut lines = vec![format!("{op} {}", percent(Some(i.target)))];
+    for t in year_targets(i) {
+        if let Some(y) = t.year {
+            lines.push(format!("{op} {} (năm {y})", percent(Some(t.target))));
+        }
+    }
+    lines.join("\n")
+}
+
+fn year_targets(i: &IndicatorResult) -> impl Iterator<Item = &super::model::JudgedTarget> {
+    i.targets.iter().filter(|t| t.year.is_some())
 }
 
 fn names(units: &[UnitRef]) -> String {
@@ -852,11 +863,18 @@ fn indicators(c: &Compilation) -> String {
         .iter()
         .enumerate()
         .map(|(n, i)| {
-            let assessment = match i.met {
+            let mut assessment = match i.met {
                 Some(true) => "Đạt".to_string(),
                 Some(false) => "Chưa đạt".to_string(),
                 None => format!("Chưa tính được ({})", reason_vi(i.reason.as_deref())),
             };
+            // One verdict per line, beside the target it judges.
+            for t in year_targets(i) {
+                if let (Some(y), Some(met)) = (t.year, t.met) {
+                    let verdict = if met { "Đạt" } else { "Chưa đạt" };
+                    assessment.push_str(&format!("\n{verdict} (năm {y})"));
+                }
+            }
             let mut cells = vec![
                 ordinal(n),
                 i.name_vi.clone(),
@@ -878,6 +896,19 @@ fn indicators(c: &Compilation) -> String {
         })
         .collect();
     out.push(data_table(&columns, &rows, false));
+    // Where each year's target comes from, which the table has no room for.
+    for i in &f.indicators {
+        for t in year_targets(i) {
+            out.push(BODY.text(
+                &format!(
+                    "Mục tiêu của chỉ tiêu “{}” {}.",
+                    i.name_vi,
+                    t.describe_vi(i.direction)
+                ),
+                PLAIN,
+            ));
+        }
+    }
     out.push(BODY.text(
         &format!(
             "Số đơn vị được tính: {}/{} đơn vị phải báo cáo.",
@@ -1699,6 +1730,7 @@ mod tests {
             units_short: vec![unit("B", "Phòng Quản lý <B>")],
             coverage: coverage(),
             source: String::new(),
+            targets: Vec::new(),
         }
     }
 

@@ -195,6 +195,7 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
             "Độ bao phủ",
             "Đơn vị chưa được tính",
             "Ghi chú",
+            "Mục tiêu của năm",
         ],
         rows: f
             .indicators
@@ -221,6 +222,15 @@ pub fn tables(c: &Compilation) -> Vec<Table> {
                     Cell::Percent(i.coverage.share),
                     text(unit_codes(&i.coverage.not_counted)),
                     text(i.reason.clone().unwrap_or_default()),
+                    // The targets of the period's year beside the plan's own.
+                    text(
+                        i.targets
+                            .iter()
+                            .filter(|t| t.year.is_some())
+                            .map(|t| t.describe_vi(i.direction))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
                 ]
             })
             .collect(),

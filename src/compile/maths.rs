@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::model::{Completeness, CompletenessUnits, Coverage, UnitRef};
 use super::store::UnitState;
-use crate::plans::indicator::{Formula, IndicatorValue, ratio};
+use crate::plans::indicator::{Formula, IndicatorValue, ratio, ratio_value};
 
 /// A decimal sum as PostgreSQL printed it.
 pub fn parse_sum(text: &str) -> f64 {
@@ -118,15 +118,7 @@ pub fn ratio_of_sums(
             .map(|f| sums.get(f).copied().unwrap_or(0.0))
             .sum::<f64>()
     };
-    let (num, den) = (total(numerator), total(denominator));
-    let (value, reason) = ratio(num, den);
-    IndicatorValue {
-        value,
-        numerator: num,
-        denominator: den,
-        reason,
-        units_short: Vec::new(),
-    }
+    ratio_value(total(numerator), total(denominator))
 }
 
 /// A unit-share indicator from the count of reports meeting it among those included.
@@ -150,21 +142,37 @@ pub fn unit_share(met: i64, reports: i64, short: Vec<String>) -> IndicatorValue 
     }
 }
 
-/// Evaluates an indicator from aggregated figures; unit shares need their counts.
+/// What PostgreSQL counted for an indicator that is not a ratio of field sums.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Counted {
+    /// A unit share: the reports meeting it, the reports, the units short.
+    Units(i64, i64, Vec<String>),
+    /// A list formula: its numerator and denominator totals over the items.
+    Items(f64, f64),
+}
+
+/// Evaluates an indicator from aggregated figures: ratios of report fields from the
+/// field sums, the other shapes from what was counted for them (nothing counted
+/// reads as no reports, no items).
 pub fn indicator(
     f: &Formula,
     sums: &HashMap<String, f64>,
-    share_counts: Option<(i64, i64, Vec<String>)>,
+    counted: Option<Counted>,
 ) -> IndicatorValue {
-    match f {
-        Formula::RatioOfSums {
-            numerator,
-            denominator,
-        } => ratio_of_sums(numerator, denominator, sums),
-        Formula::UnitShare { .. } => {
-            let (met, reports, short) = share_counts.unwrap_or((0, 0, Vec::new()));
+    match (f, counted) {
+        (
+            Formula::RatioOfSums {
+                numerator,
+                denominator,
+            },
+            _,
+        ) => ratio_of_sums(numerator, denominator, sums),
+        (Formula::UnitShare { .. }, Some(Counted::Units(met, reports, short))) => {
             unit_share(met, reports, short)
         }
+        (Formula::UnitShare { .. }, _) => unit_share(0, 0, Vec::new()),
+        (_, Some(Counted::Items(num, den))) => ratio_value(num, den),
+        (_, _) => ratio_value(0.0, 0.0),
     }
 }
 
@@ -261,12 +269,14 @@ mod tests {
             .map(|r| r.as_object().unwrap().clone())
             .collect();
         let codes = ["A", "B", "C", "D"];
+        let no_lists = serde_json::Map::new();
         let unit_rows: Vec<UnitRow> = maps
             .iter()
             .zip(codes)
             .map(|(m, c)| UnitRow {
                 unit_code: c,
                 values: m,
+                lists: &no_lists,
             })
             .collect();
         let f = parse("count(lf >= 1) / count()").unwrap();

@@ -16,7 +16,7 @@ pub mod store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::error::ApiResult;
@@ -26,7 +26,7 @@ use crate::plans::indicator::{self, Formula, met};
 use crate::plans::store::{self as plan_store, PeriodRow, PlanRow};
 pub use cache::CompilationCache;
 use model::*;
-use store::{Condition, Selection};
+use store::Selection;
 
 pub fn period_ref(p: &PeriodRow, plan: &PlanRow) -> PeriodRef {
     PeriodRef {
@@ -52,27 +52,21 @@ pub fn unit_ref(u: &UnitRow) -> UnitRef {
     }
 }
 
-/// Indicator values of a plan: unit shares from the one query that counts every
-/// unit-share condition (`reports`, then `shares` in condition order), ratios from the
-/// field sums.
+/// Indicator values of a plan: ratios of report fields from the field sums, the
+/// other shapes from what was counted for them (`counted`, by indicator index).
 fn indicators(
     rows: &[plan_store::IndicatorRow],
     parsed: Vec<(usize, Formula)>,
-    (reports, mut shares): (i64, Vec<(i64, Vec<String>)>),
+    mut counted: HashMap<usize, maths::Counted>,
     sums: &HashMap<String, f64>,
     units: &HashMap<String, UnitRef>,
     coverage: &Coverage,
+    year: i32,
 ) -> Vec<IndicatorResult> {
-    // Shares come back in condition order; popping from the reversed list pairs them up.
-    shares.reverse();
     let mut out = Vec::new();
     for (i, f) in parsed {
         let row = &rows[i];
-        let counts = match f {
-            Formula::UnitShare { .. } => shares.pop().map(|(m, short)| (m, reports, short)),
-            Formula::RatioOfSums { .. } => None,
-        };
-        let v = maths::indicator(&f, sums, counts);
+        let v = maths::indicator(&f, sums, counted.remove(&i));
         let api = row.to_api();
         out.push(IndicatorResult {
             code: row.code.clone(),
@@ -99,9 +93,38 @@ fn indicators(
                 .collect(),
             coverage: coverage.clone(),
             source: row.source.clone(),
+            targets: judged_targets(row, api.direction, v.value, year),
         });
     }
     out
+}
+
+/// The plan's own target and the indicator's targets for `year`, each judged.
+pub(crate) fn judged_targets(
+    row: &plan_store::IndicatorRow,
+    direction: indicator::Direction,
+    value: Option<f64>,
+    year: i32,
+) -> Vec<JudgedTarget> {
+    let own = JudgedTarget {
+        year: None,
+        target: row.target,
+        source: row.source.clone(),
+        met: met(value, row.target, direction),
+    };
+    std::iter::once(own)
+        .chain(
+            row.year_targets()
+                .into_iter()
+                .filter(|t| t.year == year)
+                .map(|t| JudgedTarget {
+                    year: Some(t.year),
+                    target: t.value,
+                    met: met(value, t.value, direction),
+                    source: t.source,
+                }),
+        )
+        .collect()
 }
 
 /// The numeric figures of one period for a subtree. After two small lookups (form,
@@ -139,7 +162,6 @@ pub async fn figures(
             }
         }
     }
-    let conditions = conditions(&parsed);
     let states = async {
         let mut conn = crate::db::conn(pool).await?;
         store::unit_states(&mut conn, period.id, &root.path, plan.issuing_unit_id).await
@@ -148,9 +170,9 @@ pub async fn figures(
         let mut conn = crate::db::conn(pool).await?;
         store::field_sums(&mut conn, &sel, &codes).await
     };
-    let shares = async {
+    let counted = async {
         let mut conn = crate::db::conn(pool).await?;
-        store::unit_shares(&mut conn, &sel, &conditions).await
+        count_indicators(&mut conn, &sel, &parsed).await
     };
     let activities = async {
         match &form {
@@ -182,8 +204,8 @@ pub async fn figures(
             None => Ok(Vec::new()),
         }
     };
-    let (states, sums_text, shares, activities, flag_counts, topics) =
-        tokio::try_join!(states, sums, shares, activities, flags, topics)?;
+    let (states, sums_text, counted, activities, flag_counts, topics) =
+        tokio::try_join!(states, sums, counted, activities, flags, topics)?;
     let flags = booleans
         .iter()
         .zip(flag_counts.yes.iter().zip(&flag_counts.answered))
@@ -253,7 +275,15 @@ pub async fn figures(
             }
         })
         .collect();
-    let indicators = indicators(&indicator_rows, parsed, shares, &sums, &units, &coverage);
+    let indicators = indicators(
+        &indicator_rows,
+        parsed,
+        counted,
+        &sums,
+        &units,
+        &coverage,
+        period.window_end.year(),
+    );
     Ok(Figures {
         period: period_ref(period, plan),
         reports_included,
@@ -332,23 +362,56 @@ fn parsed_formulas(rows: &[plan_store::IndicatorRow]) -> Vec<(usize, Formula)> {
         .collect()
 }
 
-/// The unit-share conditions of a plan's parsed indicator formulas, in order.
-fn conditions(parsed: &[(usize, Formula)]) -> Vec<Condition<'_>> {
+/// The unit-share conditions of a plan's parsed indicator formulas, in order, with
+/// the indicator index of each.
+fn conditions(parsed: &[(usize, Formula)]) -> (Vec<usize>, Vec<&indicator::Condition>) {
     parsed
         .iter()
-        .filter_map(|(_, f)| match f {
-            Formula::UnitShare {
-                field,
-                op,
-                threshold,
-            } => Some(Condition {
-                field,
-                op: *op,
-                threshold: *threshold,
-            }),
-            Formula::RatioOfSums { .. } => None,
+        .filter_map(|(i, f)| match f {
+            Formula::UnitShare { condition } => Some((*i, condition)),
+            _ => None,
         })
-        .collect()
+        .unzip()
+}
+
+/// The list formulas of a plan's parsed indicators, by the list they read (in order
+/// of first use), with the indicator index of each: one query per list.
+fn item_formulas(parsed: &[(usize, Formula)]) -> Vec<(&str, Vec<(usize, &Formula)>)> {
+    let mut out: Vec<(&str, Vec<(usize, &Formula)>)> = Vec::new();
+    for (i, f) in parsed {
+        let Some(list) = f.list() else { continue };
+        match out.iter_mut().find(|(l, _)| *l == list) {
+            Some((_, fs)) => fs.push((*i, f)),
+            None => out.push((list, vec![(*i, f)])),
+        }
+    }
+    out
+}
+
+/// Runs the unit-share query and one list query per list the indicators read, and
+/// returns what was counted for each indicator by its index.
+async fn count_indicators(
+    conn: &mut AsyncPgConnection,
+    sel: &Selection,
+    parsed: &[(usize, Formula)],
+) -> ApiResult<HashMap<usize, maths::Counted>> {
+    let mut out = HashMap::new();
+    let (indices, conds) = conditions(parsed);
+    let (reports, shares) = store::unit_shares(conn, sel, &conds).await?;
+    for (i, (met, short)) in indices.into_iter().zip(shares) {
+        out.insert(i, maths::Counted::Units(met, reports, short));
+    }
+    for (list, formulas) in item_formulas(parsed) {
+        let fs: Vec<&Formula> = formulas.iter().map(|(_, f)| *f).collect();
+        let totals = store::item_figures(conn, sel, list, &fs).await?;
+        for ((i, _), (n, d)) in formulas.iter().zip(totals) {
+            out.insert(
+                *i,
+                maths::Counted::Items(maths::parse_sum(&n), maths::parse_sum(&d)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The statements a compilation of this period runs for its figures (not the small
@@ -376,9 +439,16 @@ pub async fn sql_statements(
     }
     let rows = plan_store::list_indicators(conn, plan.id).await?;
     let parsed = parsed_formulas(&rows);
-    let conds = conditions(&parsed);
+    let (_, conds) = conditions(&parsed);
     if !conds.is_empty() {
         out.push(store::with_literals(&store::unit_shares_sql(&conds)?, &sel));
+    }
+    for (list, formulas) in item_formulas(&parsed) {
+        let fs: Vec<&Formula> = formulas.iter().map(|(_, f)| *f).collect();
+        out.push(store::with_literals(
+            &store::item_figures_sql(list, &fs)?,
+            &sel,
+        ));
     }
     if let Some(f) = &form {
         for spec in list_specs(f) {
@@ -563,25 +633,28 @@ pub async fn one_indicator(
         return Ok(None);
     };
     let sel = selection(period, plan, root, include_submitted);
-    Ok(Some(match &formula {
+    let sums: HashMap<String, f64> = match &formula {
         Formula::RatioOfSums { .. } => {
             let fields = formula.fields();
-            let sums: HashMap<String, f64> = fields
+            fields
                 .iter()
                 .zip(store::field_sums(conn, &sel, &fields).await?)
                 .map(|(f, s)| (f.to_string(), maths::parse_sum(&s)))
-                .collect();
-            let reports = store::count_included(conn, &sel).await?;
-            (maths::indicator(&formula, &sums, None), reports)
+                .collect()
         }
-        Formula::UnitShare { .. } => {
-            let parsed = [(0, formula.clone())];
-            let (reports, mut shares) =
-                store::unit_shares(conn, &sel, &conditions(&parsed)).await?;
-            let counts = shares.pop().map(|(met, short)| (met, reports, short));
-            (maths::indicator(&formula, &HashMap::new(), counts), reports)
-        }
-    }))
+        _ => HashMap::new(),
+    };
+    let parsed = [(0, formula)];
+    let mut counted = count_indicators(conn, &sel, &parsed).await?;
+    let reports = match counted.get(&0) {
+        Some(maths::Counted::Units(_, reports, _)) => *reports,
+        _ => store::count_included(conn, &sel).await?,
+    };
+    let [(_, formula)] = parsed;
+    Ok(Some((
+        maths::indicator(&formula, &sums, counted.remove(&0)),
+        reports,
+    )))
 }
 
 /// The unit whose subtree a plan's figures cover when `root` is asked for: `root`
@@ -817,14 +890,23 @@ pub async fn unit_figures(
         .collect();
     let mut codes = numeric.clone();
     for (_, f) in &parsed {
-        for field in f.fields() {
-            if !codes.contains(&field) {
-                codes.push(field);
+        if let Formula::RatioOfSums { .. } = f {
+            for field in f.fields() {
+                if !codes.contains(&field) {
+                    codes.push(field);
+                }
             }
         }
     }
+    let (share_indices, conds) = conditions(&parsed);
+    let item_indices: Vec<(usize, &Formula)> = parsed
+        .iter()
+        .filter(|(_, f)| f.list().is_some())
+        .map(|(i, f)| (*i, f))
+        .collect();
+    let items: Vec<&Formula> = item_indices.iter().map(|(_, f)| *f).collect();
     let sel = selection(period, plan, root, include_submitted);
-    let rows = store::unit_values(&mut conn, &sel, &codes).await?;
+    let rows = store::unit_values(&mut conn, &sel, &codes, &conds, &items).await?;
     Ok(rows
         .into_iter()
         .map(|u| {
@@ -833,28 +915,30 @@ pub async fn unit_figures(
                 .zip(&u.vals)
                 .filter_map(|(c, v)| v.as_deref().map(|v| (c.to_string(), maths::parse_sum(v))))
                 .collect();
+            // What was counted over this report alone: 1 of 1 where it meets a unit
+            // share, its own items' totals for a list formula.
+            let mut counted: HashMap<usize, maths::Counted> = HashMap::new();
+            for (i, m) in share_indices.iter().zip(&u.met) {
+                let met = m.unwrap_or(false);
+                let short = if met {
+                    Vec::new()
+                } else {
+                    vec![u.code.clone()]
+                };
+                counted.insert(*i, maths::Counted::Units(i64::from(met), 1, short));
+            }
+            for ((i, _), (n, d)) in item_indices.iter().zip(store::pairs(u.items.clone())) {
+                counted.insert(
+                    *i,
+                    maths::Counted::Items(maths::parse_sum(&n), maths::parse_sum(&d)),
+                );
+            }
             let indicators = parsed
                 .iter()
                 .map(|(i, f)| {
-                    let counts = match f {
-                        Formula::UnitShare {
-                            field,
-                            op,
-                            threshold,
-                        } => {
-                            let met = values.get(field).is_some_and(|v| op.holds(*v, *threshold));
-                            let short = if met {
-                                Vec::new()
-                            } else {
-                                vec![u.code.clone()]
-                            };
-                            Some((i64::from(met), 1, short))
-                        }
-                        Formula::RatioOfSums { .. } => None,
-                    };
                     (
                         indicator_rows[*i].code.clone(),
-                        maths::indicator(f, &values, counts).value,
+                        maths::indicator(f, &values, counted.remove(i)).value,
                     )
                 })
                 .collect();

@@ -113,6 +113,48 @@ pub struct IndicatorResult {
     /// units not counted (distinct from `units_short`).
     pub coverage: Coverage,
     pub source: String,
+    /// Every target the value is judged against: the plan's own first (`year` null;
+    /// the same as `target`, `met` and `source`), then those the indicator sets for
+    /// the year of the period's `window_end` (e.g. Resolution 28/NQ-CP's 60 % in 2025).
+    pub targets: Vec<JudgedTarget>,
+}
+
+impl JudgedTarget {
+    /// How the exports name a year target and its verdict, in Vietnamese:
+    /// `năm 2025: ≥ 60% (Nghị quyết 28/NQ-CP) — Đạt`.
+    pub fn describe_vi(&self, direction: Direction) -> String {
+        let op = match direction {
+            Direction::AtLeast => "≥",
+            Direction::AtMost => "≤",
+        };
+        let verdict = match self.met {
+            Some(true) => "Đạt",
+            Some(false) => "Chưa đạt",
+            None => "chưa tính được",
+        };
+        let year = self
+            .year
+            .map_or_else(|| "kế hoạch".to_string(), |y| format!("năm {y}"));
+        format!(
+            "{year}: {op} {} ({}) — {verdict}",
+            super::docx::percent(Some(self.target)),
+            self.source
+        )
+    }
+}
+
+/// One target an indicator's value is judged against.
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct JudgedTarget {
+    /// The year it holds for; null for the plan's own target.
+    #[schema(required = true)]
+    pub year: Option<i32>,
+    /// A fraction (1.0 = 100 %), reached in the indicator's `direction`.
+    pub target: f64,
+    pub source: String,
+    /// Whether the value meets it; null when there is no value.
+    #[schema(required = true)]
+    pub met: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -328,6 +370,9 @@ pub struct TrendPoint {
     pub target: f64,
     #[schema(required = true)]
     pub met: Option<bool>,
+    /// The plan's own target and those of the period's year, each judged (as in a
+    /// compilation's indicators).
+    pub targets: Vec<JudgedTarget>,
     pub reports_included: i64,
     /// The reports counted out of the period's expected units in the subtree, and the
     /// expected units not counted.

@@ -5,8 +5,11 @@
 //! those of [`super::store::Selection`] (`$1` period, `$2` statuses, `$3` path prefix
 //! pattern, `$4` issuer).
 
-use super::store::{Condition, ident, literal};
-use crate::error::{ApiError, ApiResult};
+use super::store::{
+    ident, item_columns, jsonb_test, list_items, literal, own_items, share_columns,
+};
+use crate::error::ApiResult;
+use crate::plans::indicator::{Condition, Formula};
 
 const INCLUDED: &str = "reports r JOIN org_units u ON u.id = r.unit_id";
 const WHERE_INCLUDED: &str =
@@ -67,31 +70,27 @@ pub fn field_sums_sql(fields: &[&str]) -> ApiResult<String> {
 }
 
 /// Columns `reports bigint, met bigint[], short text[]`.
-pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
-    let mut met = Vec::new();
-    let mut short = Vec::new();
-    let fields: Vec<&str> = conditions.iter().map(|c| c.field).collect();
-    for c in conditions {
-        let f = format!("x.{}", ident(c.field)?);
-        if !c.threshold.is_finite() {
-            return Err(ApiError::internal(anyhow::anyhow!("non-finite threshold")));
-        }
-        let cond = format!(
-            "(jsonb_typeof({f}) = 'number' AND ({f})::numeric {} {}::numeric)",
-            c.op.sql(),
-            c.threshold
-        );
-        met.push(format!("count(*) FILTER (WHERE {cond})"));
-        short.push(format!(
-            "coalesce(string_agg(u.code, ',' ORDER BY u.path) FILTER (WHERE NOT {cond}), '')"
-        ));
-    }
+pub fn unit_shares_sql(conditions: &[&Condition]) -> ApiResult<String> {
+    let fields: Vec<&str> = conditions.iter().map(|c| c.field.as_str()).collect();
+    let conds = conditions
+        .iter()
+        .map(|c| jsonb_test(&format!("x.{}", ident(&c.field)?), c))
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(format!(
-        "SELECT count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short \
-         FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
-        met.join(", "),
-        short.join(", "),
+        "SELECT {} FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED}",
+        share_columns(&conds),
         unpack("r.data->'values'", "x", &fields)?
+    ))
+}
+
+/// Columns `sums text[]`: each list formula's numerator and denominator over the
+/// items of `list` in the documents.
+pub fn item_figures_sql(list: &str, formulas: &[&Formula]) -> ApiResult<String> {
+    Ok(format!(
+        "SELECT {} FROM {INCLUDED} CROSS JOIN LATERAL {} \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object'",
+        item_columns(formulas)?,
+        list_items("r.data->'lists'", list)?
     ))
 }
 
@@ -172,15 +171,29 @@ pub fn flag_counts_sql(fields: &[&str]) -> ApiResult<String> {
     ))
 }
 
-/// Columns `unit_id, code, name, status, late, vals text[]`, by unit code.
-pub fn unit_values_sql(fields: &[&str]) -> ApiResult<String> {
+/// Columns `unit_id, code, name, status, late, vals text[], met boolean[], items
+/// text[]`, by unit code.
+pub fn unit_values_sql(
+    fields: &[&str],
+    conditions: &[&Condition],
+    items: &[&Formula],
+) -> ApiResult<String> {
     let vals = each_field(fields, |c| {
         format!("CASE WHEN jsonb_typeof(x.{c}) = 'number' THEN (x.{c})::numeric::text END")
     })?;
+    let met = conditions
+        .iter()
+        .map(|c| jsonb_test(&format!("x.{}", ident(&c.field)?), c))
+        .collect::<ApiResult<Vec<_>>>()?
+        .join(", ");
+    let mut all: Vec<&str> = fields.to_vec();
+    all.extend(conditions.iter().map(|c| c.field.as_str()));
     Ok(format!(
-        "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late, ARRAY[{vals}]::text[] AS vals \
+        "SELECT u.id AS unit_id, u.code, u.name, r.status, r.late, ARRAY[{vals}]::text[] AS vals, \
+         ARRAY[{met}]::boolean[] AS met, {} AS items \
          FROM {INCLUDED} CROSS JOIN LATERAL {} {WHERE_INCLUDED} ORDER BY u.code",
-        unpack("r.data->'values'", "x", fields)?
+        own_items("r.data->'lists'", items)?,
+        unpack("r.data->'values'", "x", &all)?
     ))
 }
 

@@ -2,6 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::Datelike;
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
@@ -359,6 +360,7 @@ pub async fn trend(
                 denominator: v.denominator,
                 target: ind.target,
                 met: met(v.value, ind.target, direction),
+                targets: super::judged_targets(&ind, direction, v.value, period.window_end.year()),
                 reports_included,
                 coverage,
             });

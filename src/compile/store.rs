@@ -3,10 +3,11 @@
 //!
 //! The figures never read the report documents: they read `report_figures`, one narrow
 //! row per report that a trigger on `reports` keeps in the transaction of every write
-//! (migration `report_figures`). A row holds the report's answers as two arrays in the
+//! (migration `report_figures`). A row holds the report's answers as arrays in the
 //! order of its layout (the sorted keys of its `values` that are not null): `nums`
-//! where an answer is a number, `texts` where it is a string; and its `lists` as they
-//! are. A query joins each row's layout once with the positions of the codes it wants
+//! where an answer is a number, `texts` where it is a string, `bools` where it is yes
+//! or no; its multi-choice answers in `arrays` by code; and its `lists` as they are.
+//! A query joins each row's layout once with the positions of the codes it wants
 //! (`array_position`, one small row per layout, not per report) and reads
 //! `f.nums[l.p[i]]`, so a recomputation sums 10,000 short arrays instead of parsing
 //! 10,000 JSON documents. What each query returns is, digit for digit, what the
@@ -27,7 +28,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::plans::indicator::CmpOp;
+use crate::plans::indicator::{Condition, Formula, ItemSum, Test};
 
 /// Which reports a figure counts: those of a period, in a subtree, in some statuses.
 #[derive(Clone, Debug)]
@@ -204,13 +205,6 @@ pub async fn count_included(conn: &mut AsyncPgConnection, s: &Selection) -> ApiR
     Ok(row.n)
 }
 
-/// One unit-share condition to count.
-pub struct Condition<'a> {
-    pub field: &'a str,
-    pub op: CmpOp,
-    pub threshold: f64,
-}
-
 #[derive(QueryableByName)]
 struct Shares {
     #[diesel(sql_type = BigInt)]
@@ -221,36 +215,95 @@ struct Shares {
     short: Vec<String>,
 }
 
-/// For each condition: how many included reports meet it, and the codes of the units
-/// that fall short (an answer that is not a number falls short; a missing or null one
-/// counts neither way). Returns the number of included reports too.
-pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
-    let mut met = Vec::new();
-    let mut short = Vec::new();
-    let fields: Vec<&str> = conditions.iter().map(|c| c.field).collect();
-    for (i, c) in conditions.iter().enumerate() {
-        let i = i + 1;
-        if !c.threshold.is_finite() {
-            return Err(ApiError::internal(anyhow::anyhow!("non-finite threshold")));
-        }
-        // NULL (neither met nor short) where the report has no such key; false where
-        // its answer is not a number.
-        let cond = format!(
-            "(CASE WHEN l.p[{i}] IS NULL THEN NULL \
-              ELSE coalesce(f.nums[l.p[{i}]] {} {}::numeric, false) END)",
-            c.op.sql(),
-            c.threshold
-        );
-        met.push(format!("count(*) FILTER (WHERE {cond})"));
-        short.push(format!(
-            "coalesce(string_agg(u.code, ',' ORDER BY u.path) FILTER (WHERE NOT {cond}), '')"
-        ));
+/// A number inlined in SQL, refusing what SQL could not read back.
+fn threshold_literal(threshold: f64) -> ApiResult<String> {
+    if threshold.is_finite() {
+        Ok(format!("{threshold}::numeric"))
+    } else {
+        Err(ApiError::internal(anyhow::anyhow!("non-finite threshold")))
     }
+}
+
+/// A report's answer to condition `c`, the `i`-th (1-based) field asked for of its
+/// layout: NULL (neither met nor short) where the report has no such key; false
+/// where its answer is not of the type the condition tests.
+fn layout_test(i: usize, c: &Condition) -> ApiResult<String> {
+    let test = match &c.test {
+        Test::Compare { op, threshold } => {
+            format!(
+                "f.nums[l.p[{i}]] {} {}",
+                op.sql(),
+                threshold_literal(*threshold)?
+            )
+        }
+        Test::Flag { yes } => format!("f.bools[l.p[{i}]] = {yes}"),
+        Test::Is { option } => format!("f.texts[l.p[{i}]] = {}", literal(option)?),
+        // Multi-choice answers are kept by code, not by layout position (migration
+        // `report_figures_arrays`); one of another type is not in `arrays`: false.
+        Test::Has { option } => format!(
+            "f.arrays->{} @> jsonb_build_array({}::text)",
+            literal(&c.field)?,
+            literal(option)?
+        ),
+    };
     Ok(format!(
-        "SELECT count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short \
-         FROM {INCLUDED} {} {WHERE_INCLUDED}",
+        "(CASE WHEN l.p[{i}] IS NULL THEN NULL ELSE coalesce({test}, false) END)"
+    ))
+}
+
+/// Condition `c` over a JSON answer `v` (a document's value or a list item's): NULL
+/// where there is no answer (missing or JSON null), false where it is of another type.
+pub(crate) fn jsonb_test(v: &str, c: &Condition) -> ApiResult<String> {
+    let test = match &c.test {
+        Test::Compare { op, threshold } => format!(
+            "CASE WHEN jsonb_typeof({v}) = 'number' THEN ({v})::numeric {} {} ELSE false END",
+            op.sql(),
+            threshold_literal(*threshold)?
+        ),
+        Test::Flag { yes } => format!("{v} = '{yes}'::jsonb"),
+        Test::Is { option } => format!("{v} = to_jsonb({}::text)", literal(option)?),
+        Test::Has { option } => format!(
+            "jsonb_typeof({v}) = 'array' AND {v} @> jsonb_build_array({}::text)",
+            literal(option)?
+        ),
+    };
+    Ok(format!(
+        "(CASE WHEN {v} IS NULL OR jsonb_typeof({v}) = 'null' THEN NULL ELSE {test} END)"
+    ))
+}
+
+/// `count(*) FILTER (WHERE cond)` and the codes of the units where `cond` is false,
+/// the two members of a unit share.
+fn share_members(cond: &str) -> (String, String) {
+    (
+        format!("count(*) FILTER (WHERE {cond})"),
+        format!("coalesce(string_agg(u.code, ',' ORDER BY u.path) FILTER (WHERE NOT {cond}), '')"),
+    )
+}
+
+/// The select list of a unit-share query over `conds`: `reports`, `met`, `short`.
+pub(crate) fn share_columns(conds: &[String]) -> String {
+    let (met, short): (Vec<String>, Vec<String>) = conds.iter().map(|c| share_members(c)).unzip();
+    format!(
+        "count(*) AS reports, ARRAY[{}]::bigint[] AS met, ARRAY[{}]::text[] AS short",
         met.join(", "),
-        short.join(", "),
+        short.join(", ")
+    )
+}
+
+/// For each condition: how many included reports meet it, and the codes of the units
+/// that fall short (an answer of another type falls short; a missing or null one
+/// counts neither way). Returns the number of included reports too.
+pub fn unit_shares_sql(conditions: &[&Condition]) -> ApiResult<String> {
+    let fields: Vec<&str> = conditions.iter().map(|c| c.field.as_str()).collect();
+    let conds = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| layout_test(i + 1, c))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(format!(
+        "SELECT {} FROM {INCLUDED} {} {WHERE_INCLUDED}",
+        share_columns(&conds),
         positions(&fields)?
     ))
 }
@@ -258,7 +311,7 @@ pub fn unit_shares_sql(conditions: &[Condition<'_>]) -> ApiResult<String> {
 pub async fn unit_shares(
     conn: &mut AsyncPgConnection,
     s: &Selection,
-    conditions: &[Condition<'_>],
+    conditions: &[&Condition],
 ) -> ApiResult<(i64, Vec<(i64, Vec<String>)>)> {
     if conditions.is_empty() {
         return Ok((0, Vec::new()));
@@ -282,6 +335,125 @@ pub async fn unit_shares(
     Ok((row.reports, out))
 }
 
+/// `jsonb_array_elements` of list `list` of a `lists` object, as `a(item)`; anything
+/// but an array reads as no items.
+pub(crate) fn list_items(lists: &str, list: &str) -> ApiResult<String> {
+    let l = literal(list)?;
+    Ok(format!(
+        "jsonb_array_elements(CASE WHEN jsonb_typeof({lists}->{l}) = 'array' \
+         THEN {lists}->{l} ELSE '[]'::jsonb END) AS a(item)"
+    ))
+}
+
+/// One side of a list ratio over the items `a.item`: the sum of its fields over the
+/// items its filter passes, as exact numeric text.
+fn item_side(side: &ItemSum) -> ApiResult<String> {
+    let filter = match &side.filter {
+        Some(c) => format!(
+            " FILTER (WHERE {})",
+            jsonb_test(&format!("a.item->{}", literal(&c.field)?), c)?
+        ),
+        None => String::new(),
+    };
+    let terms = side
+        .fields
+        .iter()
+        .map(|f| {
+            let v = format!("a.item->{}", literal(f)?);
+            Ok(format!(
+                "coalesce(sum(CASE WHEN jsonb_typeof({v}) = 'number' THEN ({v})::numeric END){filter}, 0)"
+            ))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(format!("({})::text", terms.join(" + ")))
+}
+
+/// The numerator and denominator of each list formula, in order, over the items
+/// `a.item` (the formulas must all read one list): `sums text[]`, two per formula.
+pub(crate) fn item_columns(formulas: &[&Formula]) -> ApiResult<String> {
+    let mut out = Vec::new();
+    for f in formulas {
+        match f {
+            Formula::ItemRatio {
+                numerator,
+                denominator,
+                ..
+            } => {
+                out.push(item_side(numerator)?);
+                out.push(item_side(denominator)?);
+            }
+            Formula::ItemShare { condition, .. } => {
+                let v = format!("a.item->{}", literal(&condition.field)?);
+                out.push(format!(
+                    "(count(*) FILTER (WHERE {}))::text",
+                    jsonb_test(&v, condition)?
+                ));
+                out.push("count(*)::text".to_string());
+            }
+            _ => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "not a list formula: {f}"
+                )));
+            }
+        }
+    }
+    Ok(format!("ARRAY[{}]::text[] AS sums", out.join(", ")))
+}
+
+/// The numerator and denominator of each of `formulas` over the items of `list` in
+/// the included reports: one pass over the list's items.
+pub fn item_figures_sql(list: &str, formulas: &[&Formula]) -> ApiResult<String> {
+    Ok(format!(
+        "SELECT {} FROM {INCLUDED} CROSS JOIN LATERAL {} \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object'",
+        item_columns(formulas)?,
+        list_items("f.lists", list)?
+    ))
+}
+
+/// Each formula's (numerator, denominator) totals over `list`'s items.
+pub async fn item_figures(
+    conn: &mut AsyncPgConnection,
+    s: &Selection,
+    list: &str,
+    formulas: &[&Formula],
+) -> ApiResult<Vec<(String, String)>> {
+    if formulas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let row: Sums = bind_selection(item_figures_sql(list, formulas)?, s)
+        .get_result(conn)
+        .await?;
+    Ok(pairs(row.sums))
+}
+
+/// `[n1, d1, n2, d2, …]`: each list formula of `items` over one report's own items
+/// (`lists`, its lists object), as a `text[]` expression.
+pub(crate) fn own_items(lists: &str, items: &[&Formula]) -> ApiResult<String> {
+    let mut out = vec!["ARRAY[]::text[]".to_string()];
+    for f in items {
+        let list = f
+            .list()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("not a list formula: {f}")))?;
+        out.push(format!(
+            "(SELECT {} FROM {} WHERE jsonb_typeof(a.item) = 'object')",
+            item_columns(&[f])?,
+            list_items(lists, list)?
+        ));
+    }
+    Ok(out.join(" || "))
+}
+
+/// `[n1, d1, n2, d2, …]` as `[(n1, d1), (n2, d2), …]`.
+pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(n), Some(d)) = (it.next(), it.next()) {
+        out.push((n, d));
+    }
+    out
+}
+
 #[derive(QueryableByName, Debug)]
 pub struct GroupSums {
     #[diesel(sql_type = Nullable<Text>)]
@@ -295,7 +467,6 @@ pub struct GroupSums {
 /// The items of a repeatable list across the included reports, grouped by one of
 /// their fields (e.g. activity type), with the sum of each numeric item field.
 pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> ApiResult<String> {
-    let l = literal(list)?;
     let item = |code: &str| Ok::<_, ApiError>(format!("a.item->{}", literal(code)?));
     let grp = match group_by {
         Some(g) => format!("{} #>> '{{}}'", item(g)?),
@@ -303,12 +474,11 @@ pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> Api
     };
     Ok(format!(
         "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
-         FROM {INCLUDED} \
-         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(f.lists->{l}) = 'array' \
-              THEN f.lists->{l} ELSE '[]'::jsonb END) AS a(item) \
+         FROM {INCLUDED} CROSS JOIN LATERAL {} \
          {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
          GROUP BY 1 ORDER BY 1",
         item_sums(fields)?,
+        list_items("f.lists", list)?,
     ))
 }
 
@@ -344,18 +514,17 @@ pub async fn list_sums(
 /// The items of a repeatable list by each code of a multi-choice field (activities by
 /// topic): an item counts once under every code it holds.
 pub fn list_sums_by_each_sql(list: &str, multi: &str, fields: &[&str]) -> ApiResult<String> {
-    let l = literal(list)?;
     let m = literal(multi)?;
     Ok(format!(
         "SELECT t.grp AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
          FROM {INCLUDED} \
-         CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(f.lists->{l}) = 'array' \
-              THEN f.lists->{l} ELSE '[]'::jsonb END) AS a(item) \
+         CROSS JOIN LATERAL {} \
          CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.item->{m}) = 'array' \
               THEN a.item->{m} ELSE '[]'::jsonb END) AS t(grp) \
          {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
          GROUP BY 1 ORDER BY 1",
         item_sums(fields)?,
+        list_items("f.lists", list)?,
     ))
 }
 
@@ -421,6 +590,13 @@ pub struct UnitValues {
     pub late: Option<bool>,
     #[diesel(sql_type = Array<Nullable<Text>>)]
     pub vals: Vec<Option<String>>,
+    /// Whether the report meets each unit-share condition asked for (NULL: no answer).
+    #[diesel(sql_type = Array<Nullable<Bool>>)]
+    pub met: Vec<Option<bool>>,
+    /// The numerator and denominator of each list formula asked for, over the
+    /// report's own items: `[n1, d1, n2, d2, …]`.
+    #[diesel(sql_type = Array<Text>)]
+    pub items: Vec<String>,
 }
 
 /// `ARRAY[expr(1), …, expr(n)]` members for the `n` fields asked for.
@@ -428,13 +604,29 @@ fn each_field(n: usize, expr: impl Fn(usize) -> String) -> String {
     (1..=n).map(expr).collect::<Vec<_>>().join(", ")
 }
 
-/// Each included report's values of `fields` as exact decimal text, by unit code.
-pub fn unit_values_sql(fields: &[&str]) -> ApiResult<String> {
+/// Each included report's values of `fields` as exact decimal text, whether it meets
+/// each of `conditions`, and the totals of each list formula of `items` over its own
+/// items, by unit code.
+pub fn unit_values_sql(
+    fields: &[&str],
+    conditions: &[&Condition],
+    items: &[&Formula],
+) -> ApiResult<String> {
     let vals = each_field(fields.len(), |i| format!("f.nums[l.p[{i}]]::text"));
+    let met = conditions
+        .iter()
+        .enumerate()
+        .map(|(j, c)| layout_test(fields.len() + j + 1, c))
+        .collect::<ApiResult<Vec<_>>>()?
+        .join(", ");
+    let mut all: Vec<&str> = fields.to_vec();
+    all.extend(conditions.iter().map(|c| c.field.as_str()));
     Ok(format!(
-        "SELECT u.id AS unit_id, u.code, u.name, f.status, r.late, ARRAY[{vals}]::text[] AS vals \
+        "SELECT u.id AS unit_id, u.code, u.name, f.status, r.late, ARRAY[{vals}]::text[] AS vals, \
+         ARRAY[{met}]::boolean[] AS met, {} AS items \
          FROM {INCLUDED} JOIN reports r ON r.id = f.report_id {} {WHERE_INCLUDED} ORDER BY u.code",
-        positions(fields)?
+        own_items("f.lists", items)?,
+        positions(&all)?
     ))
 }
 
@@ -442,10 +634,14 @@ pub async fn unit_values(
     conn: &mut AsyncPgConnection,
     s: &Selection,
     fields: &[&str],
+    conditions: &[&Condition],
+    items: &[&Formula],
 ) -> ApiResult<Vec<UnitValues>> {
-    Ok(bind_selection(unit_values_sql(fields)?, s)
-        .load(conn)
-        .await?)
+    Ok(
+        bind_selection(unit_values_sql(fields, conditions, items)?, s)
+            .load(conn)
+            .await?,
+    )
 }
 
 /// One included report's text answers, in the order of the fields asked for; `None`

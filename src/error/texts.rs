@@ -602,6 +602,11 @@ pub const ISSUES: &[IssueText] = &[
         message_vi: "Một lựa chọn được chọn nhiều lần",
     },
     IssueText {
+        code: "duplicate_target",
+        message_en: "The indicator already has a target for this year from this source",
+        message_vi: "Chỉ tiêu đã có mục tiêu của năm này theo cùng nguồn",
+    },
+    IssueText {
         code: "duplicate_task",
         message_en: "The task is reported on more than once in the report",
         message_vi: "Nhiệm vụ được báo cáo nhiều lần trong cùng một báo cáo",
@@ -610,6 +615,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "empty",
         message_en: "Must not be empty",
         message_vi: "Không được để trống",
+    },
+    IssueText {
+        code: "formula_type_mismatch",
+        message_en: "The formula uses a field in a way its type does not allow (numbers are summed or compared, yes/no fields stand alone or `== false`, choice fields `== \"option\"`, multi-choice fields `has \"option\"`)",
+        message_vi: "Công thức dùng trường không đúng với kiểu dữ liệu của trường (trường số để cộng hoặc so sánh, trường có/không ghi riêng hoặc `== false`, trường chọn một `== \"mã\"`, trường chọn nhiều `has \"mã\"`)",
     },
     IssueText {
         code: "invalid_bounds",
@@ -770,6 +780,11 @@ pub const ISSUES: &[IssueText] = &[
         code: "unknown_field",
         message_en: "The form has no such field",
         message_vi: "Biểu mẫu không có trường này",
+    },
+    IssueText {
+        code: "unknown_list",
+        message_en: "The form has no such repeatable list",
+        message_vi: "Biểu mẫu không có danh sách này",
     },
     IssueText {
         code: "unknown_option",

@@ -159,16 +159,23 @@ pub fn request_examples() -> HashMap<&'static str, Value> {
         (
             "createIndicator",
             json!({
-                "code": "political_trained_female_share",
-                "name_vi": "Tỷ lệ nữ trong số cán bộ được đào tạo lý luận chính trị",
-                "name_en": "Share of women among staff trained in political theory",
-                "formula": "sum(trained_political_female) / sum(trained_political_total)",
-                "target": 0.5, "direction": "at_least", "source": "Kế hoạch của Sở"
+                "code": "training_course_female_share",
+                "name_vi": "Tỷ lệ nữ trong số người tham gia các lớp tập huấn",
+                "name_en": "Share of women among the participants of training courses",
+                "formula": "sum(activities.participants_female where type == \"training_course\") / sum(activities.participants_total where type == \"training_course\")",
+                "target": 0.5, "direction": "at_least", "source": "Kế hoạch của Sở",
+                "targets": [{"year": 2025, "value": 0.4, "source": "Kế hoạch của UBND Thành phố năm 2025"}]
             }),
         ),
         (
             "updateIndicator",
-            json!({"target": 0.6, "source": "Nghị quyết 28/NQ-CP (2025)"}),
+            json!({
+                "formula": "count(committee_in_place) / count()",
+                "targets": [
+                    {"year": 2025, "value": 0.6, "source": "Nghị quyết 28/NQ-CP"},
+                    {"year": 2030, "value": 0.75, "source": "Nghị quyết 28/NQ-CP"}
+                ]
+            }),
         ),
         (
             "createPeriod",

@@ -210,6 +210,8 @@ async fn copy_indicators(
                 target: ind.target,
                 direction: ind.direction.parse().unwrap_or(Direction::AtLeast),
                 source: &ind.source,
+                // Year targets name absolute years (2025, 2030), so they carry over.
+                targets: &ind.year_targets(),
             },
         )
         .await?;

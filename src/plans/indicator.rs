@@ -1,15 +1,36 @@
 //! Indicator formulas: the small language a plan uses to say how an indicator is
-//! computed from report fields, its parser and canonical printer, the check that a
-//! formula only names numeric fields of the form, target comparison, and a pure
-//! evaluator over per-unit field values. The evaluator is the reference semantics:
-//! the SQL that compiles indicators over thousands of units must give the same
-//! numbers, and the unit tests here pin those numbers down.
+//! computed from report fields, its parser and canonical printer, the check of a
+//! formula against the report form, target comparison, and a pure evaluator over
+//! per-unit reports. The evaluator is the reference semantics: the SQL that compiles
+//! indicators over thousands of units must give the same numbers, and the unit tests
+//! here pin those numbers down.
 //!
-//! Two shapes cover the plan's indicators and most national gender indicators:
+//! Four shapes cover the plan's indicators and most national gender indicators:
 //!
-//! * ratio of sums — `sum(trained_political_female + trained_professional_female) /
-//!   sum(trained_political_total + trained_professional_total)`;
-//! * share of units meeting a condition — `count(leaders_female >= 1) / count()`.
+//! * ratio of sums over report fields — `sum(trained_political_female +
+//!   trained_professional_female) / sum(trained_political_total +
+//!   trained_professional_total)`;
+//! * share of reports meeting a condition — `count(leaders_female >= 1) / count()`,
+//!   `count(committee_in_place) / count()`;
+//! * ratio of sums over the items of a repeatable list, each side optionally filtered —
+//!   `sum(activities.participants_female where type == "training") /
+//!   sum(activities.participants_total where type == "training")`;
+//! * share of a list's items meeting a condition —
+//!   `count(activities where topics has "law_gender_equality") / count(activities)`.
+//!
+//! A condition tests one answer, and how depends on the field's type:
+//!
+//! | field type            | condition                           | holds when                   |
+//! |-----------------------|-------------------------------------|------------------------------|
+//! | integer, decimal, money | `f >= 1` (`>`, `<=`, `<`, `==`, `!=`) | the number compares so     |
+//! | boolean               | `f` or `f == true`; `f == false`    | the answer is yes (no)       |
+//! | choice                | `f == "code"`                       | the chosen option is `code`  |
+//! | multi-choice          | `f has "code"`                      | `code` is among those chosen |
+//!
+//! Option codes are written in double quotes, so that a reader (and the parser) tells
+//! an option from a field at a glance; `true` and `false` are bare. The canonical text
+//! writes `f == true` as `f`. In a list formula the summed fields are written
+//! `list.field` and the condition after `where` names fields of the same list.
 //!
 //! The language is deliberately not general arithmetic: a fixed set of shapes can be
 //! compiled to one aggregate query, explained to a non-programmer, and can report
@@ -22,6 +43,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::form::{Field, FieldType, FormDefinition};
 
 /// Tolerance when comparing a value with its target. Values are fractions computed
 /// in floating point (1/3 + … may land a hair below an exact target), and a target of
@@ -160,6 +183,70 @@ pub fn met(value: Option<f64>, target: f64, direction: Direction) -> Option<bool
     })
 }
 
+/// What a condition asks of one answer.
+#[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
+#[serde(tag = "test", rename_all = "snake_case")]
+pub enum Test {
+    /// `field OP threshold` over a numeric answer.
+    Compare { op: CmpOp, threshold: f64 },
+    /// `field` (yes) or `field == false` (no) over a yes/no answer.
+    Flag { yes: bool },
+    /// `field == "option"` over a choice answer.
+    Is { option: String },
+    /// `field has "option"` over a multi-choice answer.
+    Has { option: String },
+}
+
+/// One answer tested: a report's field, or a list item's.
+#[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct Condition {
+    pub field: String,
+    #[serde(flatten)]
+    pub test: Test,
+}
+
+impl Condition {
+    /// Whether a JSON answer meets the condition; a missing or null answer is `None`
+    /// (no answer), any other answer that does not meet it is `Some(false)`.
+    pub fn holds(&self, answer: Option<&serde_json::Value>) -> Option<bool> {
+        use serde_json::Value;
+        let v = answer.filter(|v| !v.is_null())?;
+        Some(match &self.test {
+            Test::Compare { op, threshold } => v.as_f64().is_some_and(|n| op.holds(n, *threshold)),
+            Test::Flag { yes } => v.as_bool() == Some(*yes),
+            Test::Is { option } => v.as_str() == Some(option.as_str()),
+            Test::Has { option } => v.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| matches!(x, Value::String(s) if s == option))
+            }),
+        })
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = &self.field;
+        match &self.test {
+            // `f64`'s Display never uses exponent notation and prints the shortest
+            // text that reads back to the same value, so the grammar's plain
+            // decimals round-trip exactly.
+            Test::Compare { op, threshold } => write!(f, "{field} {op} {threshold}"),
+            Test::Flag { yes: true } => write!(f, "{field}"),
+            Test::Flag { yes: false } => write!(f, "{field} == false"),
+            Test::Is { option } => write!(f, "{field} == \"{option}\""),
+            Test::Has { option } => write!(f, "{field} has \"{option}\""),
+        }
+    }
+}
+
+/// One side of a list-item ratio: the sum of some item fields over the items that
+/// meet `filter` (all items without one).
+#[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct ItemSum {
+    pub fields: Vec<String>,
+    pub filter: Option<Condition>,
+}
+
 /// A parsed indicator formula. Build it with [`parse`]; its `Display` is the
 /// canonical text, which parses back to an equal value.
 #[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
@@ -170,18 +257,149 @@ pub enum Formula {
         numerator: Vec<String>,
         denominator: Vec<String>,
     },
-    /// `count(field OP threshold) / count()`: the share of reports whose field meets
-    /// the condition.
-    UnitShare {
-        field: String,
-        op: CmpOp,
-        threshold: f64,
+    /// `count(condition) / count()`: the share of reports meeting the condition.
+    UnitShare { condition: Condition },
+    /// `sum(list.a + … [where c]) / sum(list.b + … [where c])` over the items of one
+    /// list in every report.
+    ItemRatio {
+        list: String,
+        numerator: ItemSum,
+        denominator: ItemSum,
     },
+    /// `count(list where c) / count(list)`: the share of the list's items meeting `c`.
+    ItemShare { list: String, condition: Condition },
+}
+
+/// Why a formula does not fit the report form: a stable issue code and the sentence
+/// for a coordinator, in English and Vietnamese.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormMismatch {
+    pub code: &'static str,
+    pub en: String,
+    pub vi: String,
+}
+
+impl FormMismatch {
+    fn unknown_field(field: &str, list: Option<&str>) -> Self {
+        let (en, vi) = match list {
+            None => (
+                format!("the report form has no field `{field}`"),
+                format!("biểu mẫu báo cáo không có trường `{field}`"),
+            ),
+            Some(l) => (
+                format!("the list `{l}` of the report form has no field `{field}`"),
+                format!("danh sách `{l}` của biểu mẫu báo cáo không có trường `{field}`"),
+            ),
+        };
+        FormMismatch {
+            code: "unknown_field",
+            en,
+            vi,
+        }
+    }
+
+    fn wrong_use(field: &str, en_use: &str, vi_use: &str) -> Self {
+        FormMismatch {
+            code: "formula_type_mismatch",
+            en: format!("field `{field}` {en_use}"),
+            vi: format!("trường `{field}` {vi_use}"),
+        }
+    }
+}
+
+impl fmt::Display for FormMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
+/// Checks a condition against the field it names (`None`: no such field), so that
+/// each type is tested the one way it can be.
+fn check_condition(
+    c: &Condition,
+    field: Option<&Field>,
+    list: Option<&str>,
+) -> Result<(), FormMismatch> {
+    let fld = field.ok_or_else(|| FormMismatch::unknown_field(&c.field, list))?;
+    let name = &c.field;
+    let option = match (&c.test, fld.kind) {
+        (Test::Compare { .. }, k) if k.is_numeric() => return Ok(()),
+        (Test::Flag { .. }, FieldType::Boolean) => return Ok(()),
+        (Test::Is { option }, FieldType::Choice)
+        | (Test::Has { option }, FieldType::MultiChoice) => option,
+        (_, k) if k.is_numeric() => {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is a number: compare it with a number (`>= 1`)",
+                "là trường số: hãy so sánh với một số (`>= 1`)",
+            ));
+        }
+        (_, FieldType::Boolean) => {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is a yes/no field: write it alone (is yes) or `== false` (is no)",
+                "là trường có/không: hãy ghi riêng tên trường (có) hoặc `== false` (không)",
+            ));
+        }
+        (_, FieldType::Choice) => {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is a choice field: compare it with one of its options (`== \"code\"`)",
+                "là trường chọn một: hãy so sánh với một mã lựa chọn (`== \"mã\"`)",
+            ));
+        }
+        (_, FieldType::MultiChoice) => {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is a multi-choice field: test one of its options with `has \"code\"`",
+                "là trường chọn nhiều: hãy kiểm tra một mã lựa chọn bằng `has \"mã\"`",
+            ));
+        }
+        _ => {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is a text or date field, which an indicator cannot test",
+                "là trường văn bản hoặc ngày tháng, chỉ tiêu không dùng được",
+            ));
+        }
+    };
+    let known = fld
+        .options
+        .as_ref()
+        .is_some_and(|os| os.iter().any(|o| &o.code == option));
+    if known {
+        Ok(())
+    } else {
+        Err(FormMismatch {
+            code: "unknown_option",
+            en: format!("`{option}` is not an option of field `{name}`"),
+            vi: format!("`{option}` không phải là mã lựa chọn của trường `{name}`"),
+        })
+    }
+}
+
+/// Checks summed fields: each must exist and be numeric.
+fn check_summed<'a>(
+    fields: &[String],
+    lookup: impl Fn(&str) -> Option<&'a Field>,
+    list: Option<&str>,
+) -> Result<(), FormMismatch> {
+    for name in fields {
+        let f = lookup(name).ok_or_else(|| FormMismatch::unknown_field(name, list))?;
+        if !f.kind.is_numeric() {
+            return Err(FormMismatch::wrong_use(
+                name,
+                "is not a numeric field, so it cannot be summed",
+                "không phải là trường số nên không cộng được",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Formula {
-    /// The distinct fields the formula reads, in order of first appearance, so the
-    /// caller can check them against the report form.
+    /// The distinct top-level report fields the formula reads, in order of first
+    /// appearance (none for list formulas, which read their list's items).
     pub fn fields(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         let names: Box<dyn Iterator<Item = &String>> = match self {
@@ -189,7 +407,8 @@ impl Formula {
                 numerator,
                 denominator,
             } => Box::new(numerator.iter().chain(denominator.iter())),
-            Formula::UnitShare { field, .. } => Box::new(std::iter::once(field)),
+            Formula::UnitShare { condition } => Box::new(std::iter::once(&condition.field)),
+            Formula::ItemRatio { .. } | Formula::ItemShare { .. } => Box::new(std::iter::empty()),
         };
         for name in names {
             if !out.contains(&name.as_str()) {
@@ -199,17 +418,71 @@ impl Formula {
         out
     }
 
-    /// Checks every field against the form; `is_numeric` answers whether a code names
-    /// a numeric field (integer, decimal or money). The error names the first field
-    /// that fails, in formula order.
-    pub fn check_fields(&self, is_numeric: impl Fn(&str) -> bool) -> Result<(), String> {
-        match self.fields().into_iter().find(|f| !is_numeric(f)) {
-            Some(bad) => Err(format!(
-                "field `{bad}` is not a numeric field of the report form"
-            )),
-            None => Ok(()),
+    /// The list a list formula reads.
+    pub fn list(&self) -> Option<&str> {
+        match self {
+            Formula::ItemRatio { list, .. } | Formula::ItemShare { list, .. } => Some(list),
+            _ => None,
         }
     }
+
+    /// Checks the formula against the report form: every field exists where it is
+    /// named (the report, or the named list) and has a type that fits its use —
+    /// numbers summed or compared, yes/no fields alone or `== false`, choice fields
+    /// `==` one of their options, multi-choice fields `has` one. The error names the
+    /// first misfit, in formula order.
+    pub fn check_form(&self, form: &FormDefinition) -> Result<(), FormMismatch> {
+        match self {
+            Formula::RatioOfSums {
+                numerator,
+                denominator,
+            } => {
+                let top = |c: &str| form.field(c);
+                check_summed(numerator, top, None)?;
+                check_summed(denominator, top, None)
+            }
+            Formula::UnitShare { condition } => {
+                check_condition(condition, form.field(&condition.field), None)
+            }
+            Formula::ItemRatio { list, .. } | Formula::ItemShare { list, .. } => {
+                let l = form.list(list).ok_or_else(|| FormMismatch {
+                    code: "unknown_list",
+                    en: format!("the report form has no list `{list}`"),
+                    vi: format!("biểu mẫu báo cáo không có danh sách `{list}`"),
+                })?;
+                let item = |c: &str| l.fields.iter().find(|f| f.code == c);
+                let check = |c: &Option<Condition>| match c {
+                    Some(c) => check_condition(c, item(&c.field), Some(list)),
+                    None => Ok(()),
+                };
+                match self {
+                    Formula::ItemRatio {
+                        numerator,
+                        denominator,
+                        ..
+                    } => {
+                        check_summed(&numerator.fields, item, Some(list))?;
+                        check(&numerator.filter)?;
+                        check_summed(&denominator.fields, item, Some(list))?;
+                        check(&denominator.filter)
+                    }
+                    Formula::ItemShare { condition, .. } => {
+                        check_condition(condition, item(&condition.field), Some(list))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn write_item_sum(f: &mut fmt::Formatter<'_>, list: &str, side: &ItemSum) -> fmt::Result {
+    let terms: Vec<String> = side.fields.iter().map(|t| format!("{list}.{t}")).collect();
+    write!(f, "sum({}", terms.join(" + "))?;
+    if let Some(c) = &side.filter {
+        write!(f, " where {c}")?;
+    }
+    f.write_str(")")
 }
 
 impl fmt::Display for Formula {
@@ -224,14 +497,19 @@ impl fmt::Display for Formula {
                 numerator.join(" + "),
                 denominator.join(" + ")
             ),
-            // `f64`'s Display never uses exponent notation and prints the shortest
-            // text that reads back to the same value, so the grammar's plain
-            // decimals round-trip exactly.
-            Formula::UnitShare {
-                field,
-                op,
-                threshold,
-            } => write!(f, "count({field} {op} {threshold}) / count()"),
+            Formula::UnitShare { condition } => write!(f, "count({condition}) / count()"),
+            Formula::ItemRatio {
+                list,
+                numerator,
+                denominator,
+            } => {
+                write_item_sum(f, list, numerator)?;
+                f.write_str(" / ")?;
+                write_item_sum(f, list, denominator)
+            }
+            Formula::ItemShare { list, condition } => {
+                write!(f, "count({list} where {condition}) / count({list})")
+            }
         }
     }
 }
@@ -276,6 +554,9 @@ impl std::error::Error for FormulaError {}
 enum Tok<'a> {
     Ident(&'a str),
     Number(f64),
+    /// A quoted option code, without its quotes.
+    Str(&'a str),
+    Dot,
     LParen,
     RParen,
     Plus,
@@ -299,6 +580,7 @@ impl Token<'_> {
         match self.tok {
             Tok::End => "end of formula".to_owned(),
             Tok::Number(_) => format!("number `{}`", self.text),
+            Tok::Str(_) => format!("option `{}`", self.text),
             Tok::Ident(_) => format!("name `{}`", self.text),
             _ => format!("`{}`", self.text),
         }
@@ -371,12 +653,29 @@ fn lex(src: &str) -> Result<Vec<Token<'_>>, FormulaError> {
                     text,
                 });
             }
-            '(' | ')' | '+' | '/' => {
+            '"' => {
+                chars.next();
+                // No escapes: an option code is `[a-z][a-z0-9_]*`, so it never holds a
+                // quote, and the canonical text can write it back between quotes.
+                let close = run_end(&mut chars, src.len(), |ch| ch != '"');
+                if chars.next().is_none() {
+                    return Err(FormulaError::new(pos, "unclosed `\"`"));
+                }
+                let text = src.get(pos..close + 1).unwrap_or("");
+                let inner = src.get(pos + 1..close).unwrap_or("");
+                out.push(Token {
+                    tok: Tok::Str(inner),
+                    pos,
+                    text,
+                });
+            }
+            '(' | ')' | '+' | '/' | '.' => {
                 chars.next();
                 let tok = match c {
                     '(' => Tok::LParen,
                     ')' => Tok::RParen,
                     '+' => Tok::Plus,
+                    '.' => Tok::Dot,
                     _ => Tok::Slash,
                 };
                 out.push(simple(tok, 1));
@@ -486,75 +785,202 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `( field ( + field )* )`, with no field repeated: `sum(a + a)` is almost
+    /// `( term ( + term )* [where condition] )`, a term being a report field or, in
+    /// a list formula, `list.field`, with no field repeated: `sum(a + a)` is almost
     /// certainly a typo for another field, and rejecting it keeps the meaning of a
-    /// sum independent of whether the SQL de-duplicates its columns.
-    fn sum_terms(&mut self) -> Result<Vec<String>, FormulaError> {
+    /// sum independent of whether the SQL de-duplicates its columns. Only a list sum
+    /// takes a `where`.
+    fn sum_side(&mut self) -> Result<SumSide, FormulaError> {
         self.expect(Tok::LParen, "`(`")?;
-        let mut terms: Vec<String> = Vec::new();
+        let mut side = SumSide {
+            pos: self.peek().pos,
+            list: None,
+            terms: Vec::new(),
+            filter: None,
+        };
         loop {
             let at = self.peek().pos;
-            let name = self.field()?;
-            if terms.contains(&name) {
+            let first = self.field()?;
+            let (list, name) = if self.peek().tok == Tok::Dot {
+                self.bump();
+                (Some(first), self.field()?)
+            } else {
+                (None, first)
+            };
+            if side.terms.is_empty() {
+                side.list = list;
+            } else if list != side.list {
+                return Err(FormulaError::new(
+                    at,
+                    match &side.list {
+                        Some(l) => format!("every term of this sum is an item field `{l}.…`"),
+                        None => {
+                            "a sum adds report fields or the items of one list, not both".to_owned()
+                        }
+                    },
+                ));
+            }
+            if side.terms.contains(&name) {
                 return Err(FormulaError::new(
                     at,
                     format!("field `{name}` appears twice in the same sum"),
                 ));
             }
-            terms.push(name);
+            side.terms.push(name);
             match self.peek().tok {
                 Tok::Plus => {
                     self.bump();
                 }
                 Tok::RParen => {
                     self.bump();
-                    return Ok(terms);
+                    return Ok(side);
                 }
+                Tok::Ident("where") if side.list.is_some() => {
+                    self.bump();
+                    side.filter = Some(self.condition()?);
+                    self.expect(Tok::RParen, "`)`")?;
+                    return Ok(side);
+                }
+                _ if side.list.is_some() => return Err(self.error("`+`, `where` or `)`")),
                 _ => return Err(self.error("`+` or `)`")),
             }
         }
+    }
+
+    /// `field` followed by its test.
+    fn condition(&mut self) -> Result<Condition, FormulaError> {
+        let field = self.field()?;
+        self.test_of(field)
+    }
+
+    fn option(&mut self) -> Result<String, FormulaError> {
+        let t = self.peek();
+        match t.tok {
+            Tok::Str(code) => {
+                let ok = code.starts_with(|c: char| c.is_ascii_lowercase())
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !ok {
+                    return Err(FormulaError::new(
+                        t.pos,
+                        "an option code is lower-case letters, digits and `_`, starting with a letter",
+                    ));
+                }
+                self.bump();
+                Ok(code.to_owned())
+            }
+            _ => Err(self.error("an option code in double quotes")),
+        }
+    }
+
+    /// The test after a field: `OP number`, `== true|false`, `== "option"`,
+    /// `has "option"`, or nothing (the yes/no answer is yes).
+    fn test_of(&mut self, field: String) -> Result<Condition, FormulaError> {
+        let test = match self.peek().tok {
+            Tok::Op(op) => {
+                self.bump();
+                match self.peek().tok {
+                    Tok::Number(threshold) => {
+                        self.bump();
+                        Test::Compare { op, threshold }
+                    }
+                    Tok::Ident(word @ ("true" | "false")) if op == CmpOp::Eq => {
+                        self.bump();
+                        Test::Flag {
+                            yes: word == "true",
+                        }
+                    }
+                    Tok::Str(_) if op == CmpOp::Eq => Test::Is {
+                        option: self.option()?,
+                    },
+                    _ if op == CmpOp::Eq => {
+                        return Err(self.error(
+                            "a number, `true`, `false` or an option code in double quotes",
+                        ));
+                    }
+                    _ => return Err(self.error("a number")),
+                }
+            }
+            Tok::Ident("has") => {
+                self.bump();
+                Test::Has {
+                    option: self.option()?,
+                }
+            }
+            Tok::RParen => Test::Flag { yes: true },
+            _ => {
+                return Err(
+                    self.error("a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`), `has` or `)`")
+                );
+            }
+        };
+        Ok(Condition { field, test })
     }
 
     fn formula(&mut self) -> Result<Formula, FormulaError> {
         let f = match self.peek().tok {
             Tok::Ident("sum") => {
                 self.bump();
-                let numerator = self.sum_terms()?;
+                let num = self.sum_side()?;
                 self.expect(Tok::Slash, "`/`")?;
                 self.keyword("sum")?;
-                let denominator = self.sum_terms()?;
-                Formula::RatioOfSums {
-                    numerator,
-                    denominator,
+                let den = self.sum_side()?;
+                match (num.list, den.list) {
+                    (None, None) => Formula::RatioOfSums {
+                        numerator: num.terms,
+                        denominator: den.terms,
+                    },
+                    (Some(l), Some(d)) if l == d => Formula::ItemRatio {
+                        list: l,
+                        numerator: ItemSum {
+                            fields: num.terms,
+                            filter: num.filter,
+                        },
+                        denominator: ItemSum {
+                            fields: den.terms,
+                            filter: den.filter,
+                        },
+                    },
+                    (Some(l), _) => {
+                        return Err(FormulaError::new(
+                            den.pos,
+                            format!("the denominator must sum items of the list `{l}` too"),
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(FormulaError::new(
+                            den.pos,
+                            "the numerator sums report fields, so the denominator must too",
+                        ));
+                    }
                 }
             }
             Tok::Ident("count") => {
                 self.bump();
                 self.expect(Tok::LParen, "`(`")?;
-                let field = self.field()?;
-                let op = match self.peek().tok {
-                    Tok::Op(op) => {
-                        self.bump();
-                        op
+                let first = self.field()?;
+                if self.peek().tok == Tok::Ident("where") {
+                    self.bump();
+                    let condition = self.condition()?;
+                    self.expect(Tok::RParen, "`)`")?;
+                    self.expect(Tok::Slash, "`/`")?;
+                    self.keyword("count")?;
+                    self.expect(Tok::LParen, "`(`")?;
+                    self.expect(Tok::Ident(&first), &format!("`{first}`"))?;
+                    self.expect(Tok::RParen, "`)`")?;
+                    Formula::ItemShare {
+                        list: first,
+                        condition,
                     }
-                    _ => return Err(self.error("a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)")),
-                };
-                let threshold = match self.peek().tok {
-                    Tok::Number(n) => {
-                        self.bump();
-                        n
-                    }
-                    _ => return Err(self.error("a number")),
-                };
-                self.expect(Tok::RParen, "`)`")?;
-                self.expect(Tok::Slash, "`/`")?;
-                self.keyword("count")?;
-                self.expect(Tok::LParen, "`(`")?;
-                self.expect(Tok::RParen, "`)`")?;
-                Formula::UnitShare {
-                    field,
-                    op,
-                    threshold,
+                } else {
+                    let condition = self.test_of(first)?;
+                    self.expect(Tok::RParen, "`)`")?;
+                    self.expect(Tok::Slash, "`/`")?;
+                    self.keyword("count")?;
+                    self.expect(Tok::LParen, "`(`")?;
+                    self.expect(Tok::RParen, "`)`")?;
+                    Formula::UnitShare { condition }
                 }
             }
             _ => return Err(self.error("`sum` or `count`")),
@@ -562,6 +988,15 @@ impl<'a> Parser<'a> {
         self.expect(Tok::End, "end of formula")?;
         Ok(f)
     }
+}
+
+/// One side of a sum as parsed: where it starts, its list if its terms are item
+/// fields, the fields, and the `where` filter of a list sum.
+struct SumSide {
+    pos: usize,
+    list: Option<String>,
+    terms: Vec<String>,
+    filter: Option<Condition>,
 }
 
 /// Parses a formula. Whitespace is insignificant; field names are
@@ -579,12 +1014,46 @@ pub fn parse(src: &str) -> Result<Formula, FormulaError> {
 // ---------------------------------------------------------------------------------
 // Evaluation
 
-/// One unit's report as the evaluator sees it: its code and its field values
-/// (the report's JSON object of field code → value).
+/// One unit's report as the evaluator sees it: its code, its field values (the
+/// report's JSON object of field code → value) and its lists (list code → items).
 #[derive(Clone, Copy, Debug)]
 pub struct UnitRow<'a> {
     pub unit_code: &'a str,
     pub values: &'a serde_json::Map<String, serde_json::Value>,
+    pub lists: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> UnitRow<'a> {
+    /// The items of a list that are objects (anything else in the array is no item).
+    fn items(
+        &self,
+        list: &str,
+    ) -> impl Iterator<Item = &'a serde_json::Map<String, serde_json::Value>> + use<'a> {
+        self.lists
+            .get(list)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_object)
+    }
+}
+
+/// Whether an item passes an optional filter: an item without the answer does not.
+fn passes(filter: Option<&Condition>, item: &serde_json::Map<String, serde_json::Value>) -> bool {
+    filter.is_none_or(|c| c.holds(item.get(&c.field)) == Some(true))
+}
+
+/// The sum of `fields` over the items passing `filter`, a non-number counting 0.
+fn item_total(rows: &[UnitRow<'_>], list: &str, side: &ItemSum) -> f64 {
+    rows.iter()
+        .flat_map(|r| r.items(list))
+        .filter(|item| passes(side.filter.as_ref(), item))
+        .flat_map(|item| {
+            side.fields
+                .iter()
+                .map(move |f| number(item, f).unwrap_or(0.0))
+        })
+        .sum()
 }
 
 /// A compiled indicator value.
@@ -631,8 +1100,10 @@ fn number(values: &serde_json::Map<String, serde_json::Value>, field: &str) -> O
 /// * Ratio of sums: each side is the total over rows of its fields, an empty or
 ///   non-numeric value counting 0.
 /// * Unit share: the denominator is the number of rows; the numerator counts rows
-///   whose field is a number meeting the condition. Every other row — including one
-///   that left the field empty — is short.
+///   whose answer meets the condition. Every other row — including one that left
+///   the field empty — is short.
+/// * List formulas: the same over the items (objects) of the list in every row; an
+///   item without the answer a filter tests does not pass it.
 pub fn evaluate(f: &Formula, rows: &[UnitRow<'_>]) -> IndicatorValue {
     match f {
         Formula::RatioOfSums {
@@ -648,26 +1119,14 @@ pub fn evaluate(f: &Formula, rows: &[UnitRow<'_>]) -> IndicatorValue {
                     })
                     .sum()
             };
-            let (num, den) = (total(numerator), total(denominator));
-            let (value, reason) = ratio(num, den);
-            IndicatorValue {
-                value,
-                numerator: num,
-                denominator: den,
-                reason,
-                units_short: Vec::new(),
-            }
+            ratio_value(total(numerator), total(denominator))
         }
-        Formula::UnitShare {
-            field,
-            op,
-            threshold,
-        } => {
+        Formula::UnitShare { condition } => {
             let mut hits = 0usize;
             let mut units_short: Vec<String> = Vec::new();
             for r in rows {
-                match number(r.values, field) {
-                    Some(v) if op.holds(v, *threshold) => hits += 1,
+                match condition.holds(r.values.get(&condition.field)) {
+                    Some(true) => hits += 1,
                     _ => units_short.push(r.unit_code.to_owned()),
                 }
             }
@@ -687,6 +1146,32 @@ pub fn evaluate(f: &Formula, rows: &[UnitRow<'_>]) -> IndicatorValue {
                 units_short,
             }
         }
+        Formula::ItemRatio {
+            list,
+            numerator,
+            denominator,
+        } => ratio_value(
+            item_total(rows, list, numerator),
+            item_total(rows, list, denominator),
+        ),
+        Formula::ItemShare { list, condition } => {
+            let items = || rows.iter().flat_map(|r| r.items(list));
+            let hits = items().filter(|i| passes(Some(condition), i)).count();
+            ratio_value(hits as f64, items().count() as f64)
+        }
+    }
+}
+
+/// A ratio's value from its two totals; ratios (of report fields or of list items)
+/// name no units short.
+pub fn ratio_value(numerator: f64, denominator: f64) -> IndicatorValue {
+    let (value, reason) = ratio(numerator, denominator);
+    IndicatorValue {
+        value,
+        numerator,
+        denominator,
+        reason,
+        units_short: Vec::new(),
     }
 }
 
@@ -697,6 +1182,13 @@ mod tests {
     use serde_json::{Map, Value, json};
 
     const LEADERS: &str = "count(leaders_female >= 1) / count()";
+    const COMMITTEE: &str = "count(committee_in_place) / count()";
+    const ACTIVITY_TOPIC: &str =
+        "count(activities where topics has \"law_gender_equality\") / count(activities)";
+    const TRAINING_WOMEN: &str = concat!(
+        "sum(activities.participants_female where type == \"training_course\")",
+        " / sum(activities.participants_total where type == \"training_course\")"
+    );
     const TRAINED: &str = concat!(
         "sum(trained_political_female + trained_professional_female)",
         " / sum(trained_political_total + trained_professional_total)"
@@ -710,12 +1202,24 @@ mod tests {
     }
 
     fn rows<'a>(data: &'a [(&'a str, Map<String, Value>)]) -> Vec<UnitRow<'a>> {
+        static NO_LISTS: std::sync::LazyLock<Map<String, Value>> =
+            std::sync::LazyLock::new(Map::new);
         data.iter()
             .map(|(code, values)| UnitRow {
                 unit_code: code,
                 values,
+                lists: &NO_LISTS,
             })
             .collect()
+    }
+
+    fn compare(field: &str, op: CmpOp, threshold: f64) -> Formula {
+        Formula::UnitShare {
+            condition: Condition {
+                field: field.into(),
+                test: Test::Compare { op, threshold },
+            },
+        }
     }
 
     fn err_at(src: &str) -> (usize, String) {
@@ -729,11 +1233,7 @@ mod tests {
     fn parses_the_plan_formulas() {
         assert_eq!(
             parse(LEADERS).unwrap(),
-            Formula::UnitShare {
-                field: "leaders_female".into(),
-                op: CmpOp::Ge,
-                threshold: 1.0
-            }
+            compare("leaders_female", CmpOp::Ge, 1.0)
         );
         assert_eq!(
             parse(TRAINED).unwrap(),
@@ -773,10 +1273,7 @@ mod tests {
     fn every_operator_parses() {
         for op in CmpOp::ALL {
             let src = format!("count(x {} 2) / count()", op.as_str());
-            match parse(&src).unwrap() {
-                Formula::UnitShare { op: got, .. } => assert_eq!(got, op, "{src}"),
-                other => panic!("{other:?}"),
-            }
+            assert_eq!(parse(&src).unwrap(), compare("x", op, 2.0), "{src}");
         }
     }
 
@@ -825,10 +1322,11 @@ mod tests {
             (16, "expected end of formula, found name `extra`".into())
         );
         assert_eq!(
-            err_at("count(x) / count()"),
+            err_at("count(x y) / count()"),
             (
-                7,
-                "expected a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`), found `)`".into()
+                8,
+                "expected a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`), `has` or `)`, found name `y`"
+                    .into()
             )
         );
         assert_eq!(
@@ -920,24 +1418,6 @@ mod tests {
         assert_eq!(parse("sum(a) / sum(a)").unwrap().fields(), vec!["a"]);
     }
 
-    #[test]
-    fn check_fields_names_the_first_bad_one() {
-        let f = parse("sum(x_female + y_female) / sum(x_total + y_total)").unwrap();
-        let numeric = ["x_female", "x_total", "y_total"];
-        assert_eq!(
-            f.check_fields(|c| numeric.contains(&c)),
-            Err("field `y_female` is not a numeric field of the report form".into())
-        );
-        assert_eq!(f.check_fields(|_| true), Ok(()));
-        assert!(
-            parse(LEADERS)
-                .unwrap()
-                .check_fields(|_| false)
-                .unwrap_err()
-                .contains("`leaders_female`")
-        );
-    }
-
     // ----- operators, targets, ratio -----
 
     #[test]
@@ -982,7 +1462,13 @@ mod tests {
     fn formula_serializes_with_shape_tag() {
         assert_eq!(
             serde_json::to_value(parse(LEADERS).unwrap()).unwrap(),
-            json!({"shape": "unit_share", "field": "leaders_female", "op": ">=", "threshold": 1.0})
+            json!({"shape": "unit_share", "condition":
+                {"field": "leaders_female", "test": "compare", "op": ">=", "threshold": 1.0}})
+        );
+        assert_eq!(
+            serde_json::to_value(parse(ACTIVITY_TOPIC).unwrap()).unwrap(),
+            json!({"shape": "item_share", "list": "activities", "condition":
+                {"field": "topics", "test": "has", "option": "law_gender_equality"}})
         );
         assert_eq!(
             serde_json::to_value(parse("sum(a) / sum(b + c)").unwrap()).unwrap(),
@@ -1189,5 +1675,370 @@ mod tests {
                 "reason": "no reports", "units_short": []
             })
         );
+    }
+
+    // ----- yes/no, choice and list formulas -----
+
+    #[test]
+    fn parses_conditions_of_every_type() {
+        let cond = |src: &str| match parse(src).unwrap() {
+            Formula::UnitShare { condition } => condition,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            cond(COMMITTEE),
+            Condition {
+                field: "committee_in_place".into(),
+                test: Test::Flag { yes: true }
+            }
+        );
+        assert_eq!(
+            cond("count(c == true) / count()").test,
+            Test::Flag { yes: true }
+        );
+        assert_eq!(
+            cond("count(c == false) / count()").test,
+            Test::Flag { yes: false }
+        );
+        assert_eq!(
+            cond("count(level == \"city\") / count()").test,
+            Test::Is {
+                option: "city".into()
+            }
+        );
+        assert_eq!(
+            cond("count(topics has \"law\") / count()").test,
+            Test::Has {
+                option: "law".into()
+            }
+        );
+        assert_eq!(
+            parse(ACTIVITY_TOPIC).unwrap(),
+            Formula::ItemShare {
+                list: "activities".into(),
+                condition: Condition {
+                    field: "topics".into(),
+                    test: Test::Has {
+                        option: "law_gender_equality".into()
+                    }
+                }
+            }
+        );
+        let training = Some(Condition {
+            field: "type".into(),
+            test: Test::Is {
+                option: "training_course".into(),
+            },
+        });
+        assert_eq!(
+            parse(TRAINING_WOMEN).unwrap(),
+            Formula::ItemRatio {
+                list: "activities".into(),
+                numerator: ItemSum {
+                    fields: vec!["participants_female".into()],
+                    filter: training.clone()
+                },
+                denominator: ItemSum {
+                    fields: vec!["participants_total".into()],
+                    filter: training
+                },
+            }
+        );
+        // A list sum without a filter, and several item fields.
+        assert_eq!(
+            parse("sum(l.a + l.b) / sum(l.c where n >= 2)")
+                .unwrap()
+                .list(),
+            Some("l")
+        );
+        assert!(parse(COMMITTEE).unwrap().list().is_none());
+    }
+
+    #[test]
+    fn new_shapes_round_trip_canonically() {
+        assert_eq!(
+            parse("count( c==true )/count()").unwrap().to_string(),
+            "count(c) / count()"
+        );
+        assert_eq!(
+            parse("count(activities where topics has\"law\")/count( activities )")
+                .unwrap()
+                .to_string(),
+            "count(activities where topics has \"law\") / count(activities)"
+        );
+        for src in [
+            COMMITTEE,
+            ACTIVITY_TOPIC,
+            TRAINING_WOMEN,
+            "count(c == false) / count()",
+            "count(level == \"ward_2\") / count()",
+            "count(l where n < 0.5) / count(l)",
+            "count(l where done) / count(l)",
+            "count(l where done == false) / count(l)",
+            "sum(l.a + l.b) / sum(l.c)",
+            "sum(l.a where k == \"x\") / sum(l.a + l.b)",
+        ] {
+            let f = parse(src).unwrap();
+            assert_eq!(f.to_string(), src);
+            assert_eq!(parse(&f.to_string()).unwrap(), f);
+        }
+        // Report-field formulas read their fields; list formulas read none of them.
+        assert_eq!(
+            parse(COMMITTEE).unwrap().fields(),
+            vec!["committee_in_place"]
+        );
+        assert!(parse(TRAINING_WOMEN).unwrap().fields().is_empty());
+    }
+
+    #[test]
+    fn new_shapes_report_their_errors_where_they_are() {
+        assert_eq!(
+            err_at("count(x has law) / count()"),
+            (
+                12,
+                "expected an option code in double quotes, found name `law`".into()
+            )
+        );
+        assert_eq!(
+            err_at("count(x == \"Law\") / count()"),
+            (
+                11,
+                "an option code is lower-case letters, digits and `_`, starting with a letter"
+                    .into()
+            )
+        );
+        assert_eq!(
+            err_at("count(x == \"law) / count()"),
+            (11, "unclosed `\"`".into())
+        );
+        assert_eq!(
+            err_at("count(x != \"law\") / count()"),
+            (11, "expected a number, found option `\"law\"`".into())
+        );
+        assert_eq!(
+            err_at("count(x == maybe) / count()"),
+            (
+                11,
+                "expected a number, `true`, `false` or an option code in double quotes, found name `maybe`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            err_at("sum(l.a + b) / sum(l.c)"),
+            (10, "every term of this sum is an item field `l.…`".into())
+        );
+        assert_eq!(
+            err_at("sum(a + l.b) / sum(c)"),
+            (
+                8,
+                "a sum adds report fields or the items of one list, not both".into()
+            )
+        );
+        assert_eq!(
+            err_at("sum(l.a) / sum(m.a)"),
+            (
+                15,
+                "the denominator must sum items of the list `l` too".into()
+            )
+        );
+        assert_eq!(
+            err_at("sum(a) / sum(l.a)"),
+            (
+                13,
+                "the numerator sums report fields, so the denominator must too".into()
+            )
+        );
+        assert_eq!(
+            err_at("sum(a where b) / sum(c)"),
+            (6, "expected `+` or `)`, found name `where`".into())
+        );
+        assert_eq!(
+            err_at("sum(l.a l.b) / sum(l.c)"),
+            (8, "expected `+`, `where` or `)`, found name `l`".into())
+        );
+        assert_eq!(
+            err_at("count(l where x) / count(m)"),
+            (25, "expected `l`, found name `m`".into())
+        );
+        assert_eq!(
+            err_at("sum(l.a + l.a) / sum(l.b)"),
+            (10, "field `a` appears twice in the same sum".into())
+        );
+    }
+
+    fn form() -> FormDefinition {
+        crate::plans::form::default_form_2024().unwrap()
+    }
+
+    fn mismatch(src: &str) -> (&'static str, String) {
+        let m = parse(src).unwrap().check_form(&form()).unwrap_err();
+        assert!(!m.vi.is_empty() && m.vi != m.en, "{m:?}");
+        (m.code, m.en)
+    }
+
+    #[test]
+    fn check_form_accepts_every_fitting_use() {
+        for src in [
+            LEADERS,
+            TRAINED,
+            COMMITTEE,
+            ACTIVITY_TOPIC,
+            TRAINING_WOMEN,
+            "count(committee_in_place == false) / count()",
+            "count(activities where participants_total >= 30) / count(activities)",
+            "sum(activities.participants_female + activities.cost_vnd) / sum(activities.participants_total)",
+        ] {
+            assert_eq!(parse(src).unwrap().check_form(&form()), Ok(()), "{src}");
+        }
+    }
+
+    #[test]
+    fn check_form_names_the_misfit_in_both_languages() {
+        assert_eq!(
+            mismatch("count(committee_in_place >= 1) / count()"),
+            (
+                "formula_type_mismatch",
+                "field `committee_in_place` is a yes/no field: write it alone (is yes) or `== false` (is no)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(staff_total) / count()").0,
+            "formula_type_mismatch"
+        );
+        assert_eq!(
+            mismatch("sum(committee_in_place) / sum(staff_total)"),
+            (
+                "formula_type_mismatch",
+                "field `committee_in_place` is not a numeric field, so it cannot be summed".into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(nobody) / count()"),
+            (
+                "unknown_field",
+                "the report form has no field `nobody`".into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(activities where topics has \"sport\") / count(activities)"),
+            (
+                "unknown_option",
+                "`sport` is not an option of field `topics`".into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(activities where topics == \"other\") / count(activities)").0,
+            "formula_type_mismatch"
+        );
+        assert_eq!(
+            mismatch("count(activities where type has \"other\") / count(activities)").0,
+            "formula_type_mismatch"
+        );
+        assert_eq!(
+            mismatch("sum(activities.title) / sum(activities.participants_total)").0,
+            "formula_type_mismatch"
+        );
+        // A report field is not a field of the list's items.
+        assert_eq!(
+            mismatch("count(activities where staff_total >= 1) / count(activities)"),
+            (
+                "unknown_field",
+                "the list `activities` of the report form has no field `staff_total`".into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(events where x) / count(events)"),
+            (
+                "unknown_list",
+                "the report form has no list `events`".into()
+            )
+        );
+        assert_eq!(
+            mismatch("count(narrative_results == \"x\") / count()").0,
+            "formula_type_mismatch"
+        );
+    }
+
+    fn unit<'a>(
+        code: &'a str,
+        values: &'a Map<String, Value>,
+        lists: &'a Map<String, Value>,
+    ) -> UnitRow<'a> {
+        UnitRow {
+            unit_code: code,
+            values,
+            lists,
+        }
+    }
+
+    #[test]
+    fn yes_no_and_choice_shares_by_hand() {
+        let a = obj(json!({"committee_in_place": true, "level": "city"}));
+        let b = obj(json!({"committee_in_place": false, "level": "ward"}));
+        let c = obj(json!({"committee_in_place": "yes"}));
+        let d = obj(json!({"committee_in_place": null}));
+        let none = Map::new();
+        let rows = [
+            unit("A", &a, &none),
+            unit("B", &b, &none),
+            unit("C", &c, &none),
+            unit("D", &d, &none),
+        ];
+        let v = evaluate(&parse(COMMITTEE).unwrap(), &rows);
+        assert_eq!(
+            (v.numerator, v.denominator, v.value),
+            (1.0, 4.0, Some(0.25))
+        );
+        assert_eq!(v.units_short, vec!["B", "C", "D"]);
+        let v = evaluate(
+            &parse("count(committee_in_place == false) / count()").unwrap(),
+            &rows,
+        );
+        assert_eq!((v.numerator, v.units_short.len()), (1.0, 3));
+        let v = evaluate(&parse("count(level == \"ward\") / count()").unwrap(), &rows);
+        assert_eq!((v.numerator, v.value), (1.0, Some(0.25)));
+    }
+
+    #[test]
+    fn list_formulas_by_hand() {
+        let lists_a = obj(json!({"activities": [
+            {"type": "training_course", "participants_total": 40, "participants_female": 30,
+             "topics": ["law_gender_equality"]},
+            {"type": "conference", "participants_total": 100, "participants_female": 20,
+             "topics": ["other"]},
+            "not an item",
+        ]}));
+        let lists_b = obj(json!({"activities": [
+            {"type": "training_course", "participants_total": 10, "participants_female": "5",
+             "topics": ["law_gender_equality", "other"]},
+            {"participants_total": 7, "topics": "law_gender_equality"},
+        ]}));
+        let lists_c = obj(json!({"activities": "none"}));
+        let values = Map::new();
+        let rows = [
+            unit("A", &values, &lists_a),
+            unit("B", &values, &lists_b),
+            unit("C", &values, &lists_c),
+        ];
+        // Women among training participants: 30 (the "5" is text) of 40 + 10.
+        let v = evaluate(&parse(TRAINING_WOMEN).unwrap(), &rows);
+        assert_eq!(
+            (v.numerator, v.denominator, v.value),
+            (30.0, 50.0, Some(0.6))
+        );
+        assert!(v.units_short.is_empty());
+        // Items with the law topic: 2 of 4 (a string is not a multi-choice answer).
+        let v = evaluate(&parse(ACTIVITY_TOPIC).unwrap(), &rows);
+        assert_eq!((v.numerator, v.denominator, v.value), (2.0, 4.0, Some(0.5)));
+        // Unfiltered sides sum every item.
+        let f = parse("sum(activities.participants_female) / sum(activities.participants_total)")
+            .unwrap();
+        let v = evaluate(&f, &rows);
+        assert_eq!((v.numerator, v.denominator), (50.0, 157.0));
+        // No items: no value, and why.
+        let v = evaluate(&parse(ACTIVITY_TOPIC).unwrap(), &rows[2..]);
+        assert_eq!(v.value, None);
+        assert_eq!(v.reason.as_deref(), Some("denominator is zero"));
     }
 }

@@ -157,7 +157,7 @@ fn check_condition(field: &Field, c: &Condition, at: &str, scope: &[&Field], out
             format!("{at}.value"),
             "invalid_logic",
             format!(
-                "`{}` is a {} field: compare it {}",
+                "`{}` is {} field: compare it {}",
                 other.code,
                 kind_name(other.kind),
                 match other.kind {
@@ -238,14 +238,14 @@ fn check_computed(
 
 fn kind_name(kind: FieldType) -> &'static str {
     match kind {
-        FieldType::Integer => "integer",
-        FieldType::Decimal => "decimal",
-        FieldType::MoneyVnd => "money_vnd",
-        FieldType::Boolean => "yes/no",
-        FieldType::Date => "date",
-        FieldType::Text => "text",
-        FieldType::Choice => "choice",
-        FieldType::MultiChoice => "multi-choice",
+        FieldType::Integer => "an integer",
+        FieldType::Decimal => "a decimal",
+        FieldType::MoneyVnd => "a money_vnd",
+        FieldType::Boolean => "a yes/no",
+        FieldType::Date => "a date",
+        FieldType::Text => "a text",
+        FieldType::Choice => "a choice",
+        FieldType::MultiChoice => "a multi-choice",
     }
 }
 

@@ -138,15 +138,40 @@ pub struct Indicator {
     pub code: String,
     pub name_vi: String,
     pub name_en: String,
-    /// `sum(a + b) / sum(c + d)` or `count(field >= 1) / count()`.
+    /// In canonical form, one of: `sum(a + b) / sum(c + d)` (report fields);
+    /// `count(condition) / count()` (a share of reports); `sum(list.a [where
+    /// condition]) / sum(list.b [where condition])` (list items);
+    /// `count(list where condition) / count(list)` (a share of items). A condition is
+    /// `n >= 1` (any of `>= > <= < == !=`) on a number, `flag` or `flag == false` on a
+    /// yes/no field, `choice == "option"`, or `multi has "option"`.
     pub formula: String,
     /// A fraction: 1.0 is 100 %.
     pub target: f64,
     pub direction: Direction,
     /// Where the target comes from (the plan, a national strategy, …).
     pub source: String,
+    /// Targets for given years beside the plan's own `target` (e.g. 60 % in 2025 from
+    /// Resolution 28/NQ-CP), in the same `direction`; a compilation judges the value
+    /// against the plan's own target and those of its period's year.
+    pub targets: Vec<YearTarget>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A target that holds for one year, with where it comes from.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct YearTarget {
+    /// The year whose periods are judged against it (the year of a period's
+    /// `window_end`).
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    /// A fraction: 0.6 is 60 %.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub value: f64,
+    /// e.g. `Nghị quyết 28/NQ-CP`; unique among the targets of the same year.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub source: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -158,7 +183,9 @@ pub struct NewIndicator {
     pub name_vi: String,
     #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name_en: String,
-    /// Aggregates over the form's numeric fields, e.g. `count(leaders_female >= 1) / count()`.
+    /// Checked against the plan's form (see `Indicator.formula` for the shapes), e.g.
+    /// `count(leaders_female >= 1) / count()`, `count(committee_in_place) / count()`,
+    /// `count(activities where topics has "law_gender_equality") / count(activities)`.
     #[schema(min_length = 1, pattern = r"\S")]
     pub formula: String,
     #[schema(minimum = 0.0, maximum = 1.0)]
@@ -166,6 +193,10 @@ pub struct NewIndicator {
     pub direction: Direction,
     #[serde(default)]
     pub source: String,
+    /// Targets for given years beside `target`; at most 20.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub targets: Vec<YearTarget>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -181,6 +212,9 @@ pub struct UpdateIndicator {
     pub target: Option<f64>,
     pub direction: Option<Direction>,
     pub source: Option<String>,
+    /// Replaces the year targets; at most 20.
+    #[schema(max_items = 20)]
+    pub targets: Option<Vec<YearTarget>>,
 }
 
 /// A reporting period (kỳ báo cáo). Due means the end of `due_date` in Vietnam time.

@@ -359,10 +359,14 @@ async fn check_indicators_hold(
             // Stored formulas were parsed when saved; one that no longer parses is
             // left to the compilation, which reports it per indicator.
             let parsed = indicator::parse(&ind.formula).ok()?;
-            parsed
-                .check_fields(|f| form.numeric_fields().any(|n| n.code == f))
-                .err()
-                .map(|problem| json!({ "indicator": ind.code, "problem": problem }))
+            parsed.check_form(form).err().map(|problem| {
+                json!({
+                    "indicator": ind.code,
+                    "problem": problem.en,
+                    "problem_vi": problem.vi,
+                    "code": problem.code,
+                })
+            })
         })
         .collect();
     if broken.is_empty() {
@@ -375,8 +379,8 @@ async fn check_indicators_hold(
     Err(ApiError::conflict(
         "indicator_fields_missing",
         format!(
-            "this form lacks numeric fields that indicators use ({}); change those \
-             indicators first",
+            "this form lacks fields, or fields of the type, that indicators use ({}); \
+             change those indicators first",
             codes.join(", ")
         ),
     )
@@ -388,8 +392,13 @@ async fn check_formula(
     plan_id: Uuid,
     formula: &str,
 ) -> ApiResult<String> {
-    let parsed = indicator::parse(formula)
-        .map_err(|e| ApiError::invalid_field("body.formula", "invalid_formula", e.to_string()))?;
+    let parsed = indicator::parse(formula).map_err(|e| {
+        let vi = format!(
+            "công thức tính không đúng cú pháp tại vị trí {} (tính theo byte): {}",
+            e.position, e.message
+        );
+        formula_problem("invalid_formula", e.to_string(), vi)
+    })?;
     store::lock_plan_definitions(conn, plan_id).await?;
     let form = store::get_form(conn, plan_id, None).await?.ok_or_else(|| {
         ApiError::conflict(
@@ -398,9 +407,52 @@ async fn check_formula(
         )
     })?;
     parsed
-        .check_fields(|f| form.definition.numeric_fields().any(|n| n.code == f))
-        .map_err(|m| ApiError::invalid_field("body.formula", "unknown_field", m))?;
+        .check_form(&form.definition)
+        .map_err(|m| formula_problem(m.code, m.en, m.vi))?;
     Ok(parsed.to_string())
+}
+
+/// A 422 naming `body.formula`, in English and Vietnamese.
+fn formula_problem(code: &'static str, en: String, vi: String) -> ApiError {
+    const PATH: &str = "body.formula";
+    ApiError::validation(
+        format!("{PATH}: {en}"),
+        vec![Issue::new(PATH, code, en).vi(vi.clone())],
+    )
+    .vi(format!("{PATH}: {vi}"))
+}
+
+/// Checks the year targets and returns them with their sources tidied: years of
+/// plans, fractions, a source each, no two of one year from the same source.
+fn check_year_targets(targets: &[YearTarget]) -> ApiResult<Vec<YearTarget>> {
+    if targets.len() > 20 {
+        return Err(ApiError::invalid_field(
+            "body.targets",
+            "too_many_items",
+            "at most 20 year targets",
+        ));
+    }
+    let mut out: Vec<YearTarget> = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let path = |m: &str| format!("body.targets[{i}].{m}");
+        check_year(&path("year"), t.year)?;
+        check_target_at(&path("value"), t.value)?;
+        let source = check_text(&path("source"), &t.source, 500)?;
+        if out.iter().any(|o| o.year == t.year && o.source == source) {
+            return Err(ApiError::invalid_field(
+                &path("source"),
+                "duplicate_target",
+                format!("{} already has a target from this source", t.year),
+            ));
+        }
+        out.push(YearTarget {
+            year: t.year,
+            value: t.value,
+            source,
+        });
+    }
+    out.sort_by_key(|t| t.year);
+    Ok(out)
 }
 
 /// An indicator made or changed alters the compiled indicators of every period of
@@ -427,11 +479,15 @@ async fn indicator_changed(conn: &mut AsyncPgConnection, plan: &PlanRow) -> ApiR
 }
 
 fn check_target(target: f64) -> ApiResult<()> {
+    check_target_at("body.target", target)
+}
+
+fn check_target_at(path: &str, target: f64) -> ApiResult<()> {
     if target.is_finite() && (0.0..=1.0).contains(&target) {
         Ok(())
     } else {
         Err(ApiError::invalid_field(
-            "body.target",
+            path,
             "out_of_range",
             "a fraction between 0 and 1 (1 is 100 %)",
         ))
@@ -478,7 +534,7 @@ pub async fn create_indicator(
             .code
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    let (_, _, name_vi, name_en) = (
+    let (_, _, name_vi, name_en, targets) = (
         check_target(body.target),
         if code_ok {
             Ok(())
@@ -491,6 +547,7 @@ pub async fn create_indicator(
         },
         check_text("body.name_vi", &body.name_vi, 500),
         check_text("body.name_en", &body.name_en, 500),
+        check_year_targets(&body.targets),
     )
         .all_fields()?;
     let by = By::from(&actor);
@@ -510,6 +567,7 @@ pub async fn create_indicator(
                     target: body.target,
                     direction: body.direction,
                     source: body.source.trim(),
+                    targets: &targets,
                 },
             )
             .await?;
@@ -545,7 +603,8 @@ pub async fn get_indicator(
     Ok(web::Json(row.to_api()))
 }
 
-/// Changes an indicator's names, formula, target, direction or source.
+/// Changes an indicator's names, formula, target, direction, source or year targets
+/// (`targets` replaces them all).
 #[utoipa::path(operation_id = "updateIndicator", tag = "plans", params(("indicator_id" = Uuid, Path, description = "Indicator id")), request_body = UpdateIndicator, responses((status = 200, body = Indicator)))]
 #[patch("/indicators/{indicator_id}")]
 pub async fn update_indicator(
@@ -559,6 +618,11 @@ pub async fn update_indicator(
     if let Some(t) = body.target {
         check_target(t)?;
     }
+    let targets = body
+        .targets
+        .as_deref()
+        .map(check_year_targets)
+        .transpose()?;
     let by = By::from(&actor);
     let mut conn = crate::db::conn(&state.pool).await?;
     let row = conn
@@ -604,6 +668,7 @@ pub async fn update_indicator(
                         .as_deref()
                         .map(str::trim)
                         .unwrap_or(&current.source),
+                    targets: &targets.clone().unwrap_or_else(|| current.year_targets()),
                 },
             )
             .await?;

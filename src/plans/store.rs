@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::form::FormDefinition;
 use super::indicator::Direction;
-use super::model::{FormVersion, Indicator, Period, Plan, PlanStatus};
+use super::model::{FormVersion, Indicator, Period, Plan, PlanStatus, YearTarget};
 use super::period::{self, PeriodKind, PeriodStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{forms, indicators, org_units, periods, plans};
@@ -343,9 +343,15 @@ pub struct IndicatorRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub targets: serde_json::Value,
 }
 
 impl IndicatorRow {
+    /// The year targets as written; the service only ever writes checked ones.
+    pub fn year_targets(&self) -> Vec<YearTarget> {
+        serde_json::from_value(self.targets.clone()).unwrap_or_default()
+    }
+
     pub fn to_api(&self) -> Indicator {
         Indicator {
             id: self.id,
@@ -357,6 +363,7 @@ impl IndicatorRow {
             target: self.target,
             direction: self.direction.parse().unwrap_or(Direction::AtLeast),
             source: self.source.clone(),
+            targets: self.year_targets(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -403,6 +410,11 @@ pub struct IndicatorValues<'a> {
     pub target: f64,
     pub direction: Direction,
     pub source: &'a str,
+    pub targets: &'a [YearTarget],
+}
+
+fn targets_json(targets: &[YearTarget]) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(targets).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))
 }
 
 pub async fn insert_indicator(
@@ -433,6 +445,7 @@ pub async fn insert_indicator(
             indicators::target.eq(v.target),
             indicators::direction.eq(v.direction.as_str()),
             indicators::source.eq(v.source),
+            indicators::targets.eq(targets_json(v.targets)?),
         ))
         .get_result(conn)
         .await?)
@@ -451,6 +464,7 @@ pub async fn update_indicator(
             indicators::target.eq(v.target),
             indicators::direction.eq(v.direction.as_str()),
             indicators::source.eq(v.source),
+            indicators::targets.eq(targets_json(v.targets)?),
             indicators::updated_at.eq(Utc::now()),
             indicators::version.eq(indicators::version + 1),
         ))

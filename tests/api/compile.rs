@@ -635,7 +635,7 @@ async fn compilation_respects_role_and_scope() {
 }
 
 /// The entries of a DOCX package, and its main part as text.
-fn docx_document(bytes: &[u8]) -> String {
+pub(crate) fn docx_document(bytes: &[u8]) -> String {
     use std::io::Read;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a DOCX is a zip");
     for part in ["[Content_Types].xml", "_rels/.rels", "word/styles.xml"] {

@@ -73,6 +73,7 @@ async fn the_demo_loads_the_2024_plan_with_data_and_loads_idempotently() {
     assert_eq!(
         targets,
         vec![
+            ("committee_consolidated".into(), 1.0, "at_least".into()),
             ("leaders_with_woman".into(), 1.0, "at_least".into()),
             ("trained_female_share".into(), 0.5, "at_least".into()),
         ]

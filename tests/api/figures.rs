@@ -6,11 +6,11 @@
 //! status changes and a rebuild like the migration's backfill.
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use gereport::compile::reference;
-use gereport::compile::store::{self, Condition, Selection};
-use gereport::plans::indicator::CmpOp;
+use gereport::compile::store::{self, Selection};
+use gereport::plans::indicator::{self, CmpOp, Condition, Formula, Test};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -86,6 +86,29 @@ fn document(rng: &mut Rng) -> Value {
             _ => json!(true),
         };
         values.insert(code.into(), v);
+    }
+    // A choice answer, or something else in its place.
+    let level = match rng.below(6) {
+        0 => None,
+        1 => Some(Value::Null),
+        2 => Some(json!("ward")),
+        3 => Some(json!(3)),
+        _ => Some(json!("city")),
+    };
+    if let Some(v) = level {
+        values.insert("level".into(), v);
+    }
+    // A multi-choice answer, or something else in its place.
+    let areas = match rng.below(6) {
+        0 => None,
+        1 => Some(Value::Null),
+        2 => Some(json!("law")),
+        3 => Some(json!([])),
+        4 => Some(json!(["health", "law"])),
+        _ => Some(json!(["health"])),
+    };
+    if let Some(v) = areas {
+        values.insert("areas".into(), v);
     }
     let items: Vec<Value> = (0..rng.below(4))
         .map(|_| {
@@ -181,6 +204,10 @@ struct Values {
     status: String,
     #[diesel(sql_type = Array<Nullable<Text>>)]
     vals: Vec<Option<String>>,
+    #[diesel(sql_type = Array<Nullable<Bool>>)]
+    met: Vec<Option<bool>>,
+    #[diesel(sql_type = Array<Text>)]
+    items: Vec<String>,
 }
 
 async fn run<T: QueryableByName<diesel::pg::Pg> + Send + 'static>(
@@ -209,7 +236,9 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
     let old: Vec<Sums> = run(conn, &reference::field_sums_sql(&fields).unwrap(), s).await;
     assert_eq!(new, old[0].sums, "field sums, {ctx}");
 
-    let conditions: Vec<Condition<'_>> = [
+    // Numeric thresholds (one below zero, which formulas cannot write but the
+    // queries must still get right), yes/no and choice answers, and a missing code.
+    let mut owned: Vec<Condition> = [
         ("women", CmpOp::Ge, 100.0),
         ("budget", CmpOp::Gt, 0.5),
         ("leaders", CmpOp::Lt, 250.0),
@@ -218,11 +247,24 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
     ]
     .into_iter()
     .map(|(field, op, threshold)| Condition {
-        field,
-        op,
-        threshold,
+        field: field.into(),
+        test: Test::Compare { op, threshold },
     })
     .collect();
+    for src in [
+        "count(committee) / count()",
+        "count(plan_issued == false) / count()",
+        "count(level == \"city\") / count()",
+        "count(absent) / count()",
+        "count(areas has \"law\") / count()",
+        "count(absent has \"law\") / count()",
+    ] {
+        match indicator::parse(src).unwrap() {
+            Formula::UnitShare { condition } => owned.push(condition),
+            other => panic!("{other:?}"),
+        }
+    }
+    let conditions: Vec<&Condition> = owned.iter().collect();
     let (reports, shares) = store::unit_shares(conn, s, &conditions).await.unwrap();
     let old: Vec<Shares> = run(conn, &reference::unit_shares_sql(&conditions).unwrap(), s).await;
     assert_eq!(reports, old[0].reports, "reports counted, {ctx}");
@@ -263,6 +305,34 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
         .await;
         assert_eq!(new, old, "activities by {group:?}, {ctx}");
     }
+
+    // List formulas: filtered and unfiltered sums, item shares by a multi-choice,
+    // a choice and a numeric condition; all in one pass over the items.
+    let parsed: Vec<Formula> = [
+        "sum(activities.female + activities.cost where type == \"training\") / sum(activities.total)",
+        "count(activities where topics has \"law\") / count(activities)",
+        "count(activities where total >= 100) / count(activities)",
+        "sum(activities.female where topics has \"leadership\") / sum(activities.total where type == \"meeting\")",
+        "count(activities where type == \"campaign\") / count(activities)",
+    ]
+    .into_iter()
+    .map(|f| indicator::parse(f).unwrap())
+    .collect();
+    let items: Vec<&Formula> = parsed.iter().collect();
+    let new = store::item_figures(conn, s, "activities", &items)
+        .await
+        .unwrap();
+    let old: Vec<Sums> = run(
+        conn,
+        &reference::item_figures_sql("activities", &items).unwrap(),
+        s,
+    )
+    .await;
+    assert_eq!(
+        new,
+        store::pairs(old[0].sums.clone()),
+        "list formulas, {ctx}"
+    );
 
     let fields = ["total", "female"];
     let new: Vec<Group> = store::list_sums_by_each(conn, s, "activities", "topics", &fields)
@@ -305,7 +375,7 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
     old.sort();
     assert_eq!(new, old, "narratives, {ctx}");
 
-    let new: Vec<Values> = store::unit_values(conn, s, &fields)
+    let new: Vec<Values> = store::unit_values(conn, s, &fields, &conditions, &items)
         .await
         .unwrap()
         .into_iter()
@@ -313,9 +383,16 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
             code: u.code,
             status: u.status,
             vals: u.vals,
+            met: u.met,
+            items: u.items,
         })
         .collect();
-    let old: Vec<Values> = run(conn, &reference::unit_values_sql(&fields).unwrap(), s).await;
+    let old: Vec<Values> = run(
+        conn,
+        &reference::unit_values_sql(&fields, &conditions, &items).unwrap(),
+        s,
+    )
+    .await;
     assert_eq!(new, old, "unit values, {ctx}");
 }
 

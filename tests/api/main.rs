@@ -21,6 +21,7 @@ mod form_rules;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod indicators;
 mod nextyear;
 mod notifications;
 mod openapi;

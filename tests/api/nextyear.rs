@@ -396,8 +396,28 @@ async fn the_demo_copies_its_2024_plan_to_2025_with_the_national_target() {
         targets.contains(&("leaders_with_woman".into(), 1.0)),
         "{targets:?}"
     );
-    assert!(targets.contains(&("leaders_with_woman_nq28".into(), 0.6)));
+    assert!(targets.contains(&("committee_consolidated".into(), 1.0)));
     assert_eq!(targets.len(), 3);
+    // Beside the plan's own 100 %, Resolution 28/NQ-CP's 60 % for 2025 (and 75 % for 2030).
+    let leaders = indicators["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "leaders_with_woman")
+        .unwrap();
+    let by_year: Vec<(i64, f64)> = leaders["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["year"].as_i64().unwrap(), t["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(by_year, [(2025, 0.6), (2030, 0.75)]);
+    assert!(
+        leaders["targets"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("28/NQ-CP")
+    );
 
     let periods = get(format!("/api/v1/periods?plan={}", made.plan_id)).await;
     let due: Vec<(String, String)> = periods["items"]
@@ -443,11 +463,21 @@ async fn the_demo_copies_its_2024_plan_to_2025_with_the_national_target() {
     );
     // The compilation of the new year judges both targets side by side.
     let compiled = get(format!("/api/v1/periods/{s1}/compilation")).await;
-    let codes: Vec<&str> = compiled["indicators"]
+    let leaders = compiled["indicators"]
         .as_array()
         .unwrap_or_else(|| panic!("{compiled}"))
         .iter()
-        .map(|i| i["code"].as_str().unwrap())
+        .find(|i| i["code"] == "leaders_with_woman")
+        .unwrap();
+    let judged: Vec<(Value, f64)> = leaders["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["year"].clone(), t["target"].as_f64().unwrap()))
         .collect();
-    assert!(codes.contains(&"leaders_with_woman_nq28"), "{codes:?}");
+    assert_eq!(
+        judged,
+        [(Value::Null, 1.0), (json!(2025), 0.6)],
+        "{leaders}"
+    );
 }

@@ -278,7 +278,11 @@ async fn indicator_formulas_are_parsed_and_checked_against_the_form() {
             "sum(committee_members_female) / sum(committee_total)",
             "unknown_field",
         ),
-        ("count(narrative_results >= 1) / count()", "unknown_field"),
+        // A text field exists, but an indicator cannot compare it with a number.
+        (
+            "count(narrative_results >= 1) / count()",
+            "formula_type_mismatch",
+        ),
         ("count(participants_female >= 1) / count()", "unknown_field"),
         ("sum(committee_members_female / sum(", "invalid_formula"),
         ("avg(committee_members_female)", "invalid_formula"),
