@@ -334,11 +334,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 
 [[operations]]
 include-operation-id = [
     "saveReportDraft", "submitReport", "returnReport", "acceptReport", "reopenReport",
-    "upgradeReportForm",
+    "approveReport", "declineReport", "upgradeReportForm",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 412, 422, 428, 429]
 
-# Files are judged by their bytes, which a schema of `format: binary` cannot describe:
+# Files are judged by their bytes, which a schema of "format: binary" cannot describe:
 # an upload that is no PDF, image, DOCX or XLSX is a 415, a workbook body that is not
 # one made by the service a 422 invalid_workbook, a file name that is empty once its
 # path and control characters go a 422; the workbook import is a conditional report

@@ -318,7 +318,20 @@ pub fn problem_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schem
             "period_status": {"type": "string", "enum": ["open", "locked"], "description": "`period_locked`: the period's status"},
             "first_status": {"type": "integer", "description": "`idempotent_response_withheld`: the status of the first answer"},
             "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}, "description": "`validation_failed` at submit: the warnings beside the errors"},
-            "indicators": {"type": "array", "items": {"type": "string"}, "description": "`indicator_fields_missing`: the indicators that use the dropped fields"},
+            "indicators": {
+                "type": "array",
+                "description": "`indicator_fields_missing`: each indicator the form would break, and why",
+                "items": {
+                    "type": "object",
+                    "required": ["indicator", "problem", "problem_vi", "code"],
+                    "properties": {
+                        "indicator": {"type": "string", "description": "The indicator's code"},
+                        "problem": {"type": "string"},
+                        "problem_vi": {"type": "string"},
+                        "code": {"type": "string", "description": "The formula issue code, e.g. `unknown_field`, `formula_type_mismatch`"}
+                    }
+                }
+            },
             "matches": {
                 "type": "array",
                 "description": "`ambiguous_period_code`: the periods the code names",

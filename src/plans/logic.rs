@@ -43,28 +43,49 @@ pub enum Literal {
     Code(String),
 }
 
-/// How a computed field is derived from other top-level numeric fields.
+/// How a computed field is derived from other top-level numeric fields: exactly one of
+/// `sum` and `share`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, ToSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Computed {
+#[serde(deny_unknown_fields)]
+pub struct Computed {
     /// The sum of these fields, once every one is filled in.
-    Sum(Vec<String>),
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum: Option<Vec<String>>,
     /// `numerator / denominator` as a fraction (a decimal field); none while the
     /// denominator is zero.
-    Share {
-        numerator: String,
-        denominator: String,
-    },
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Share>,
+}
+
+/// The two fields of a computed share.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    pub numerator: String,
+    pub denominator: String,
+}
+
+/// A [`Computed`] as the one derivation it names (`None` when it names none or both,
+/// which the form check refuses).
+enum How<'a> {
+    Sum(&'a [String]),
+    Share(&'a Share),
 }
 
 impl Computed {
+    fn how(&self) -> Option<How<'_>> {
+        match (&self.sum, &self.share) {
+            (Some(parts), None) => Some(How::Sum(parts)),
+            (None, Some(share)) => Some(How::Share(share)),
+            _ => None,
+        }
+    }
+
     fn parts(&self) -> Vec<&String> {
-        match self {
-            Computed::Sum(parts) => parts.iter().collect(),
-            Computed::Share {
-                numerator,
-                denominator,
-            } => vec![numerator, denominator],
+        match self.how() {
+            Some(How::Sum(parts)) => parts.iter().collect(),
+            Some(How::Share(s)) => vec![&s.numerator, &s.denominator],
+            None => Vec::new(),
         }
     }
 }
@@ -133,7 +154,7 @@ fn check_condition(field: &Field, c: &Condition, at: &str, scope: &[&Field], out
             format!("{at}.field"),
             "unknown_field",
             format!(
-                "`{}` is not another field of the same section or list",
+                "`{}` is not another field of the same scope (the form's top-level fields, or the list's)",
                 c.field
             ),
         ));
@@ -188,21 +209,29 @@ fn check_computed(
         ));
         return;
     }
-    let kind_fits = match c {
-        Computed::Sum(_) => field.kind.is_numeric(),
-        Computed::Share { .. } => field.kind == FieldType::Decimal,
+    let Some(how) = c.how() else {
+        out.push(Issue::new(
+            at,
+            "invalid_logic",
+            "a computed field is either a `sum` or a `share`: give exactly one",
+        ));
+        return;
+    };
+    let kind_fits = match how {
+        How::Sum(_) => field.kind.is_numeric(),
+        How::Share(_) => field.kind == FieldType::Decimal,
     };
     if !kind_fits {
         out.push(Issue::new(
             at,
             "invalid_logic",
-            match c {
-                Computed::Sum(_) => "a sum is an integer, decimal or money_vnd field",
-                Computed::Share { .. } => "a share is a decimal field",
+            match how {
+                How::Sum(_) => "a sum is an integer, decimal or money_vnd field",
+                How::Share(_) => "a share is a decimal field",
             },
         ));
     }
-    if let Computed::Sum(parts) = c
+    if let How::Sum(parts) = how
         && parts.is_empty()
     {
         out.push(Issue::new(
@@ -385,8 +414,8 @@ impl FormDefinition {
 /// A computed field's value from the others, or `None` while it cannot be computed.
 fn compute(kind: FieldType, c: &Computed, values: &Map<String, Value>) -> Option<Value> {
     let number = |code: &String| values.get(code).filter(|v| v.is_number());
-    match c {
-        Computed::Sum(parts) => {
+    match c.how()? {
+        How::Sum(parts) => {
             let parts: Vec<&Value> = parts.iter().map(number).collect::<Option<_>>()?;
             if kind == FieldType::Decimal {
                 let sum: f64 = parts.iter().filter_map(|v| v.as_f64()).sum();
@@ -398,10 +427,10 @@ fn compute(kind: FieldType, c: &Computed, values: &Map<String, Value>) -> Option
                     .map(Value::from)
             }
         }
-        Computed::Share {
+        How::Share(Share {
             numerator,
             denominator,
-        } => {
+        }) => {
             let (n, d) = (number(numerator)?.as_f64()?, number(denominator)?.as_f64()?);
             if d == 0.0 {
                 return None;
