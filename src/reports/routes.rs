@@ -1016,6 +1016,11 @@ async fn review(
     Ok(respond(StatusCode::OK, &row, report))
 }
 
+/// The optional comment of an accept or an approval (a body may be left out).
+fn comment(body: &web::Bytes) -> ApiResult<Option<String>> {
+    Ok(crate::error::extractors::optional_json::<TransitionRequest>(body)?.and_then(|b| b.reason))
+}
+
 /// Returns a submitted report to its unit for changes; a reason is required.
 #[utoipa::path(operation_id = "returnReport", tag = "reports", params(("period_id" = Uuid, Path, description = "Period id"), ("unit" = String, Path, description = "Unit id or code"), ("If-Match" = String, Header, description = "The ETag of the last read, or `*`", pattern = r#"^(\*|(W/)?"[!#-~]+")$"#)), request_body = TransitionRequest, responses((status = 200, body = Report, headers(("ETag" = String))), (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"), (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"), (status = 428, description = "If-Match missing", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/periods/{period_id}/reports/{unit}/return")]
@@ -1047,9 +1052,7 @@ pub async fn accept(
     path: ReportPath,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let reason =
-        crate::error::extractors::optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
-    review(req, state, actor, path, Transition::Accept, reason).await
+    review(req, state, actor, path, Transition::Accept, comment(&body)?).await
 }
 
 /// Reopens an accepted report (back to returned); a reason is required.
@@ -1085,9 +1088,15 @@ pub async fn approve(
     path: ReportPath,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let comment =
-        crate::error::extractors::optional_json::<TransitionRequest>(&body)?.and_then(|b| b.reason);
-    review(req, state, actor, path, Transition::Approve, comment).await
+    review(
+        req,
+        state,
+        actor,
+        path,
+        Transition::Approve,
+        comment(&body)?,
+    )
+    .await
 }
 
 /// The unit head sends the report awaiting approval back to the unit's reporters
