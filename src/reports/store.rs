@@ -347,22 +347,26 @@ pub async fn sign_off(
     user: Uuid,
     unit: Uuid,
 ) -> ApiResult<(bool, bool)> {
-    use crate::schema::{plans, users};
-    let required: bool = plans::table
-        .find(plan_id)
-        .select(plans::head_sign_off)
-        .first(conn)
-        .await?;
-    let head: bool = users::table
-        .filter(users::id.eq(user))
-        .filter(users::unit_id.eq(unit))
-        .filter(users::active)
-        .select(users::unit_head)
-        .first(conn)
-        .await
-        .optional()?
-        .unwrap_or(false);
-    Ok((required, head))
+    use diesel::sql_types::{Bool, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        required: bool,
+        #[diesel(sql_type = Bool)]
+        head: bool,
+    }
+    // One statement: it runs inside every submission.
+    let row: Row = diesel::sql_query(
+        "SELECT p.head_sign_off AS required, EXISTS (SELECT 1 FROM users u \
+             WHERE u.id = $2 AND u.unit_id = $3 AND u.active AND u.unit_head) AS head \
+         FROM plans p WHERE p.id = $1",
+    )
+    .bind::<SqlUuid, _>(plan_id)
+    .bind::<SqlUuid, _>(user)
+    .bind::<SqlUuid, _>(unit)
+    .get_result(conn)
+    .await?;
+    Ok((row.required, row.head))
 }
 
 /// A review step: return, accept or reopen.
