@@ -216,6 +216,7 @@ pub async fn period_data(
             let fingerprint = crate::compile::store::fingerprints(conn, &[period.id])
                 .await?
                 .remove(&period.id)
+                .map(|m| m.whole())
                 .unwrap_or_default();
             let mapping = if format == DataFormat::Adx {
                 Some((

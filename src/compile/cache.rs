@@ -6,7 +6,8 @@
 //! its expected units, the tree, a plan, a period, an indicator or a form changes. Each
 //! part is kept under the fingerprint of that data (`store::fingerprints`) and served again while the
 //! fingerprint is unchanged, so a poll costs one small query, and a compilation after
-//! one report was accepted recomputes only the current period.
+//! one report was accepted recomputes only the current period — from the period's
+//! ledger (`ledger`, kept here too), which reads again only that report.
 //!
 //! The fingerprint is always read *before* the part is computed, so a part can only be
 //! newer than its fingerprint says, never older: a change committed in between makes the
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
+use super::ledger::Ledger;
 use super::model::{Figures, NarrativeSection};
 
 /// Which part of which compilation.
@@ -119,13 +121,25 @@ pub enum Part {
 /// A lock that one computation of a part holds while it runs.
 type Gate = Arc<tokio::sync::Mutex<()>>;
 
+/// A period's ledger (`ledger`), locked while it is brought up to date or read.
+pub type LedgerSlot = Arc<tokio::sync::Mutex<Option<Ledger>>>;
+
 /// The cache of compiled figures and narratives, shared by the workers of a process.
 pub struct CompilationCache {
     figures: Mutex<Lru<Figures>>,
     narratives: Mutex<Lru<Vec<NarrativeSection>>>,
     /// One gate per part being computed: see [`CompilationCache::gate`].
     gates: Mutex<HashMap<(Part, Key), Gate>>,
+    /// The ledgers of the periods compiled lately, with when each was last asked for.
+    ledgers: Mutex<Ledgers>,
 }
+
+/// A clock, and each period's ledger with the clock's time when it was last asked for.
+type Ledgers = (u64, HashMap<Uuid, (u64, LedgerSlot)>);
+
+/// Periods whose ledgers are kept: a compilation reads two (the period and the
+/// previous one); a ledger of 10,000 reports holds about 20 MB.
+const LEDGERS: usize = 4;
 
 /// Bytes of figures kept: a root compilation's figures with their unit lists weigh
 /// about 1 MB at 10,000 units.
@@ -145,7 +159,37 @@ impl CompilationCache {
             figures: Mutex::new(Lru::new(figures)),
             narratives: Mutex::new(Lru::new(narratives)),
             gates: Mutex::new(HashMap::new()),
+            ledgers: Mutex::new((0, HashMap::new())),
         }
+    }
+
+    /// The ledger of a period, empty until first synced; the least recently asked for
+    /// is dropped beyond [`LEDGERS`] periods (a holder of its lock keeps it alive).
+    pub fn ledger(&self, period: Uuid) -> LedgerSlot {
+        let Ok(mut guard) = self.ledgers.lock() else {
+            // A poisoned map only costs the reuse of rows.
+            return LedgerSlot::default();
+        };
+        let (clock, map) = &mut *guard;
+        *clock += 1;
+        let now = *clock;
+        if let Some((used, slot)) = map.get_mut(&period) {
+            *used = now;
+            return slot.clone();
+        }
+        while map.len() >= LEDGERS {
+            let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        let slot = LedgerSlot::default();
+        map.insert(period, (now, slot.clone()));
+        slot
     }
 
     /// The gate of one part: a caller that missed the cache holds it while computing,

@@ -6,11 +6,13 @@
 pub mod cache;
 pub mod docx;
 pub mod export;
+pub mod ledger;
 pub mod maths;
 pub mod model;
 pub mod parts;
 pub mod reference;
 pub mod routes;
+pub mod shape;
 pub mod store;
 
 use std::collections::HashMap;
@@ -127,10 +129,34 @@ pub(crate) fn judged_targets(
         .collect()
 }
 
-/// The numeric figures of one period for a subtree. After two small lookups (form,
-/// indicators), its four queries — unit states, field sums, unit shares, activities —
-/// are independent, CPU-bound passes over the period's reports: each runs on a pool
-/// connection of its own, so PostgreSQL works on them side by side.
+/// The plan's form and indicators, and what its figures ask of each report.
+pub struct Asked {
+    form: Option<FormDefinition>,
+    indicator_rows: Vec<plan_store::IndicatorRow>,
+    parsed: Vec<(usize, Formula)>,
+    pub shape: shape::Shape,
+}
+
+/// Two small lookups: the plan's current form and its indicators.
+pub async fn asked(pool: &crate::db::Pool, plan: &PlanRow) -> ApiResult<Asked> {
+    let mut conn = crate::db::conn(pool).await?;
+    let form = plan_store::get_form(&mut conn, plan.id, None)
+        .await?
+        .map(|f| f.definition);
+    let indicator_rows = plan_store::list_indicators(&mut conn, plan.id).await?;
+    let parsed = parsed_formulas(&indicator_rows);
+    let shape = shape::Shape::new(form.as_ref(), &parsed);
+    Ok(Asked {
+        form,
+        indicator_rows,
+        parsed,
+        shape,
+    })
+}
+
+/// The numeric figures of one period for a subtree, from the aggregate queries over
+/// the period's reports (`shape::sql_raw`). The service compiles from the period's
+/// ledger instead (`compiled_figures`), which answers the same.
 pub async fn figures(
     pool: &crate::db::Pool,
     period: &PeriodRow,
@@ -139,76 +165,71 @@ pub async fn figures(
     include_submitted: bool,
     with_units: bool,
 ) -> ApiResult<Figures> {
-    let (form, indicator_rows) = {
-        let mut conn = crate::db::conn(pool).await?;
-        let form = plan_store::get_form(&mut conn, plan.id, None)
-            .await?
-            .map(|f| f.definition);
-        (form, plan_store::list_indicators(&mut conn, plan.id).await?)
-    };
+    let asked = asked(pool, plan).await?;
     let sel = selection(period, plan, root, include_submitted);
-    let numeric = numeric_fields(form.as_ref());
-    let parsed = parsed_formulas(&indicator_rows);
-    // The form's numeric fields, and any field a ratio names that the current form
-    // lacks (reports made with an older version may hold it): an indicator is never
-    // computed over a sum that was not taken.
-    let mut codes: Vec<&str> = numeric.iter().map(|(_, f)| f.code.as_str()).collect();
-    for (_, f) in &parsed {
-        if let Formula::RatioOfSums { .. } = f {
-            for field in f.fields() {
-                if !codes.contains(&field) {
-                    codes.push(field);
-                }
-            }
-        }
+    let raw = shape::sql_raw(pool, &sel, &asked.shape).await?;
+    Ok(finish(&asked, raw, period, plan, &sel, with_units))
+}
+
+/// Reads from the period's ledger in memory, brought up to `mark` first (`ledger`);
+/// `None` where the ledger cannot serve the period.
+async fn from_ledger<T>(
+    pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    period: uuid::Uuid,
+    mark: &store::Mark,
+    shape: &shape::Shape,
+    read: impl FnOnce(&ledger::Ledger) -> Option<T>,
+) -> ApiResult<Option<T>> {
+    let slot = cache.ledger(period);
+    let mut held = slot.lock().await;
+    // The connection is taken after the ledger's lock, never held while waiting for it.
+    let mut conn = crate::db::conn(pool).await?;
+    if !ledger::sync(&mut held, &mut conn, period, mark, shape).await? {
+        return Ok(None);
     }
-    let states = async {
-        let mut conn = crate::db::conn(pool).await?;
-        store::unit_states(&mut conn, period.id, &root.path, plan.issuing_unit_id).await
+    drop(conn);
+    Ok(held.as_ref().and_then(read))
+}
+
+/// The figures of one period for a subtree as the service compiles them: summed from
+/// the period's ledger, or by the aggregate queries where a ledger cannot serve.
+#[allow(clippy::too_many_arguments)]
+async fn compiled_figures(
+    pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    mark: &store::Mark,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+    with_units: bool,
+) -> ApiResult<Figures> {
+    let asked = asked(pool, plan).await?;
+    let sel = selection(period, plan, root, include_submitted);
+    let raw = match from_ledger(pool, cache, period.id, mark, &asked.shape, |l| l.raw(&sel)).await?
+    {
+        Some(raw) => raw,
+        None => shape::sql_raw(pool, &sel, &asked.shape).await?,
     };
-    let sums = async {
-        let mut conn = crate::db::conn(pool).await?;
-        store::field_sums(&mut conn, &sel, &codes).await
-    };
-    let counted = async {
-        let mut conn = crate::db::conn(pool).await?;
-        count_indicators(&mut conn, &sel, &parsed).await
-    };
-    let activities = async {
-        match &form {
-            Some(f) => {
-                let mut conn = crate::db::conn(pool).await?;
-                activities(&mut conn, &sel, f).await
-            }
-            None => Ok(Vec::new()),
-        }
-    };
-    let booleans = top_fields(form.as_ref(), |k| k == FieldType::Boolean);
-    let flag_codes: Vec<&str> = booleans.iter().map(|(_, f)| f.code.as_str()).collect();
-    let flags = async {
-        if flag_codes.is_empty() {
-            return Ok(store::FlagCounts {
-                yes: Vec::new(),
-                answered: Vec::new(),
-            });
-        }
-        let mut conn = crate::db::conn(pool).await?;
-        store::flag_counts(&mut conn, &sel, &flag_codes).await
-    };
-    let topics = async {
-        match &form {
-            Some(f) => {
-                let mut conn = crate::db::conn(pool).await?;
-                topics(&mut conn, &sel, f).await
-            }
-            None => Ok(Vec::new()),
-        }
-    };
-    let (states, sums_text, counted, activities, flag_counts, topics) =
-        tokio::try_join!(states, sums, counted, activities, flags, topics)?;
+    Ok(finish(&asked, raw, period, plan, &sel, with_units))
+}
+
+/// Figures from what the reports answered: the arithmetic, the labels and the order.
+fn finish(
+    asked: &Asked,
+    raw: shape::Raw,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    sel: &Selection,
+    with_units: bool,
+) -> Figures {
+    let form = asked.form.as_ref();
+    let counted = raw.counted(&asked.shape);
+    let booleans = top_fields(form, |k| k == FieldType::Boolean);
     let flags = booleans
         .iter()
-        .zip(flag_counts.yes.iter().zip(&flag_counts.answered))
+        .zip(raw.flags.yes.iter().zip(&raw.flags.answered))
         .map(|((section, f), (yes, answered))| FlagCount {
             section: section.to_string(),
             field: f.code.clone(),
@@ -219,8 +240,9 @@ pub async fn figures(
             share: maths::share(*yes as f64, *answered as f64),
         })
         .collect();
-    let completeness = maths::completeness(&states, with_units);
-    let coverage = maths::coverage(&states, &sel.statuses, with_units);
+    let states = &raw.states;
+    let completeness = maths::completeness(states, with_units);
+    let coverage = maths::coverage(states, &sel.statuses, with_units);
     let reports_included = coverage.counted;
     let units: HashMap<String, UnitRef> = states
         .iter()
@@ -236,12 +258,14 @@ pub async fn figures(
         })
         .collect();
 
-    let sums: HashMap<String, f64> = codes
+    let sums: HashMap<String, f64> = asked
+        .shape
+        .codes
         .iter()
-        .zip(sums_text.iter())
-        .map(|(c, s)| (c.to_string(), maths::parse_sum(s)))
+        .zip(raw.sums.iter())
+        .map(|(c, s)| (c.clone(), maths::parse_sum(s)))
         .collect();
-    let totals = numeric
+    let totals = numeric_fields(form)
         .iter()
         .map(|(section, f)| FieldTotal {
             section: section.to_string(),
@@ -275,16 +299,20 @@ pub async fn figures(
             }
         })
         .collect();
+    let (activities, topics) = match form {
+        Some(f) => (activities(f, raw.lists), topics(f, raw.topics)),
+        None => (Vec::new(), Vec::new()),
+    };
     let indicators = indicators(
-        &indicator_rows,
-        parsed,
+        &asked.indicator_rows,
+        asked.parsed.clone(),
         counted,
         &sums,
         &units,
         &coverage,
         period.window_end.year(),
     );
-    Ok(Figures {
+    Figures {
         period: period_ref(period, plan),
         reports_included,
         coverage,
@@ -295,7 +323,7 @@ pub async fn figures(
         flags,
         activities,
         topics,
-    })
+    }
 }
 
 /// How a repeatable list is compiled: grouped by its first choice field, summing its
@@ -469,23 +497,12 @@ pub async fn sql_statements(
     Ok(out)
 }
 
-/// Activities (the form's repeatable list) by their type, with participants and cost.
-async fn activities(
-    conn: &mut AsyncPgConnection,
-    sel: &Selection,
-    form: &FormDefinition,
-) -> ApiResult<Vec<ActivityGroup>> {
+/// Activities (the form's repeatable lists) by their type, with participants and
+/// cost, from each list's groups (`Raw::lists`).
+fn activities(form: &FormDefinition, lists: Vec<Vec<store::GroupSums>>) -> Vec<ActivityGroup> {
     let mut out = Vec::new();
-    for spec in list_specs(form) {
+    for (spec, groups) in list_specs(form).into_iter().zip(lists) {
         let (list, group_field, pair, cost) = (spec.list, spec.group_field, spec.pair, spec.cost);
-        let groups = store::list_sums(
-            conn,
-            sel,
-            &list.code,
-            group_field.map(|f| f.code.as_str()),
-            &spec.fields,
-        )
-        .await?;
         for g in groups {
             let kind = g.grp.unwrap_or_else(|| list.code.clone());
             let option = group_field
@@ -518,19 +535,15 @@ async fn activities(
             });
         }
     }
-    Ok(out)
+    out
 }
 
 /// The activities again by topic: each list's first multi-choice field, its codes in
 /// the form's order of options (a code the form no longer offers last), with the
-/// list's first sex pair summed.
-async fn topics(
-    conn: &mut AsyncPgConnection,
-    sel: &Selection,
-    form: &FormDefinition,
-) -> ApiResult<Vec<ActivityGroup>> {
+/// list's first sex pair summed (`Raw::topics`).
+fn topics(form: &FormDefinition, by_topic: Vec<Vec<store::GroupSums>>) -> Vec<ActivityGroup> {
     let mut out = Vec::new();
-    for spec in list_specs(form) {
+    for (spec, mut groups) in list_specs(form).into_iter().zip(by_topic) {
         let Some(multi) = spec
             .list
             .fields
@@ -539,12 +552,6 @@ async fn topics(
         else {
             continue;
         };
-        let pair: Vec<&str> = spec
-            .pair
-            .map(|p| vec![p.total.as_str(), p.female.as_str()])
-            .unwrap_or_default();
-        let mut groups =
-            store::list_sums_by_each(conn, sel, &spec.list.code, &multi.code, &pair).await?;
         let options = multi.options.as_deref().unwrap_or_default();
         groups.sort_by_key(|g| {
             options
@@ -556,7 +563,7 @@ async fn topics(
             let code = g.grp.unwrap_or_default();
             let option = options.iter().find(|o| o.code == code);
             let num = |i: usize| g.sums.get(i).map(|s| maths::parse_sum(s)).unwrap_or(0.0);
-            let (total, female) = if pair.is_empty() {
+            let (total, female) = if spec.pair.is_none() {
                 (0.0, 0.0)
             } else {
                 (num(0), num(1))
@@ -573,17 +580,13 @@ async fn topics(
             });
         }
     }
-    Ok(out)
+    out
 }
 
-/// Every text answer of the included reports, grouped by section and field.
-async fn narratives(
-    conn: &mut AsyncPgConnection,
-    sel: &Selection,
-    form: &FormDefinition,
-) -> ApiResult<Vec<NarrativeSection>> {
+/// Every text answer of the included reports (`rows`), grouped by section and field,
+/// in the organisation's order.
+fn narratives(form: &FormDefinition, rows: Vec<store::NarrativeRow>) -> Vec<NarrativeSection> {
     let fields: Vec<&str> = form.text_fields().map(|(_, f)| f.code.as_str()).collect();
-    let rows = store::narratives(conn, sel, &fields).await?;
     let mut by_field: HashMap<&str, Vec<(String, NarrativeEntry)>> = HashMap::new();
     for r in rows {
         for (field, text) in fields.iter().zip(r.texts) {
@@ -600,8 +603,7 @@ async fn narratives(
             }
         }
     }
-    Ok(form
-        .text_fields()
+    form.text_fields()
         .map(|(s, f)| NarrativeSection {
             section: s.code.clone(),
             section_title_vi: s.title_vi.clone(),
@@ -615,7 +617,38 @@ async fn narratives(
                 entries.into_iter().map(|(_, e)| e).collect()
             },
         })
-        .collect())
+        .collect()
+}
+
+/// The narratives of one period for a subtree: from the period's ledger, or by the
+/// narratives query where a ledger cannot serve.
+async fn compiled_narratives(
+    pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    mark: &store::Mark,
+    period: &PeriodRow,
+    plan: &PlanRow,
+    root: &UnitRow,
+    include_submitted: bool,
+) -> ApiResult<Vec<NarrativeSection>> {
+    let asked = asked(pool, plan).await?;
+    let Some(form) = &asked.form else {
+        return Ok(Vec::new());
+    };
+    let sel = selection(period, plan, root, include_submitted);
+    let rows = match from_ledger(pool, cache, period.id, mark, &asked.shape, |l| {
+        Some(l.narratives(&sel))
+    })
+    .await?
+    {
+        Some(rows) => rows,
+        None => {
+            let fields: Vec<&str> = asked.shape.texts.iter().map(String::as_str).collect();
+            let mut conn = crate::db::conn(pool).await?;
+            store::narratives(&mut conn, &sel, &fields).await?
+        }
+    };
+    Ok(narratives(form, rows))
 }
 
 /// One indicator of one period for a subtree, running only the query that indicator
@@ -678,8 +711,11 @@ pub async fn effective_root(
 /// compared with, and the fingerprints of both periods' data (`cache`).
 pub struct Basis {
     previous: Option<(PeriodRow, PlanRow)>,
+    current: store::Mark,
+    /// The current period's whole fingerprint with the plan's tasks: what its
+    /// figures and narratives are cached under.
     current_mark: String,
-    previous_mark: Option<String>,
+    previous_mark: Option<store::Mark>,
 }
 
 impl Basis {
@@ -704,7 +740,10 @@ impl Basis {
             env!("CARGO_PKG_VERSION"),
             &period.id.to_string(),
             self.current_mark.as_str(),
-            self.previous_mark.as_deref().unwrap_or("-"),
+            self.previous_mark
+                .as_ref()
+                .map_or("-".to_string(), store::Mark::whole)
+                .as_str(),
             &root.id.to_string(),
             if include_submitted {
                 "submitted"
@@ -734,20 +773,26 @@ pub async fn basis(
     let mut ids = vec![period.id];
     ids.extend(previous.as_ref().map(|(p, _)| p.id));
     let mut marks = store::fingerprints(conn, &ids).await?;
+    let current = marks.remove(&period.id).unwrap_or(store::Mark {
+        base: String::new(),
+        reports: String::new(),
+    });
     Ok(Basis {
-        current_mark: marks.remove(&period.id).unwrap_or_default()
-            + &crate::tasks::store::mark(conn, plan.id).await?,
+        current_mark: current.whole() + &crate::tasks::store::mark(conn, plan.id).await?,
+        current,
         previous_mark: previous.as_ref().and_then(|(p, _)| marks.remove(&p.id)),
         previous,
     })
 }
 
-/// The figures of one period from the cache, or computed (and then cached).
+/// The figures of one period from the cache, or compiled (and then cached under
+/// `key`, the fingerprint they were compiled after).
 #[allow(clippy::too_many_arguments)]
 async fn cached_figures(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
-    mark: &str,
+    mark: &store::Mark,
+    key_mark: &str,
     period: &PeriodRow,
     plan: &PlanRow,
     root: &UnitRow,
@@ -760,17 +805,28 @@ async fn cached_figures(
         include_submitted,
         with_units,
     };
-    if let Some(hit) = cache.figures(&key, mark) {
+    if let Some(hit) = cache.figures(&key, key_mark) {
         return Ok(hit);
     }
     let gate = cache.gate(cache::Part::Figures, key);
     let _turn = gate.lock().await;
-    if let Some(hit) = cache.figures(&key, mark) {
+    if let Some(hit) = cache.figures(&key, key_mark) {
         return Ok(hit);
     }
-    let computed =
-        Arc::new(figures(pool, period, plan, root, include_submitted, with_units).await?);
-    cache.put_figures(key, mark.to_string(), computed.clone());
+    let computed = Arc::new(
+        compiled_figures(
+            pool,
+            cache,
+            mark,
+            period,
+            plan,
+            root,
+            include_submitted,
+            with_units,
+        )
+        .await?,
+    );
+    cache.put_figures(key, key_mark.to_string(), computed.clone());
     Ok(computed)
 }
 
@@ -792,6 +848,7 @@ pub async fn compile(
     let current = cached_figures(
         pool,
         cache,
+        &basis.current,
         &basis.current_mark,
         period,
         plan,
@@ -817,15 +874,17 @@ pub async fn compile(
         if let Some(hit) = cache.narratives(&key, &basis.current_mark) {
             return Ok(hit);
         }
-        let mut conn = crate::db::conn(pool).await?;
         let computed = Arc::new(
-            match plan_store::get_form(&mut conn, plan.id, None).await? {
-                Some(form) => {
-                    let sel = selection(period, plan, root, include_submitted);
-                    narratives(&mut conn, &sel, &form.definition).await?
-                }
-                None => Vec::new(),
-            },
+            compiled_narratives(
+                pool,
+                cache,
+                &basis.current,
+                period,
+                plan,
+                root,
+                include_submitted,
+            )
+            .await?,
         );
         cache.put_narratives(key, basis.current_mark.clone(), computed.clone());
         Ok(computed)
@@ -837,6 +896,7 @@ pub async fn compile(
                     pool,
                     cache,
                     mark,
+                    &mark.whole(),
                     prev,
                     prev_plan,
                     root,

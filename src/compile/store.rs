@@ -74,7 +74,7 @@ fn check_code(code: &str) -> ApiResult<()> {
 /// `JOIN (…) l ON l.id = f.layout_id`: each layout with `p`, the positions in it of
 /// `fields` (1-based, NULL where the layout lacks the code), so that `f.nums[l.p[i]]`
 /// is the report's number for `fields[i - 1]`.
-fn positions(fields: &[&str]) -> ApiResult<String> {
+pub(crate) fn positions(fields: &[&str]) -> ApiResult<String> {
     let mut ps = fields
         .iter()
         .map(|f| Ok(format!("array_position(codes, {})", literal(f)?)))
@@ -114,7 +114,7 @@ fn bind_selection(
 /// in the period's expected set (`plans::expected`; the issuer never is), plus any
 /// other unit of the subtree whose report was submitted or accepted (a report that
 /// comes is counted, and its unit with it).
-#[derive(QueryableByName, Clone, Debug)]
+#[derive(QueryableByName, Clone, Debug, PartialEq)]
 pub struct UnitState {
     #[diesel(sql_type = SqlUuid)]
     pub unit_id: Uuid,
@@ -227,7 +227,7 @@ fn threshold_literal(threshold: f64) -> ApiResult<String> {
 /// A report's answer to condition `c`, the `i`-th (1-based) field asked for of its
 /// layout: NULL (neither met nor short) where the report has no such key; false
 /// where its answer is not of the type the condition tests.
-fn layout_test(i: usize, c: &Condition) -> ApiResult<String> {
+pub(crate) fn layout_test(i: usize, c: &Condition) -> ApiResult<String> {
     let test = match &c.test {
         Test::Compare { op, threshold } => {
             format!(
@@ -454,7 +454,7 @@ pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     out
 }
 
-#[derive(QueryableByName, Debug)]
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
 pub struct GroupSums {
     #[diesel(sql_type = Nullable<Text>)]
     pub grp: Option<String>,
@@ -464,22 +464,59 @@ pub struct GroupSums {
     pub sums: Vec<String>,
 }
 
+/// How the items of a repeatable list are grouped: by a field's value (NULL where an
+/// item lacks it; `None` puts every item in one group), or under each code of a
+/// multi-choice field (an item counts once under every code it holds).
+pub(crate) enum Grouping<'a> {
+    By(Option<&'a str>),
+    Each(&'a str),
+}
+
+/// The select list (`grp`, `items`, `sums`) and the lateral FROM items over `f.lists`
+/// of a grouped pass over a list's items, shared by the aggregate over the included
+/// reports and the per-report pass of `ledger`.
+pub(crate) fn grouped(
+    list: &str,
+    grouping: &Grouping,
+    fields: &[&str],
+) -> ApiResult<(String, String)> {
+    let (grp, each) = match grouping {
+        Grouping::By(Some(g)) => (format!("a.item->{} #>> '{{}}'", literal(g)?), String::new()),
+        Grouping::By(None) => ("NULL::text".to_string(), String::new()),
+        Grouping::Each(m) => {
+            let m = literal(m)?;
+            (
+                "t.grp".to_string(),
+                format!(
+                    " CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN \
+                     jsonb_typeof(a.item->{m}) = 'array' THEN a.item->{m} ELSE '[]'::jsonb END) \
+                     AS t(grp)"
+                ),
+            )
+        }
+    };
+    Ok((
+        format!(
+            "{grp} AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums",
+            item_sums(fields)?
+        ),
+        format!("{}{each}", list_items("f.lists", list)?),
+    ))
+}
+
+/// A grouped pass over the items of the included reports, in the order of `grp`.
+fn grouped_sql(list: &str, grouping: &Grouping, fields: &[&str]) -> ApiResult<String> {
+    let (select, from) = grouped(list, grouping, fields)?;
+    Ok(format!(
+        "SELECT {select} FROM {INCLUDED} CROSS JOIN LATERAL {from} \
+         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' GROUP BY 1 ORDER BY 1"
+    ))
+}
+
 /// The items of a repeatable list across the included reports, grouped by one of
 /// their fields (e.g. activity type), with the sum of each numeric item field.
 pub fn list_sums_sql(list: &str, group_by: Option<&str>, fields: &[&str]) -> ApiResult<String> {
-    let item = |code: &str| Ok::<_, ApiError>(format!("a.item->{}", literal(code)?));
-    let grp = match group_by {
-        Some(g) => format!("{} #>> '{{}}'", item(g)?),
-        None => "NULL::text".to_string(),
-    };
-    Ok(format!(
-        "SELECT {grp} AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
-         FROM {INCLUDED} CROSS JOIN LATERAL {} \
-         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
-         GROUP BY 1 ORDER BY 1",
-        item_sums(fields)?,
-        list_items("f.lists", list)?,
-    ))
+    grouped_sql(list, &Grouping::By(group_by), fields)
 }
 
 /// The sums of list item fields `a.item`: numbers only, as exact numeric text.
@@ -514,18 +551,7 @@ pub async fn list_sums(
 /// The items of a repeatable list by each code of a multi-choice field (activities by
 /// topic): an item counts once under every code it holds.
 pub fn list_sums_by_each_sql(list: &str, multi: &str, fields: &[&str]) -> ApiResult<String> {
-    let m = literal(multi)?;
-    Ok(format!(
-        "SELECT t.grp AS grp, count(*) AS items, ARRAY[{}]::text[] AS sums \
-         FROM {INCLUDED} \
-         CROSS JOIN LATERAL {} \
-         CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.item->{m}) = 'array' \
-              THEN a.item->{m} ELSE '[]'::jsonb END) AS t(grp) \
-         {WHERE_INCLUDED} AND jsonb_typeof(a.item) = 'object' \
-         GROUP BY 1 ORDER BY 1",
-        item_sums(fields)?,
-        list_items("f.lists", list)?,
-    ))
+    grouped_sql(list, &Grouping::Each(multi), fields)
 }
 
 pub async fn list_sums_by_each(
@@ -544,7 +570,7 @@ pub async fn list_sums_by_each(
 
 /// Of each yes/no field asked for, how many included reports answer yes and how many
 /// answer at all.
-#[derive(QueryableByName, Debug, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, Default)]
 pub struct FlagCounts {
     #[diesel(sql_type = Array<BigInt>)]
     pub yes: Vec<i64>,
@@ -600,7 +626,7 @@ pub struct UnitValues {
 }
 
 /// `ARRAY[expr(1), …, expr(n)]` members for the `n` fields asked for.
-fn each_field(n: usize, expr: impl Fn(usize) -> String) -> String {
+pub(crate) fn each_field(n: usize, expr: impl Fn(usize) -> String) -> String {
     (1..=n).map(expr).collect::<Vec<_>>().join(", ")
 }
 
@@ -646,7 +672,7 @@ pub async fn unit_values(
 
 /// One included report's text answers, in the order of the fields asked for; `None`
 /// where the answer is missing or not a string.
-#[derive(QueryableByName, Debug)]
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
 pub struct NarrativeRow {
     /// Where the unit stands in the tree: texts follow the organisation's order.
     #[diesel(sql_type = Text)]
@@ -767,21 +793,39 @@ struct Fingerprint {
     #[diesel(sql_type = SqlUuid)]
     period_id: Uuid,
     #[diesel(sql_type = Text)]
-    fingerprint: String,
+    base: String,
+    #[diesel(sql_type = Text)]
+    reports: String,
+}
+
+/// A period's fingerprint in two parts: `reports` moves with any write to one of its
+/// reports, `base` with everything else a compilation of it reads (the tree, plans,
+/// periods, indicators, forms and its expected units). `ledger` rebuilds its rows
+/// when `base` moves and refreshes only the reports written when `reports` does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub base: String,
+    pub reports: String,
+}
+
+impl Mark {
+    /// Both parts: equal marks mean equal data.
+    pub fn whole(&self) -> String {
+        format!("{}:{}", self.base, self.reports)
+    }
 }
 
 /// `count.sum-of-xmin` of a table's rows: every committed insert or update gives a row
 /// a new `xmin` (the writing transaction), so the pair moves whenever a row does.
 const TABLE_MARK: &str = "count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)";
 
-/// For each period, a fingerprint of everything a compilation of it reads: its reports
-/// and expected units, and the tree, plans, periods, indicators and forms. Equal fingerprints mean equal
-/// data (`cache` explains how it is used). One statement; the reports part scans only
-/// the period's rows.
+/// For each period, a fingerprint of everything a compilation of it reads ([`Mark`]).
+/// Equal fingerprints mean equal data (`cache` explains how it is used). One
+/// statement; the reports part scans only the period's rows.
 pub async fn fingerprints(
     conn: &mut AsyncPgConnection,
     periods: &[Uuid],
-) -> ApiResult<HashMap<Uuid, String>> {
+) -> ApiResult<HashMap<Uuid, Mark>> {
     let shared = ["org_units", "plans", "periods", "indicators", "forms"]
         .iter()
         .map(|t| format!("(SELECT {TABLE_MARK} FROM {t})"))
@@ -791,9 +835,9 @@ pub async fn fingerprints(
         "WITH shared AS (SELECT concat_ws(':', {shared}) AS mark) \
          SELECT p.id AS period_id, \
                 (SELECT mark FROM shared) || ':' || \
-                (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) || ':' || \
                 (SELECT {TABLE_MARK} FROM period_expected_units e WHERE e.period_id = p.id) \
-                AS fingerprint \
+                AS base, \
+                (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) AS reports \
          FROM unnest($1) AS p(id)"
     ))
     .bind::<Array<SqlUuid>, _>(periods)
@@ -801,6 +845,14 @@ pub async fn fingerprints(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.period_id, r.fingerprint))
+        .map(|r| {
+            (
+                r.period_id,
+                Mark {
+                    base: r.base,
+                    reports: r.reports,
+                },
+            )
+        })
         .collect())
 }

@@ -8,8 +8,11 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use gereport::compile::ledger::{self, Ledger};
 use gereport::compile::reference;
+use gereport::compile::shape::{ListShape, Shape, sql_raw};
 use gereport::compile::store::{self, Selection};
+use gereport::db::Pool;
 use gereport::plans::indicator::{self, CmpOp, Condition, Formula, Test};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -222,22 +225,10 @@ async fn run<T: QueryableByName<diesel::pg::Pg> + Send + 'static>(
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Every figure family over one selection, from the extracted rows and from the
-/// documents, side by side.
-async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: &str) {
-    let ctx = format!(
-        "seed {seed}, {stage}, subtree {}, {:?}",
-        s.prefix, s.statuses
-    );
-    // A code no report holds, and one asked for twice.
-    let fields = [NUMERIC.as_slice(), &["absent", "women"]].concat();
-
-    let new = store::field_sums(conn, s, &fields).await.unwrap();
-    let old: Vec<Sums> = run(conn, &reference::field_sums_sql(&fields).unwrap(), s).await;
-    assert_eq!(new, old[0].sums, "field sums, {ctx}");
-
-    // Numeric thresholds (one below zero, which formulas cannot write but the
-    // queries must still get right), yes/no and choice answers, and a missing code.
+/// Unit-share conditions of every kind: numeric thresholds (one below zero, which
+/// formulas cannot write but the queries must still get right), yes/no and choice
+/// answers, multi-choice ones, and a missing code.
+fn share_conditions() -> Vec<Condition> {
     let mut owned: Vec<Condition> = [
         ("women", CmpOp::Ge, 100.0),
         ("budget", CmpOp::Gt, 0.5),
@@ -264,6 +255,39 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
             other => panic!("{other:?}"),
         }
     }
+    owned
+}
+
+/// List formulas: filtered and unfiltered sums, item shares by a multi-choice, a
+/// choice and a numeric condition.
+fn list_formulas() -> Vec<Formula> {
+    [
+        "sum(activities.female + activities.cost where type == \"training\") / sum(activities.total)",
+        "count(activities where topics has \"law\") / count(activities)",
+        "count(activities where total >= 100) / count(activities)",
+        "sum(activities.female where topics has \"leadership\") / sum(activities.total where type == \"meeting\")",
+        "count(activities where type == \"campaign\") / count(activities)",
+    ]
+    .into_iter()
+    .map(|f| indicator::parse(f).unwrap())
+    .collect()
+}
+
+/// Every figure family over one selection, from the extracted rows and from the
+/// documents, side by side.
+async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: &str) {
+    let ctx = format!(
+        "seed {seed}, {stage}, subtree {}, {:?}",
+        s.prefix, s.statuses
+    );
+    // A code no report holds, and one asked for twice.
+    let fields = [NUMERIC.as_slice(), &["absent", "women"]].concat();
+
+    let new = store::field_sums(conn, s, &fields).await.unwrap();
+    let old: Vec<Sums> = run(conn, &reference::field_sums_sql(&fields).unwrap(), s).await;
+    assert_eq!(new, old[0].sums, "field sums, {ctx}");
+
+    let owned = share_conditions();
     let conditions: Vec<&Condition> = owned.iter().collect();
     let (reports, shares) = store::unit_shares(conn, s, &conditions).await.unwrap();
     let old: Vec<Shares> = run(conn, &reference::unit_shares_sql(&conditions).unwrap(), s).await;
@@ -306,18 +330,7 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
         assert_eq!(new, old, "activities by {group:?}, {ctx}");
     }
 
-    // List formulas: filtered and unfiltered sums, item shares by a multi-choice,
-    // a choice and a numeric condition; all in one pass over the items.
-    let parsed: Vec<Formula> = [
-        "sum(activities.female + activities.cost where type == \"training\") / sum(activities.total)",
-        "count(activities where topics has \"law\") / count(activities)",
-        "count(activities where total >= 100) / count(activities)",
-        "sum(activities.female where topics has \"leadership\") / sum(activities.total where type == \"meeting\")",
-        "count(activities where type == \"campaign\") / count(activities)",
-    ]
-    .into_iter()
-    .map(|f| indicator::parse(f).unwrap())
-    .collect();
+    let parsed = list_formulas();
     let items: Vec<&Formula> = parsed.iter().collect();
     let new = store::item_figures(conn, s, "activities", &items)
         .await
@@ -394,6 +407,99 @@ async fn compare(conn: &mut AsyncPgConnection, s: &Selection, seed: u64, stage: 
     )
     .await;
     assert_eq!(new, old, "unit values, {ctx}");
+}
+
+/// What the ledger test asks of the reports: every family of `compare`, with a list
+/// grouped by a field and by topic, and again not grouped at all.
+fn ledger_shape() -> Shape {
+    let strings = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    Shape {
+        codes: strings(&[NUMERIC.as_slice(), &["absent", "women"]].concat()),
+        conds: share_conditions().into_iter().enumerate().collect(),
+        items: vec![(
+            "activities".to_string(),
+            list_formulas().into_iter().enumerate().collect(),
+        )],
+        flags: strings(&[FLAGS.as_slice(), &["absent", "women"]].concat()),
+        texts: strings(&[TEXTS.as_slice(), &["women", "absent"]].concat()),
+        lists: vec![
+            ListShape {
+                list: "activities".into(),
+                group: Some("type".into()),
+                fields: strings(&["total", "female", "cost"]),
+                multi: Some("topics".into()),
+                pair: strings(&["total", "female"]),
+            },
+            ListShape {
+                list: "activities".into(),
+                group: None,
+                fields: strings(&["cost"]),
+                multi: None,
+                pair: Vec::new(),
+            },
+            ListShape {
+                list: "absent".into(),
+                group: Some("type".into()),
+                fields: Vec::new(),
+                multi: Some("topics".into()),
+                pair: Vec::new(),
+            },
+        ],
+    }
+}
+
+/// The ledger kept by deltas in `kept` is brought up to the data, and over every
+/// selection it must answer what the aggregate queries answer, as must a ledger read
+/// whole now.
+async fn compare_ledger(
+    pool: &Pool,
+    conn: &mut AsyncPgConnection,
+    kept: &mut Option<Ledger>,
+    period: Uuid,
+    selections: &[Selection],
+    seed: u64,
+    stage: &str,
+) {
+    let shape = ledger_shape();
+    let mark = store::fingerprints(conn, &[period])
+        .await
+        .unwrap()
+        .remove(&period)
+        .unwrap();
+    assert!(
+        ledger::sync(kept, conn, period, &mark, &shape)
+            .await
+            .unwrap()
+    );
+    let mut fresh = None;
+    assert!(
+        ledger::sync(&mut fresh, conn, period, &mark, &shape)
+            .await
+            .unwrap()
+    );
+    let (kept, fresh) = (kept.as_ref().unwrap(), fresh.unwrap());
+    assert_eq!(kept.len(), fresh.len(), "seed {seed}, {stage}");
+    let texts: Vec<&str> = shape.texts.iter().map(String::as_str).collect();
+    for s in selections {
+        let ctx = format!(
+            "seed {seed}, {stage}, subtree {}, {:?}",
+            s.prefix, s.statuses
+        );
+        let sql = sql_raw(pool, s, &shape).await.unwrap();
+        assert_eq!(
+            kept.raw(s).as_ref(),
+            Some(&sql),
+            "ledger kept by deltas, {ctx}"
+        );
+        assert_eq!(
+            fresh.raw(s).as_ref(),
+            Some(&sql),
+            "ledger read whole, {ctx}"
+        );
+        let mut old = store::narratives(conn, s, &texts).await.unwrap();
+        old.sort_by(|a, b| a.unit_path.cmp(&b.unit_path));
+        assert_eq!(kept.narratives(s), old, "narratives from the ledger, {ctx}");
+    }
 }
 
 async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
@@ -522,6 +628,45 @@ async fn extracted_figures_compile_exactly_as_the_documents_do() {
     for s in all() {
         compare(&mut conn, &s, seed, "as inserted").await;
     }
+    let pool = gereport::db::build_pool(
+        &app.db.url,
+        4,
+        std::time::Duration::from_secs(10),
+        Default::default(),
+    )
+    .unwrap();
+    let mut kept = None;
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "as inserted",
+    )
+    .await;
+    // Units expected to report, some of them without a report.
+    for u in units.iter().filter(|_| rng.below(2) == 0) {
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO period_expected_units (period_id, unit_id, origin) \
+                 VALUES ('{period}', '{u}', 'default') ON CONFLICT DO NOTHING"
+            ),
+        )
+        .await;
+    }
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "units expected",
+    )
+    .await;
 
     // Edits, status changes (alone and with the data) and a form change, as the
     // service's writers and SQL fixtures make them.
@@ -547,6 +692,82 @@ async fn extracted_figures_compile_exactly_as_the_documents_do() {
     for s in all() {
         compare(&mut conn, &s, seed, "after edits").await;
     }
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "after edits",
+    )
+    .await;
+    // One report at a time, as the service writes them: each sync reads only it.
+    for _ in 0..3 {
+        let id = reports[rng.below(reports.len() as u64) as usize];
+        exec(
+            &mut conn,
+            &format!(
+                "UPDATE reports SET data = {}, status = '{}' WHERE id = '{id}'",
+                quote(&document(&mut rng)),
+                statuses[rng.below(4) as usize]
+            ),
+        )
+        .await;
+        compare_ledger(
+            &pool,
+            &mut conn,
+            &mut kept,
+            period,
+            &all(),
+            seed,
+            "one report",
+        )
+        .await;
+    }
+    // A new unit (the tree changed: the ledger is read whole), then its first report
+    // of the period (read alone).
+    let new = Uuid::now_v7();
+    let unit = Uuid::now_v7();
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO org_units (id, code, name, kind, parent_id, path, depth) \
+             VALUES ('{unit}', 'U9', 'Unit 9', 'office', '{}', '/{root}/{}/{unit}/', 2)",
+            depts[1], depts[1],
+        ),
+    )
+    .await;
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "a new unit",
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO reports (id, period_id, unit_id, form_id, status, data) \
+             VALUES ('{new}', '{period}', '{unit}', '{form}', 'accepted', {})",
+            quote(&document(&mut rng))
+        ),
+    )
+    .await;
+    reports.push(new);
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "a new unit's report",
+    )
+    .await;
 
     // The migration's backfill rebuilds the same rows from scratch.
     exec(
@@ -557,6 +778,16 @@ async fn extracted_figures_compile_exactly_as_the_documents_do() {
     for s in all() {
         compare(&mut conn, &s, seed, "after a rebuild").await;
     }
+    compare_ledger(
+        &pool,
+        &mut conn,
+        &mut kept,
+        period,
+        &all(),
+        seed,
+        "after a rebuild",
+    )
+    .await;
     assert_eq!(
         app.db_i64("SELECT count(*) AS n FROM report_figures").await,
         reports.len() as i64
