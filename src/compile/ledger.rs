@@ -2,8 +2,9 @@
 //! report: a [`Ledger`] keeps in memory, for one period, each report's own
 //! contribution to the figures (its values of the summed fields, whether it meets
 //! each unit-share condition, its list formulas' totals, its list items by group and
-//! by topic, its yes/no and text answers, its unit and status), read by one
-//! statement per report from `report_figures`. Any subtree's figures, with either set
+//! by topic, its yes/no and text answers, its unit and status), read from
+//! `report_figures` by one statement for the answers and one per pass over a list's
+//! items, grouped by report and run side by side. Any subtree's figures, with either set
 //! of statuses, are then sums over the ledger's rows in memory ([`Ledger::raw`]),
 //! exactly as the aggregate queries of `store` sum them in PostgreSQL: sums are
 //! exact decimals ([`Dec`]) written back as PostgreSQL writes a `numeric`, groups in
@@ -37,15 +38,16 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::shape::{Raw, Shape};
 use super::store::{
     self, FlagCounts, GroupSums, Grouping, NarrativeRow, Selection, UnitState, each_field,
 };
-use crate::error::ApiResult;
+use crate::db::Pool;
+use crate::error::{ApiError, ApiResult};
 
 /// An exact decimal as PostgreSQL's `numeric` holds it: `m / 10^s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +140,9 @@ struct Entry {
     signed_report: bool,
     nums: Vec<Option<Dec>>,
     met: Vec<Option<bool>>,
-    items: Vec<Dec>,
+    /// Per list of `Shape::items`: each formula's numerator and denominator over the
+    /// report's own items (empty when it has none).
+    items: Vec<Vec<Dec>>,
     flags: Vec<Option<bool>>,
     texts: Vec<Option<String>>,
     lists: Vec<Vec<Group>>,
@@ -176,48 +180,30 @@ struct Row {
     nums: Vec<Option<String>>,
     #[diesel(sql_type = Array<Nullable<Bool>>)]
     met: Vec<Option<bool>>,
-    #[diesel(sql_type = Array<Text>)]
-    items: Vec<String>,
     #[diesel(sql_type = Array<Nullable<Bool>>)]
     flags: Vec<Option<bool>>,
     #[diesel(sql_type = Array<Nullable<Text>>)]
     texts: Vec<Option<String>>,
-    #[diesel(sql_type = Jsonb)]
-    lists: serde_json::Value,
-    #[diesel(sql_type = Jsonb)]
-    topics: serde_json::Value,
 }
 
-/// `[[grp, items, [sum, …]], …]` of one list of one report, as the row query builds it.
-fn groups(v: &serde_json::Value) -> Option<Vec<Group>> {
-    v.as_array()?
-        .iter()
-        .map(|g| {
-            let g = g.as_array()?;
-            Some(Group {
-                grp: match <[serde_json::Value]>::first(g)? {
-                    serde_json::Value::Null => None,
-                    other => Some(other.as_str()?.to_string()),
-                },
-                items: g.get(1)?.as_i64()?,
-                sums: g
-                    .get(2)?
-                    .as_array()?
-                    .iter()
-                    .map(|s| Dec::parse(s.as_str()?))
-                    .collect::<Option<_>>()?,
-            })
-        })
-        .collect()
-}
-
-/// Each list's groups: `jsonb_build_array(list1, list2, …)` of the row query.
-fn list_groups(v: &serde_json::Value) -> Option<Vec<Vec<Group>>> {
-    v.as_array()?.iter().map(groups).collect()
+/// One report's share of a pass over a list's items: one group of them (`grp`,
+/// `items`), or, for the list formulas, their totals (`grp` and `items` unused).
+#[derive(QueryableByName)]
+struct ItemRow {
+    #[diesel(sql_type = SqlUuid)]
+    report_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    grp: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    items: i64,
+    #[diesel(sql_type = Array<Text>)]
+    sums: Vec<String>,
 }
 
 impl Row {
-    fn entry(self) -> Option<(Uuid, Entry)> {
+    fn entry(self, shape: &Shape) -> Option<(Uuid, Entry)> {
         let nums = self
             .nums
             .iter()
@@ -225,11 +211,6 @@ impl Row {
                 Some(t) => Dec::parse(t).map(Some),
                 None => Some(None),
             })
-            .collect::<Option<_>>()?;
-        let items = self
-            .items
-            .iter()
-            .map(|t| Dec::parse(t))
             .collect::<Option<_>>()?;
         Some((
             self.report_id,
@@ -241,28 +222,33 @@ impl Row {
                 signed_report: self.signed_report,
                 nums,
                 met: self.met,
-                items,
+                items: vec![Vec::new(); shape.items.len()],
                 flags: self.flags,
                 texts: self.texts,
-                lists: list_groups(&self.lists)?,
-                topics: list_groups(&self.topics)?,
+                lists: vec![Vec::new(); shape.lists.len()],
+                topics: vec![Vec::new(); shape.lists.len()],
             },
         ))
     }
 }
 
-/// A grouped pass over one report's own list items, as a jsonb expression.
-fn own_groups(list: &str, grouping: &Grouping, fields: &[&str]) -> ApiResult<String> {
-    let (select, from) = store::grouped(list, grouping, fields)?;
-    Ok(format!(
-        "(SELECT coalesce(jsonb_agg(jsonb_build_array(g.grp, g.items, g.sums)), '[]'::jsonb) \
-         FROM (SELECT {select} FROM {from} WHERE jsonb_typeof(a.item) = 'object' \
-               GROUP BY 1) g)"
-    ))
+/// Which pass over a list's items an [`ItemRow`] comes from.
+#[derive(Clone, Copy, Debug)]
+enum Pass {
+    /// The list formulas of `Shape::items[i]`.
+    Items(usize),
+    /// `Shape::lists[i]` by its group.
+    Groups(usize),
+    /// `Shape::lists[i]` by each code of its multi-choice field.
+    Topics(usize),
 }
 
-/// The statement reading each report's contribution to `shape`: all the period's
-/// reports (`$1`), or only those of `$2` when it is not NULL.
+/// What every statement of a read is restricted to: the period's reports (`$1`), or
+/// only those of `$2` when it is not NULL.
+const ROWS: &str = "report_figures f JOIN reports r ON r.id = f.report_id";
+const ROWS_WHERE: &str = "f.period_id = $1 AND ($2::uuid[] IS NULL OR f.report_id = ANY($2))";
+
+/// The statement reading each report's answers to `shape`, but for its lists.
 fn rows_sql(shape: &Shape) -> ApiResult<String> {
     let conds = shape.conditions();
     let mut all: Vec<&str> = shape.codes.iter().map(String::as_str).collect();
@@ -286,39 +272,60 @@ fn rows_sql(shape: &Shape) -> ApiResult<String> {
     let texts = each_field(shape.texts.len(), |i| {
         format!("f.texts[l.p[{}]]", at_text + i)
     });
-    let mut lists = Vec::new();
-    let mut topics = Vec::new();
-    for l in &shape.lists {
-        let fields: Vec<&str> = l.fields.iter().map(String::as_str).collect();
-        lists.push(own_groups(
-            &l.list,
-            &Grouping::By(l.group.as_deref()),
-            &fields,
-        )?);
-        topics.push(match &l.multi {
-            Some(m) => {
-                let pair: Vec<&str> = l.pair.iter().map(String::as_str).collect();
-                own_groups(&l.list, &Grouping::Each(m), &pair)?
-            }
-            None => "'[]'::jsonb".to_string(),
-        });
-    }
     Ok(format!(
         "SELECT f.report_id, r.xmin::text::bigint AS version, u.id AS unit_id, u.path, u.code, \
                 u.name, f.status, r.late, \
                 EXISTS (SELECT 1 FROM attachments a WHERE a.report_id = r.id \
                         AND a.kind = 'signed_report' AND a.revision IS NOT NULL) AS signed_report, \
                 ARRAY[{nums}]::text[] AS nums, ARRAY[{met}]::boolean[] AS met, \
-                {} AS items, ARRAY[{flags}]::boolean[] AS flags, ARRAY[{texts}]::text[] AS texts, \
-                jsonb_build_array({}) AS lists, jsonb_build_array({}) AS topics \
-         FROM report_figures f JOIN reports r ON r.id = f.report_id \
-              JOIN org_units u ON u.id = f.unit_id {} \
-         WHERE f.period_id = $1 AND ($2::uuid[] IS NULL OR f.report_id = ANY($2))",
-        store::own_items("f.lists", &shape.item_formulas())?,
-        lists.join(", "),
-        topics.join(", "),
+                ARRAY[{flags}]::boolean[] AS flags, ARRAY[{texts}]::text[] AS texts \
+         FROM {ROWS} JOIN org_units u ON u.id = f.unit_id {} \
+         WHERE {ROWS_WHERE}",
         store::positions(&all)?,
     ))
+}
+
+/// The passes over list items a shape asks for, each one statement that groups by
+/// report: a hash aggregate over the items, as the aggregate queries make, rather
+/// than a subquery per report.
+fn passes_sql(shape: &Shape) -> ApiResult<Vec<(Pass, String)>> {
+    let mut out = Vec::new();
+    for (i, (list, formulas)) in shape.items.iter().enumerate() {
+        let fs: Vec<&crate::plans::indicator::Formula> = formulas.iter().map(|(_, f)| f).collect();
+        out.push((
+            Pass::Items(i),
+            format!(
+                "SELECT f.report_id, r.xmin::text::bigint AS version, NULL::text AS grp, \
+                        0::bigint AS items, {} \
+                 FROM {ROWS} CROSS JOIN LATERAL {} \
+                 WHERE {ROWS_WHERE} AND jsonb_typeof(a.item) = 'object' GROUP BY 1, 2",
+                store::item_columns(&fs)?,
+                store::list_items("f.lists", list)?
+            ),
+        ));
+    }
+    let grouped = |grouping: &Grouping, list: &str, fields: &[String]| -> ApiResult<String> {
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let (select, items) = store::grouped(list, grouping, &fields)?;
+        Ok(format!(
+            "SELECT f.report_id, r.xmin::text::bigint AS version, {select} \
+             FROM {ROWS} CROSS JOIN LATERAL {items} \
+             WHERE {ROWS_WHERE} AND jsonb_typeof(a.item) = 'object' GROUP BY 1, 2, 3"
+        ))
+    };
+    for (i, l) in shape.lists.iter().enumerate() {
+        out.push((
+            Pass::Groups(i),
+            grouped(&Grouping::By(l.group.as_deref()), &l.list, &l.fields)?,
+        ));
+        if let Some(m) = &l.multi {
+            out.push((
+                Pass::Topics(i),
+                grouped(&Grouping::Each(m), &l.list, &l.pair)?,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(QueryableByName)]
@@ -335,6 +342,7 @@ pub struct Ledger {
     reports_mark: String,
     shape: Shape,
     rows_sql: String,
+    passes_sql: Vec<(Pass, String)>,
     entries: HashMap<Uuid, Entry>,
     /// Report ids in the order of their units' paths.
     order: Vec<Uuid>,
@@ -342,18 +350,85 @@ pub struct Ledger {
     expected: Vec<Unit>,
 }
 
-async fn read_rows(
-    conn: &mut AsyncPgConnection,
-    sql: &str,
+/// A version no row has: an entry whose parts were read from different versions of
+/// its report is read again by the next sync.
+const MIXED: i64 = -1;
+
+/// Reads the entries of the period's reports (of `only`, when given): the row
+/// statement and each pass over list items side by side, each on a pool connection
+/// of its own. `None` when a value cannot be held exactly.
+async fn read_entries(
+    pool: &Pool,
+    rows_sql: &str,
+    passes_sql: &[(Pass, String)],
+    shape: &Shape,
     period: Uuid,
     only: Option<Vec<Uuid>>,
-) -> ApiResult<Option<Vec<(Uuid, Entry)>>> {
-    let rows: Vec<Row> = diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(period)
-        .bind::<Nullable<Array<SqlUuid>>, _>(only)
-        .load(conn)
-        .await?;
-    Ok(rows.into_iter().map(Row::entry).collect())
+) -> ApiResult<Option<HashMap<Uuid, Entry>>> {
+    let rows = async {
+        let mut conn = crate::db::conn(pool).await?;
+        let rows: Vec<Row> = diesel::sql_query(rows_sql)
+            .bind::<SqlUuid, _>(period)
+            .bind::<Nullable<Array<SqlUuid>>, _>(only.clone())
+            .load(&mut conn)
+            .await?;
+        Ok::<_, ApiError>(rows)
+    };
+    let passes = futures_util::future::try_join_all(passes_sql.iter().map(|(pass, sql)| {
+        let only = only.clone();
+        async move {
+            let mut conn = crate::db::conn(pool).await?;
+            let rows: Vec<ItemRow> = diesel::sql_query(sql)
+                .bind::<SqlUuid, _>(period)
+                .bind::<Nullable<Array<SqlUuid>>, _>(only)
+                .load(&mut conn)
+                .await?;
+            Ok::<_, ApiError>((*pass, rows))
+        }
+    }));
+    let (rows, passes) = tokio::try_join!(rows, passes)?;
+    let mut entries: HashMap<Uuid, Entry> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let Some((id, entry)) = row.entry(shape) else {
+            return Ok(None);
+        };
+        entries.insert(id, entry);
+    }
+    for (pass, rows) in passes {
+        for r in rows {
+            // A report written between the statements: what was read of it stands
+            // for this answer, and the next sync reads it again.
+            let Some(e) = entries.get_mut(&r.report_id) else {
+                continue;
+            };
+            if e.version != r.version {
+                e.version = MIXED;
+            }
+            let Some(sums) = r
+                .sums
+                .iter()
+                .map(|t| Dec::parse(t))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return Ok(None);
+            };
+            match pass {
+                Pass::Items(i) => e.items[i] = sums,
+                Pass::Groups(i) | Pass::Topics(i) => {
+                    let group = Group {
+                        grp: r.grp,
+                        items: r.items,
+                        sums,
+                    };
+                    match pass {
+                        Pass::Groups(_) => e.lists[i].push(group),
+                        _ => e.topics[i].push(group),
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(entries))
 }
 
 /// Brings `slot` up to the period's data under `mark` (the module header says how and
@@ -361,7 +436,7 @@ async fn read_rows(
 /// slot is left empty and the caller compiles with the aggregate queries.
 pub async fn sync(
     slot: &mut Option<Ledger>,
-    conn: &mut AsyncPgConnection,
+    pool: &Pool,
     period: Uuid,
     mark: &store::Mark,
     shape: &Shape,
@@ -373,12 +448,15 @@ pub async fn sync(
         if l.reports_mark == mark.reports {
             return Ok(true);
         }
-        let versions: Vec<Version> = diesel::sql_query(
-            "SELECT id, xmin::text::bigint AS version FROM reports WHERE period_id = $1",
-        )
-        .bind::<SqlUuid, _>(period)
-        .load(conn)
-        .await?;
+        let versions: Vec<Version> = {
+            let mut conn = crate::db::conn(pool).await?;
+            diesel::sql_query(
+                "SELECT id, xmin::text::bigint AS version FROM reports WHERE period_id = $1",
+            )
+            .bind::<SqlUuid, _>(period)
+            .load(&mut conn)
+            .await?
+        };
         let current: HashSet<Uuid> = versions.iter().map(|v| v.id).collect();
         l.entries.retain(|id, _| current.contains(id));
         let changed: Vec<Uuid> = versions
@@ -387,7 +465,15 @@ pub async fn sync(
             .map(|v| v.id)
             .collect();
         if !changed.is_empty() {
-            let Some(rows) = read_rows(conn, &l.rows_sql, period, Some(changed.clone())).await?
+            let Some(read) = read_entries(
+                pool,
+                &l.rows_sql,
+                &l.passes_sql,
+                shape,
+                period,
+                Some(changed.clone()),
+            )
+            .await?
             else {
                 *slot = None;
                 return Ok(false);
@@ -395,30 +481,40 @@ pub async fn sync(
             for id in &changed {
                 l.entries.remove(id);
             }
-            l.entries.extend(rows);
+            l.entries.extend(read);
         }
         l.reports_mark = mark.reports.clone();
         l.reorder();
         return Ok(true);
     }
     *slot = None;
-    let sql = rows_sql(shape)?;
-    let Some(rows) = read_rows(conn, &sql, period, None).await? else {
+    let rows_sql = rows_sql(shape)?;
+    let passes_sql = passes_sql(shape)?;
+    let expected = async {
+        let mut conn = crate::db::conn(pool).await?;
+        let units: Vec<Unit> = diesel::sql_query(
+            "SELECT u.id AS unit_id, u.path, u.code, u.name FROM period_expected_units e \
+             JOIN org_units u ON u.id = e.unit_id WHERE e.period_id = $1 AND e.removed_at IS NULL",
+        )
+        .bind::<SqlUuid, _>(period)
+        .load(&mut conn)
+        .await?;
+        Ok::<_, ApiError>(units)
+    };
+    let (entries, expected) = tokio::try_join!(
+        read_entries(pool, &rows_sql, &passes_sql, shape, period, None),
+        expected
+    )?;
+    let Some(entries) = entries else {
         return Ok(false);
     };
-    let expected: Vec<Unit> = diesel::sql_query(
-        "SELECT u.id AS unit_id, u.path, u.code, u.name FROM period_expected_units e \
-         JOIN org_units u ON u.id = e.unit_id WHERE e.period_id = $1 AND e.removed_at IS NULL",
-    )
-    .bind::<SqlUuid, _>(period)
-    .load(conn)
-    .await?;
     let mut ledger = Ledger {
         base: mark.base.clone(),
         reports_mark: mark.reports.clone(),
         shape: shape.clone(),
-        rows_sql: sql,
-        entries: rows.into_iter().collect(),
+        rows_sql,
+        passes_sql,
+        entries,
         order: Vec::new(),
         expected,
     };
@@ -542,7 +638,11 @@ impl Ledger {
         let mut reports = 0i64;
         let mut met = vec![0i64; shape.conds.len()];
         let mut short: Vec<Vec<String>> = vec![Vec::new(); shape.conds.len()];
-        let mut items = vec![Acc::default(); shape.item_formulas().len() * 2];
+        let mut items: Vec<Vec<Acc>> = shape
+            .items
+            .iter()
+            .map(|(_, fs)| vec![Acc::default(); fs.len() * 2])
+            .collect();
         let mut lists: Vec<GroupAcc> = shape.lists.iter().map(|_| GroupAcc::default()).collect();
         let mut topics: Vec<GroupAcc> = shape.lists.iter().map(|_| GroupAcc::default()).collect();
         let mut yes = vec![0i64; shape.flags.len()];
@@ -561,8 +661,10 @@ impl Ledger {
                     None => {}
                 }
             }
-            for (acc, d) in items.iter_mut().zip(&e.items) {
-                acc.add(*d)?;
+            for (accs, ds) in items.iter_mut().zip(&e.items) {
+                for (acc, d) in accs.iter_mut().zip(ds) {
+                    acc.add(*d)?;
+                }
             }
             for (acc, groups) in lists.iter_mut().zip(&e.lists) {
                 acc.add(groups)?;
@@ -577,21 +679,17 @@ impl Ledger {
                 }
             }
         }
-        let mut item_totals = Vec::new();
-        let mut flat = items.iter().map(Acc::text);
-        for (_, formulas) in &shape.items {
-            item_totals.push(
-                formulas
-                    .iter()
-                    .map(|_| {
-                        (
-                            flat.next().unwrap_or_default(),
-                            flat.next().unwrap_or_default(),
-                        )
+        let item_totals = items
+            .iter()
+            .map(|accs| {
+                accs.chunks_exact(2)
+                    .filter_map(|nd| match nd {
+                        [n, d] => Some((n.text(), d.text())),
+                        _ => None,
                     })
-                    .collect(),
-            );
-        }
+                    .collect()
+            })
+            .collect();
         Some(Raw {
             states: self.states(sel),
             sums: sums.iter().map(Acc::text).collect(),

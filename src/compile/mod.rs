@@ -183,12 +183,10 @@ async fn from_ledger<T>(
 ) -> ApiResult<Option<T>> {
     let slot = cache.ledger(period);
     let mut held = slot.lock().await;
-    // The connection is taken after the ledger's lock, never held while waiting for it.
-    let mut conn = crate::db::conn(pool).await?;
-    if !ledger::sync(&mut held, &mut conn, period, mark, shape).await? {
+    // Connections are taken after the ledger's lock, never held while waiting for it.
+    if !ledger::sync(&mut held, pool, period, mark, shape).await? {
         return Ok(None);
     }
-    drop(conn);
     Ok(held.as_ref().and_then(read))
 }
 

@@ -467,13 +467,13 @@ async fn compare_ledger(
         .remove(&period)
         .unwrap();
     assert!(
-        ledger::sync(kept, conn, period, &mark, &shape)
+        ledger::sync(kept, pool, period, &mark, &shape)
             .await
             .unwrap()
     );
     let mut fresh = None;
     assert!(
-        ledger::sync(&mut fresh, conn, period, &mark, &shape)
+        ledger::sync(&mut fresh, pool, period, &mark, &shape)
             .await
             .unwrap()
     );
