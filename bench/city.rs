@@ -583,12 +583,13 @@ async fn compile_once(http: &reqwest::Client, url: &str, token: &str) -> Result<
     Ok((t.elapsed(), size))
 }
 
-/// Rewrites one indicator unchanged: the plans' part of every period's fingerprint
-/// moves, so the service reads each period's reports whole again (as after an
-/// indicator, a form or the tree changed, or on a cold start).
-async fn touch_an_indicator(conn: &mut AsyncPgConnection) -> Result<()> {
+/// Rewrites one unit of the tree unchanged: every period's fingerprint moves in the
+/// part its ledger stands on, so the service compiles with the aggregate queries
+/// over every report of both periods (as after the tree or the expected units
+/// changed, or on a cold start) and reads the ledgers whole in the background.
+async fn touch_the_tree(conn: &mut AsyncPgConnection) -> Result<()> {
     diesel::sql_query(
-        "UPDATE indicators SET name_en = name_en WHERE id = (SELECT id FROM indicators LIMIT 1)",
+        "UPDATE org_units SET name = name WHERE id = (SELECT id FROM org_units LIMIT 1)",
     )
     .execute(conn)
     .await?;
@@ -623,8 +624,8 @@ async fn measure(
     // service's cache); the figures alone, without narratives, polled; after one report
     // of the period changed (the period's ledger reads that report again, the previous
     // period's figures are reused); after a report of each period changed (both
-    // ledgers read one report); and computed whole after an indicator changed (both
-    // periods' reports are read whole again, as on a cold start).
+    // ledgers read one report); and computed whole after the tree changed (the
+    // aggregate queries over both periods' reports, as on a cold start).
     let compile_url = format!("{base}/api/v1/periods/{}/compilation", s.period_current);
     let (first, size) = compile_once(http, &compile_url, &coordinator).await?;
     eprintln!("first compilation after start {:.1} ms", ms(first));
@@ -648,16 +649,25 @@ async fn measure(
     let mut changed = Vec::new();
     let mut each = Vec::new();
     let mut cold = Vec::new();
+    // Changes one after another: the ledgers are read by the first compilation's
+    // background read, before the runs measured.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     for _ in 0..RECOMPUTE_RUNS {
         touch_a_report(conn, s.period_current).await?;
         changed.push(compile_once(http, &compile_url, &coordinator).await?.0);
+    }
+    for _ in 0..RECOMPUTE_RUNS {
         touch_a_report(conn, s.period_current).await?;
         if let Some(prev) = prev_id {
             touch_a_report(conn, prev).await?;
         }
         each.push(compile_once(http, &compile_url, &coordinator).await?.0);
-        touch_an_indicator(conn).await?;
+    }
+    for _ in 0..RECOMPUTE_RUNS {
+        touch_the_tree(conn).await?;
         cold.push(compile_once(http, &compile_url, &coordinator).await?.0);
+        // The ledgers' background read ends before the next run is measured.
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
     changed.sort();
     each.sort();
@@ -875,7 +885,7 @@ an accepted report (the default 2024 form, realistic values, 1–2 activities) f
 | (a) the figures alone (`?parts=` without narratives and tasks, {figures_kib} KiB), polled, {COMPILE_RUNS} runs | p50 {f50:.1} ms, p99 {f99:.1} ms | p50 ≤ 20 ms | {vf} |\n\
 | (a) the whole compilation after one report of the period changed, {RECOMPUTE_RUNS} runs | p50 {h50:.1} ms, p99 {h99:.1} ms | p50 ≤ 100 ms | {vh} |\n\
 | (a) the same after a report of each period changed, {RECOMPUTE_RUNS} runs | p50 {e50:.1} ms, p99 {e99:.1} ms | | |\n\
-| (a) the same computed whole (after an indicator changed: every report read again), {RECOMPUTE_RUNS} runs; the first after start: {first:.0} ms | p50 {w50:.1} ms, p99 {w99:.1} ms | p50 ≤ 150 ms | {vw} |\n\
+| (a) the same computed whole (after the tree changed: every report read again), {RECOMPUTE_RUNS} runs; the first after start: {first:.0} ms | p50 {w50:.1} ms, p99 {w99:.1} ms | p50 ≤ 150 ms | {vw} |\n\
 | (a′) the {nstat} statements of a whole computation through psql, {SQL_RUNS} runs | p50 {s50:.1} ms | | |\n\
 | service (computed whole) / SQL | {ratio:.2}× | ≤ 1.5× | {vr} |\n\
 | (b) reads of one report, {CONCURRENCY} clients, {nreads} requests | {read_rps:.0} req/s, p99 {r99:.1} ms, {read_errors} errors | p99 ≤ 20 ms, no errors | {vb} |\n\
@@ -889,8 +899,9 @@ The psql figure sums the server-side time of each statement as psql's `\\timing`
 figures are wall time at the client, including HTTP, JSON encoding of the whole compilation and its transfer. \
 Before each run of the third and fourth rows the benchmark rewrites one report row in SQL (of the period, \
 then of each period), which is what any edit, submission or review does to the service's fingerprint of a \
-period; before each run of the fifth it rewrites an indicator, which makes the service read every report \
-of both periods again.\n",
+period; before each run of the fifth it rewrites a unit of the tree, which makes the service compile from \
+every report of both periods with its aggregate queries (and read the ledgers whole in the background, given \
+3 s before the next run).\n",
         date = Utc::now().format("%Y-%m-%d"),
         pool = pool_size(),
         machine = machine(),

@@ -14,8 +14,11 @@
 //!
 //! Keeping it current ([`sync`]). The caller passes the period's fingerprint
 //! (`store::Mark`), read before:
-//! - when its `base` (tree, plans, periods, indicators, forms, expected units) or the
-//!   shape of the figures differs from the ledger's, the ledger is read whole again;
+//! - when its `rows` part (the tree, the expected units) or the shape of the figures
+//!   (the form, the indicators) differs from the ledger's, the ledger is read whole
+//!   again. The service does not wait for that: it answers that request with the
+//!   aggregate queries, as fast as before, and reads the ledger in the background
+//!   (`compile::from_ledger`);
 //! - when only its `reports` part differs, the ledger lists `(id, xmin)` of the
 //!   period's reports and reads again just the rows whose `xmin` differs from the
 //!   one it holds (every committed write gives the row a new `xmin`, and the figures
@@ -33,7 +36,8 @@
 //! recomputation after the fingerprint would be, which is what `cache` requires.
 //!
 //! A value a ledger cannot hold exactly (a decimal beyond 18 digits) makes [`sync`]
-//! answer `false`, and the caller uses the aggregate queries for that period.
+//! answer `false`, and the caller uses the aggregate queries for that period until
+//! its tree, expected units or shape change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -338,7 +342,8 @@ struct Version {
 
 /// One period's reports, each as what it contributes to the figures.
 pub struct Ledger {
-    base: String,
+    /// `Mark::rows` when the rows were read whole.
+    rows_mark: String,
     reports_mark: String,
     shape: Shape,
     rows_sql: String,
@@ -348,6 +353,9 @@ pub struct Ledger {
     order: Vec<Uuid>,
     /// The units expected to report, with no regard to whether they did.
     expected: Vec<Unit>,
+    /// False when a value of the period cannot be held exactly: the ledger is empty
+    /// and answers nothing until the tree, the expected units or the shape change.
+    holds: bool,
 }
 
 /// A version no row has: an entry whose parts were read from different versions of
@@ -431,9 +439,22 @@ async fn read_entries(
     Ok(Some(entries))
 }
 
+/// Whether a ledger can be brought up to `mark` by reading only the reports written
+/// since: the tree and the expected units are as it read them, and it holds the
+/// figures `shape` asks for.
+fn follows(l: &Ledger, mark: &store::Mark, shape: &Shape) -> bool {
+    l.rows_mark == mark.rows && l.shape == *shape
+}
+
+/// Whether bringing `slot` up to `mark` would read the period whole.
+pub fn needs_whole_read(slot: &Option<Ledger>, mark: &store::Mark, shape: &Shape) -> bool {
+    !slot.as_ref().is_some_and(|l| follows(l, mark, shape))
+}
+
 /// Brings `slot` up to the period's data under `mark` (the module header says how and
 /// why that is consistent). `false`: the period's values cannot be kept exactly; the
-/// slot is left empty and the caller compiles with the aggregate queries.
+/// slot says so (and is not read again until its rows or shape change) and the
+/// caller compiles with the aggregate queries.
 pub async fn sync(
     slot: &mut Option<Ledger>,
     pool: &Pool,
@@ -441,10 +462,10 @@ pub async fn sync(
     mark: &store::Mark,
     shape: &Shape,
 ) -> ApiResult<bool> {
-    if let Some(l) = slot
-        .as_mut()
-        .filter(|l| l.base == mark.base && l.shape == *shape)
-    {
+    if let Some(l) = slot.as_mut().filter(|l| follows(l, mark, shape)) {
+        if !l.holds {
+            return Ok(false);
+        }
         if l.reports_mark == mark.reports {
             return Ok(true);
         }
@@ -475,7 +496,7 @@ pub async fn sync(
             )
             .await?
             else {
-                *slot = None;
+                *slot = Some(Ledger::unheld(mark, shape));
                 return Ok(false);
             };
             for id in &changed {
@@ -506,10 +527,11 @@ pub async fn sync(
         expected
     )?;
     let Some(entries) = entries else {
+        *slot = Some(Ledger::unheld(mark, shape));
         return Ok(false);
     };
     let mut ledger = Ledger {
-        base: mark.base.clone(),
+        rows_mark: mark.rows.clone(),
         reports_mark: mark.reports.clone(),
         shape: shape.clone(),
         rows_sql,
@@ -517,6 +539,7 @@ pub async fn sync(
         entries,
         order: Vec::new(),
         expected,
+        holds: true,
     };
     ledger.reorder();
     *slot = Some(ledger);
@@ -559,6 +582,21 @@ impl GroupAcc {
 }
 
 impl Ledger {
+    /// The ledger of a period whose values cannot be held exactly.
+    fn unheld(mark: &store::Mark, shape: &Shape) -> Ledger {
+        Ledger {
+            rows_mark: mark.rows.clone(),
+            reports_mark: mark.reports.clone(),
+            shape: shape.clone(),
+            rows_sql: String::new(),
+            passes_sql: Vec::new(),
+            entries: HashMap::new(),
+            order: Vec::new(),
+            expected: Vec::new(),
+            holds: false,
+        }
+    }
+
     fn reorder(&mut self) {
         let mut order: Vec<(&str, Uuid)> = self
             .entries

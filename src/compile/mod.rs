@@ -172,7 +172,8 @@ pub async fn figures(
 }
 
 /// Reads from the period's ledger in memory, brought up to `mark` first (`ledger`);
-/// `None` where the ledger cannot serve the period.
+/// `None` where the ledger cannot serve the period, or would have to be read whole:
+/// the caller then compiles with the aggregate queries and calls [`read_whole_later`].
 async fn from_ledger<T>(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
@@ -183,11 +184,40 @@ async fn from_ledger<T>(
 ) -> ApiResult<Option<T>> {
     let slot = cache.ledger(period);
     let mut held = slot.lock().await;
+    if ledger::needs_whole_read(&held, mark, shape) {
+        return Ok(None);
+    }
     // Connections are taken after the ledger's lock, never held while waiting for it.
     if !ledger::sync(&mut held, pool, period, mark, shape).await? {
         return Ok(None);
     }
     Ok(held.as_ref().and_then(read))
+}
+
+/// Reads a period's ledger whole in the background, after an answer was compiled
+/// without it, so that the next compilations after a change read only what changed.
+/// Several calls for one period read it once: each finds it read by the one before.
+fn read_whole_later(
+    pool: &crate::db::Pool,
+    cache: &CompilationCache,
+    period: uuid::Uuid,
+    mark: &store::Mark,
+    shape: &shape::Shape,
+) {
+    let (pool, slot, mark, shape) = (
+        pool.clone(),
+        cache.ledger(period),
+        mark.clone(),
+        shape.clone(),
+    );
+    actix_web::rt::spawn(async move {
+        let mut held = slot.lock().await;
+        if ledger::needs_whole_read(&held, &mark, &shape)
+            && let Err(e) = ledger::sync(&mut held, &pool, period, &mark, &shape).await
+        {
+            tracing::warn!(%period, error = %e, "reading the period's ledger failed");
+        }
+    });
 }
 
 /// The figures of one period for a subtree as the service compiles them: summed from
@@ -208,7 +238,11 @@ async fn compiled_figures(
     let raw = match from_ledger(pool, cache, period.id, mark, &asked.shape, |l| l.raw(&sel)).await?
     {
         Some(raw) => raw,
-        None => shape::sql_raw(pool, &sel, &asked.shape).await?,
+        None => {
+            let raw = shape::sql_raw(pool, &sel, &asked.shape).await?;
+            read_whole_later(pool, cache, period.id, mark, &asked.shape);
+            raw
+        }
     };
     Ok(finish(&asked, raw, period, plan, &sel, with_units))
 }
@@ -643,7 +677,9 @@ async fn compiled_narratives(
         None => {
             let fields: Vec<&str> = asked.shape.texts.iter().map(String::as_str).collect();
             let mut conn = crate::db::conn(pool).await?;
-            store::narratives(&mut conn, &sel, &fields).await?
+            let rows = store::narratives(&mut conn, &sel, &fields).await?;
+            read_whole_later(pool, cache, period.id, mark, &asked.shape);
+            rows
         }
     };
     Ok(narratives(form, rows))
@@ -772,7 +808,8 @@ pub async fn basis(
     ids.extend(previous.as_ref().map(|(p, _)| p.id));
     let mut marks = store::fingerprints(conn, &ids).await?;
     let current = marks.remove(&period.id).unwrap_or(store::Mark {
-        base: String::new(),
+        rows: String::new(),
+        other: String::new(),
         reports: String::new(),
     });
     Ok(Basis {

@@ -793,25 +793,30 @@ struct Fingerprint {
     #[diesel(sql_type = SqlUuid)]
     period_id: Uuid,
     #[diesel(sql_type = Text)]
-    base: String,
+    rows: String,
+    #[diesel(sql_type = Text)]
+    other: String,
     #[diesel(sql_type = Text)]
     reports: String,
 }
 
-/// A period's fingerprint in two parts: `reports` moves with any write to one of its
-/// reports, `base` with everything else a compilation of it reads (the tree, plans,
-/// periods, indicators, forms and its expected units). `ledger` rebuilds its rows
-/// when `base` moves and refreshes only the reports written when `reports` does.
+/// A period's fingerprint in three parts: `reports` moves with any write to one of its
+/// reports; `rows` with what else its reports' own figures stand on (the tree: unit
+/// names and places; its expected units); `other` with the rest a compilation reads
+/// (plans, periods, indicators, forms). `ledger` reads its rows whole again when
+/// `rows` moves (or the form or indicators ask for other figures), and only the
+/// reports written when `reports` does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
-    pub base: String,
+    pub rows: String,
+    pub other: String,
     pub reports: String,
 }
 
 impl Mark {
-    /// Both parts: equal marks mean equal data.
+    /// Every part: equal marks mean equal data.
     pub fn whole(&self) -> String {
-        format!("{}:{}", self.base, self.reports)
+        format!("{}:{}:{}", self.rows, self.other, self.reports)
     }
 }
 
@@ -826,17 +831,19 @@ pub async fn fingerprints(
     conn: &mut AsyncPgConnection,
     periods: &[Uuid],
 ) -> ApiResult<HashMap<Uuid, Mark>> {
-    let shared = ["org_units", "plans", "periods", "indicators", "forms"]
+    let shared = ["plans", "periods", "indicators", "forms"]
         .iter()
         .map(|t| format!("(SELECT {TABLE_MARK} FROM {t})"))
         .collect::<Vec<_>>()
         .join(", ");
     let rows: Vec<Fingerprint> = diesel::sql_query(format!(
-        "WITH shared AS (SELECT concat_ws(':', {shared}) AS mark) \
+        "WITH shared AS (SELECT concat_ws(':', {shared}) AS other, \
+                                (SELECT {TABLE_MARK} FROM org_units) AS tree) \
          SELECT p.id AS period_id, \
-                (SELECT mark FROM shared) || ':' || \
+                (SELECT tree FROM shared) || ':' || \
                 (SELECT {TABLE_MARK} FROM period_expected_units e WHERE e.period_id = p.id) \
-                AS base, \
+                AS rows, \
+                (SELECT other FROM shared) AS other, \
                 (SELECT {TABLE_MARK} FROM reports r WHERE r.period_id = p.id) AS reports \
          FROM unnest($1) AS p(id)"
     ))
@@ -849,7 +856,8 @@ pub async fn fingerprints(
             (
                 r.period_id,
                 Mark {
-                    base: r.base,
+                    rows: r.rows,
+                    other: r.other,
                     reports: r.reports,
                 },
             )
