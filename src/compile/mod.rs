@@ -173,7 +173,7 @@ pub async fn figures(
 
 /// Reads from the period's ledger in memory, brought up to `mark` first (`ledger`);
 /// `None` where the ledger cannot serve the period, or would have to be read whole:
-/// the caller then compiles with the aggregate queries and calls [`read_whole_later`].
+/// the caller then compiles with the aggregate queries and notes the period in [`Later`].
 async fn from_ledger<T>(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
@@ -194,30 +194,39 @@ async fn from_ledger<T>(
     Ok(held.as_ref().and_then(read))
 }
 
-/// Reads a period's ledger whole in the background, after an answer was compiled
-/// without it, so that the next compilations after a change read only what changed.
-/// Several calls for one period read it once: each finds it read by the one before.
-fn read_whole_later(
-    pool: &crate::db::Pool,
-    cache: &CompilationCache,
-    period: uuid::Uuid,
-    mark: &store::Mark,
-    shape: &shape::Shape,
-) {
-    let (pool, slot, mark, shape) = (
-        pool.clone(),
-        cache.ledger(period),
-        mark.clone(),
-        shape.clone(),
-    );
-    actix_web::rt::spawn(async move {
-        let mut held = slot.lock().await;
-        if ledger::needs_whole_read(&held, &mark, &shape)
-            && let Err(e) = ledger::sync(&mut held, &pool, period, &mark, &shape).await
+/// The periods whose ledgers a compilation found stale: read whole in the background
+/// once its answer is complete ([`Later::start`]), so that the reads do not compete
+/// with its own queries, and the next compilations after a change read only what
+/// changed.
+#[derive(Default)]
+pub struct Later(std::sync::Mutex<Vec<(uuid::Uuid, store::Mark, shape::Shape)>>);
+
+impl Later {
+    fn add(&self, period: uuid::Uuid, mark: &store::Mark, shape: &shape::Shape) {
+        if let Ok(mut v) = self.0.lock()
+            && !v
+                .iter()
+                .any(|(p, m, s)| *p == period && m == mark && s == shape)
         {
-            tracing::warn!(%period, error = %e, "reading the period's ledger failed");
+            v.push((period, mark.clone(), shape.clone()));
         }
-    });
+    }
+
+    /// Starts the reads. Each finds its ledger already read when another process
+    /// task got there first.
+    pub fn start(self, pool: &crate::db::Pool, cache: &CompilationCache) {
+        for (period, mark, shape) in self.0.into_inner().unwrap_or_default() {
+            let (pool, slot) = (pool.clone(), cache.ledger(period));
+            actix_web::rt::spawn(async move {
+                let mut held = slot.lock().await;
+                if ledger::needs_whole_read(&held, &mark, &shape)
+                    && let Err(e) = ledger::sync(&mut held, &pool, period, &mark, &shape).await
+                {
+                    tracing::warn!(%period, error = %e, "reading the period's ledger failed");
+                }
+            });
+        }
+    }
 }
 
 /// The figures of one period for a subtree as the service compiles them: summed from
@@ -226,6 +235,7 @@ fn read_whole_later(
 async fn compiled_figures(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
+    later: &Later,
     mark: &store::Mark,
     period: &PeriodRow,
     plan: &PlanRow,
@@ -240,7 +250,7 @@ async fn compiled_figures(
         Some(raw) => raw,
         None => {
             let raw = shape::sql_raw(pool, &sel, &asked.shape).await?;
-            read_whole_later(pool, cache, period.id, mark, &asked.shape);
+            later.add(period.id, mark, &asked.shape);
             raw
         }
     };
@@ -654,9 +664,11 @@ fn narratives(form: &FormDefinition, rows: Vec<store::NarrativeRow>) -> Vec<Narr
 
 /// The narratives of one period for a subtree: from the period's ledger, or by the
 /// narratives query where a ledger cannot serve.
+#[allow(clippy::too_many_arguments)]
 async fn compiled_narratives(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
+    later: &Later,
     mark: &store::Mark,
     period: &PeriodRow,
     plan: &PlanRow,
@@ -678,7 +690,7 @@ async fn compiled_narratives(
             let fields: Vec<&str> = asked.shape.texts.iter().map(String::as_str).collect();
             let mut conn = crate::db::conn(pool).await?;
             let rows = store::narratives(&mut conn, &sel, &fields).await?;
-            read_whole_later(pool, cache, period.id, mark, &asked.shape);
+            later.add(period.id, mark, &asked.shape);
             rows
         }
     };
@@ -826,6 +838,7 @@ pub async fn basis(
 async fn cached_figures(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
+    later: &Later,
     mark: &store::Mark,
     key_mark: &str,
     period: &PeriodRow,
@@ -852,6 +865,7 @@ async fn cached_figures(
         compiled_figures(
             pool,
             cache,
+            later,
             mark,
             period,
             plan,
@@ -880,9 +894,11 @@ pub async fn compile(
     parts: &parts::Parts,
 ) -> ApiResult<Compilation> {
     use parts::Part;
+    let later = Later::default();
     let current = cached_figures(
         pool,
         cache,
+        &later,
         &basis.current,
         &basis.current_mark,
         period,
@@ -913,6 +929,7 @@ pub async fn compile(
             compiled_narratives(
                 pool,
                 cache,
+                &later,
                 &basis.current,
                 period,
                 plan,
@@ -930,6 +947,7 @@ pub async fn compile(
                 cached_figures(
                     pool,
                     cache,
+                    &later,
                     mark,
                     &mark.whole(),
                     prev,
@@ -951,6 +969,7 @@ pub async fn compile(
         crate::tasks::part::compile(&mut conn, period, plan, root, include_submitted).await
     };
     let (figures, narratives, previous, tasks) = tokio::try_join!(current, texts, previous, tasks)?;
+    later.start(pool, cache);
     Ok(Compilation {
         unit: unit_ref(root),
         include_submitted,

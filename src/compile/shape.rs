@@ -126,14 +126,6 @@ impl Shape {
     pub fn conditions(&self) -> Vec<&Condition> {
         self.conds.iter().map(|(_, c)| c).collect()
     }
-
-    /// Every list formula, in the order of `items` flattened.
-    pub fn item_formulas(&self) -> Vec<&Formula> {
-        self.items
-            .iter()
-            .flat_map(|(_, fs)| fs.iter().map(|(_, f)| f))
-            .collect()
-    }
 }
 
 /// What the included reports of a selection answer to a [`Shape`], before arithmetic.
