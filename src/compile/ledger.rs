@@ -7,8 +7,9 @@
 //! items, grouped by report and run side by side. Any subtree's figures, with either set
 //! of statuses, are then sums over the ledger's rows in memory ([`Ledger::raw`]),
 //! exactly as the aggregate queries of `store` sum them in PostgreSQL: sums are
-//! exact decimals ([`Dec`]) written back as PostgreSQL writes a `numeric`, groups in
-//! PostgreSQL's order (`C` collation, NULL last), units in the order of their paths.
+//! exact decimals ([`Dec`]) written back as PostgreSQL writes a `numeric`, groups and
+//! units in byte order of their codes and paths, NULL last (PostgreSQL's order under
+//! the `C` and `C.UTF-8` collations the databases here use).
 //! `tests/api/figures.rs` checks that, over randomised reports, after random edits,
 //! a ledger kept up to date by deltas answers what the queries answer.
 //!
@@ -30,8 +31,10 @@
 //! listing and the reads run after the fingerprint was taken, so the ledger is at
 //! least as new as the fingerprint it records; a write committed meanwhile moves the
 //! next fingerprint (xmin only grows), and the next sync reads that row. A row read
-//! at a newer version than the listing showed is simply newer; a report deleted
-//! between listing and read is dropped. So after a sync every row is the committed
+//! at a newer version than the listing showed is simply newer, and one whose answers
+//! and list passes (separate statements) came from different versions is stored
+//! under no version, so the next sync reads it again; a report deleted between
+//! listing and read is dropped. So after a sync every row is the committed
 //! version at some instant no earlier than the fingerprint — as a whole
 //! recomputation after the fingerprint would be, which is what `cache` requires.
 //!

@@ -212,12 +212,12 @@ impl Later {
         }
     }
 
-    /// Starts the reads. Each finds its ledger already read when another process
-    /// task got there first.
+    /// Starts the reads. Each finds its ledger already read when another task got
+    /// there first.
     pub fn start(self, pool: &crate::db::Pool, cache: &CompilationCache) {
         for (period, mark, shape) in self.0.into_inner().unwrap_or_default() {
             let (pool, slot) = (pool.clone(), cache.ledger(period));
-            actix_web::rt::spawn(async move {
+            tokio::spawn(async move {
                 let mut held = slot.lock().await;
                 if ledger::needs_whole_read(&held, &mark, &shape)
                     && let Err(e) = ledger::sync(&mut held, &pool, period, &mark, &shape).await
