@@ -172,11 +172,13 @@ pub async fn figures(
 }
 
 /// Reads from the period's ledger in memory, brought up to `mark` first (`ledger`);
-/// `None` where the ledger cannot serve the period, or would have to be read whole:
-/// the caller then compiles with the aggregate queries and notes the period in [`Later`].
+/// `None` where the ledger cannot serve the period, or would have to be read whole
+/// (then noted in `later`, to be read once the answer is complete): the caller
+/// compiles with the aggregate queries.
 async fn from_ledger<T>(
     pool: &crate::db::Pool,
     cache: &CompilationCache,
+    later: &Later,
     period: uuid::Uuid,
     mark: &store::Mark,
     shape: &shape::Shape,
@@ -185,6 +187,7 @@ async fn from_ledger<T>(
     let slot = cache.ledger(period);
     let mut held = slot.lock().await;
     if ledger::needs_whole_read(&held, mark, shape) {
+        later.add(period, mark, shape);
         return Ok(None);
     }
     // Connections are taken after the ledger's lock, never held while waiting for it.
@@ -245,14 +248,12 @@ async fn compiled_figures(
 ) -> ApiResult<Figures> {
     let asked = asked(pool, plan).await?;
     let sel = selection(period, plan, root, include_submitted);
-    let raw = match from_ledger(pool, cache, period.id, mark, &asked.shape, |l| l.raw(&sel)).await?
-    {
+    let from = from_ledger(pool, cache, later, period.id, mark, &asked.shape, |l| {
+        l.raw(&sel)
+    });
+    let raw = match from.await? {
         Some(raw) => raw,
-        None => {
-            let raw = shape::sql_raw(pool, &sel, &asked.shape).await?;
-            later.add(period.id, mark, &asked.shape);
-            raw
-        }
+        None => shape::sql_raw(pool, &sel, &asked.shape).await?,
     };
     Ok(finish(&asked, raw, period, plan, &sel, with_units))
 }
@@ -680,7 +681,7 @@ async fn compiled_narratives(
         return Ok(Vec::new());
     };
     let sel = selection(period, plan, root, include_submitted);
-    let rows = match from_ledger(pool, cache, period.id, mark, &asked.shape, |l| {
+    let rows = match from_ledger(pool, cache, later, period.id, mark, &asked.shape, |l| {
         Some(l.narratives(&sel))
     })
     .await?
@@ -689,9 +690,7 @@ async fn compiled_narratives(
         None => {
             let fields: Vec<&str> = asked.shape.texts.iter().map(String::as_str).collect();
             let mut conn = crate::db::conn(pool).await?;
-            let rows = store::narratives(&mut conn, &sel, &fields).await?;
-            later.add(period.id, mark, &asked.shape);
-            rows
+            store::narratives(&mut conn, &sel, &fields).await?
         }
     };
     Ok(narratives(form, rows))
